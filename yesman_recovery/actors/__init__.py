@@ -1,0 +1,1 @@
+"""Domain actors: sessions, the tmux watcher, health checks, transactions, retries and breakers."""

@@ -1,0 +1,74 @@
+"""The one exception hierarchy of yesman-recovery.
+
+Every error the package raises on purpose derives from :class:`RecoveryError`. Errors caused by
+what a user wrote (a config file, a CLI argument, a state that is not JSON) also derive from
+:class:`ValueError` and say how to fix the input.
+"""
+
+from __future__ import annotations
+
+
+class RecoveryError(Exception):
+    """Base class of every error raised on purpose by yesman-recovery."""
+
+
+class ConfigError(RecoveryError, ValueError):
+    """A configuration file or value is invalid; the message names file, key, value and fix."""
+
+
+# --- supervision -------------------------------------------------------------------------------
+
+
+class SupervisorError(RecoveryError):
+    """A supervisor operation was misused or could not be carried out."""
+
+
+class StartError(SupervisorError):
+    """An actor's ``on_start`` raised or did not finish within its start timeout."""
+
+
+class RestartIntensityExceeded(SupervisorError):
+    """A supervisor restarted children more than ``max_restarts`` times in ``max_seconds``."""
+
+
+class ActorInterrupted(RecoveryError):
+    """A ``SystemExit`` or ``KeyboardInterrupt`` raised inside an actor, turned into a crash.
+
+    Pykka stops *every* actor in the process when a handler raises a ``BaseException``; a
+    supervised actor converts it into this exception so only that actor dies and its supervisor
+    decides what happens next.
+    """
+
+
+# --- storage -----------------------------------------------------------------------------------
+
+
+class StoreError(RecoveryError):
+    """The checkpoint store cannot be opened, read or written."""
+
+
+class CorruptRecordError(StoreError):
+    """A stored record failed its checksum or could not be decoded; the message names it."""
+
+
+class SchemaError(StoreError):
+    """The store was written by a newer schema than this version understands."""
+
+
+# --- tmux --------------------------------------------------------------------------------------
+
+
+class TmuxError(RecoveryError):
+    """A tmux command failed; the message holds tmux's own words."""
+
+
+class TmuxTimeout(TmuxError):
+    """tmux did not answer within the command timeout: the server is unresponsive (frozen)."""
+
+
+class TmuxServerGone(TmuxError):
+    """No tmux server is running on the socket."""
+
+
+class SpecError(RecoveryError, ValueError):
+    """A tmuxp-format session spec is invalid; the message names the file and key."""

@@ -1,0 +1,1 @@
+"""Crash-safe storage on LMDB: checkpoints, transaction journal, audit trail."""

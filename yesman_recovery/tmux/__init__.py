@@ -1,0 +1,1 @@
+"""tmux: a client with timeouts and batching, snapshots, specs and restore plans (no actors)."""

@@ -1,0 +1,129 @@
+"""Options and helpers shared by every ``yesman-recovery`` command.
+
+``--config FILE`` and ``--state-dir DIR`` are accepted both on the group
+(``yesman-recovery --state-dir D run``) and on each command decorated with
+:func:`common_options` (``yesman-recovery run --config F``). The group's options also read
+``YESMAN_RECOVERY_CONFIG`` and ``YESMAN_RECOVERY_STATE_DIR``. Precedence, strongest first: the
+option after the command, the option before it, the environment variable, then the config file's
+``[storage] path`` (state directory only), then the built-in default.
+
+Both values live in ``ctx.meta``, which click shares across a whole command invocation, so
+commands read them through :func:`load_config` and :func:`resolve_state_dir` and never look at
+their own parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from yesman_recovery.config import Config
+
+CONFIG_ENV = "YESMAN_RECOVERY_CONFIG"
+STATE_DIR_ENV = "YESMAN_RECOVERY_STATE_DIR"
+
+_CONFIG_PATH_KEY = "yesman_recovery.config_path"
+_STATE_DIR_KEY = "yesman_recovery.state_dir"
+_CONFIG_KEY = "yesman_recovery.config"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ConfigUsageError(click.ClickException):
+    """A configuration problem reported by the CLI: message on stderr, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"yesman-recovery: error: {self.format_message()}", err=True, file=file)
+
+
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, Path | None], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+        # A later (command-level) option overrides an earlier (group-level) one; None means
+        # "not given here", which must not erase what the group already recorded.
+        if value is not None:
+            ctx.meta[key] = value
+
+    return callback
+
+
+def _config_option(*, envvar: str | None) -> Callable[[F], F]:
+    return click.option(
+        "--config",
+        "-c",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar=envvar,
+        expose_value=False,
+        is_eager=True,
+        callback=_remember(_CONFIG_PATH_KEY),
+        help=f"Configuration file (TOML). Env: {CONFIG_ENV}.",
+    )
+
+
+def _state_dir_option(*, envvar: str | None) -> Callable[[F], F]:
+    return click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar=envvar,
+        expose_value=False,
+        is_eager=True,
+        callback=_remember(_STATE_DIR_KEY),
+        help=f"State directory (checkpoints, journal, audit). Env: {STATE_DIR_ENV}.",
+    )
+
+
+def group_options(f: F) -> F:
+    """Add ``--config`` and ``--state-dir`` to the top-level group, with their env variables."""
+    return _config_option(envvar=CONFIG_ENV)(_state_dir_option(envvar=STATE_DIR_ENV)(f))
+
+
+def common_options(f: F) -> F:
+    """Add ``--config FILE`` and ``--state-dir DIR`` to a command.
+
+    The options are not passed to the function: call :func:`load_config` and
+    :func:`resolve_state_dir` with the click context instead. Env variables are read by the group
+    only, so that an option given before the command is not overridden by the environment.
+    """
+    return _config_option(envvar=None)(_state_dir_option(envvar=None)(f))
+
+
+def config_path(ctx: click.Context) -> Path | None:
+    """The configuration file chosen on the command line or in the environment, if any."""
+    value = ctx.meta.get(_CONFIG_PATH_KEY)
+    return value if isinstance(value, Path) else None
+
+
+def load_config(ctx: click.Context) -> Config:
+    """Load and validate the configuration once per invocation; exit 2 with a message if bad.
+
+    With no ``--config`` and no ``YESMAN_RECOVERY_CONFIG`` the built-in defaults apply.
+    """
+    cached = ctx.meta.get(_CONFIG_KEY)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    from yesman_recovery import config as config_module
+    from yesman_recovery.errors import ConfigError
+
+    try:
+        loaded = config_module.load_config(config_path(ctx))
+    except ConfigError as exc:
+        raise ConfigUsageError(str(exc)) from None
+    ctx.meta[_CONFIG_KEY] = loaded
+    return loaded
+
+
+def resolve_state_dir(ctx: click.Context) -> Path:
+    """The state directory: ``--state-dir`` / env, else the config's ``[storage] path``, else the
+    default (``$XDG_STATE_HOME/yesman-recovery`` or ``~/.local/state/yesman-recovery``).
+
+    Loads the configuration (and so may exit 2) when no directory was given explicitly.
+    """
+    explicit = ctx.meta.get(_STATE_DIR_KEY)
+    if isinstance(explicit, Path):
+        return explicit.expanduser()
+    return load_config(ctx).storage.path

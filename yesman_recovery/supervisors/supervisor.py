@@ -1,0 +1,497 @@
+"""The ``Supervisor`` actor: starts children, restarts them on exit, gives up when it must.
+
+OTP's ``supervisor`` made exact for Pykka. State is two records: :class:`_Child` per child and
+the supervisor's own fields. All of it is owned by the supervisor's thread; callers reach it only
+through messages (``ref.proxy().which_children()`` and friends).
+
+One child exit runs a pipeline of small named steps (:meth:`Supervisor._on_exit`):
+decide (:func:`should_restart`) → count intensity (:class:`IntensityWindow`) → stop the rest of the
+group in reverse order (:func:`affected_children`) → start the group in order, now or after a
+backoff delay delivered by the scheduler. A restart that fails to start is retried by a message to
+self (OTP's ``try_again_restart``) and counts toward intensity, so the supervisor keeps answering
+calls while a child cannot start. Over the intensity limit, the supervisor stops every child in
+reverse start order and crashes with :class:`RestartIntensityExceeded`, which its own supervisor
+sees as the crash of a child: escalation.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import pykka
+
+from yesman_recovery.errors import RestartIntensityExceeded, StartError, SupervisorError
+from yesman_recovery.metrics.definitions import RecoveryMetrics, default_metrics
+from yesman_recovery.supervisors.actor import (
+    ChildExited,
+    SupervisedActor,
+    SupervisedRef,
+    SupervisionLink,
+    await_start,
+)
+from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock
+from yesman_recovery.supervisors.restart import (
+    ExitKind,
+    ExitReason,
+    IntensityWindow,
+    affected_children,
+    should_restart,
+)
+from yesman_recovery.supervisors.scheduler import Cancellable, Scheduler, default_scheduler
+from yesman_recovery.supervisors.spec import ChildSpec, Restart, Strategy
+
+logger = logging.getLogger(__name__)
+
+
+class ChildState(enum.StrEnum):
+    """Where a child is in its life, as :meth:`Supervisor.which_children` reports it."""
+
+    RUNNING = "running"
+    RESTARTING = "restarting"
+    """Exited (or failed to start) and waiting for its restart: backoff or a retry."""
+    STOPPED = "stopped"
+    """Not running and not going to be restarted unless asked (``restart_child``)."""
+
+
+@dataclass(frozen=True)
+class ChildInfo:
+    """One child as seen by its supervisor at the moment it was asked."""
+
+    id: str
+    state: ChildState
+    incarnation: int
+    restarts: int
+    uptime: float | None
+    last_exit: str | None
+    is_supervisor: bool
+    ref: SupervisedRef | None
+
+
+@dataclass(frozen=True)
+class ChildCounts:
+    """OTP's ``count_children``: specs, running children, and how many are supervisors."""
+
+    specs: int
+    active: int
+    supervisors: int
+    workers: int
+
+
+@dataclass(frozen=True)
+class _RestartDue:
+    """Message to self: (re)start these children now; ``token`` guards against stale timers."""
+
+    ids: tuple[str, ...]
+    token: int
+    reason: str
+
+
+class _Child:
+    """Runtime record of one child; owned by the supervisor's thread."""
+
+    def __init__(self, spec: ChildSpec) -> None:
+        self.spec = spec
+        self.ref: SupervisedRef | None = None  # set iff state is RUNNING
+        self.link: SupervisionLink | None = None  # link of the current incarnation
+        self.incarnation = 0
+        self.state = ChildState.STOPPED
+        self.restarts = 0
+        self.started_at: float | None = None  # monotonic; set iff state is RUNNING
+        self.last_exit: ExitReason | None = None
+        self.backoff_n = 0  # consecutive backoff restarts; reset after `reset_after` of uptime
+        self.timer: Cancellable | None = None  # pending restart, if any
+        self.token = 0  # incremented whenever a pending restart is invalidated
+
+    @property
+    def is_supervisor(self) -> bool:
+        return issubclass(self.spec.start, Supervisor)
+
+
+class Supervisor(SupervisedActor):
+    """An Erlang/OTP-style supervisor as a Pykka actor.
+
+    ``Supervisor.start(children=[...], strategy=..., max_restarts=3, max_seconds=5.0)`` starts
+    every child in order and returns once each has finished ``on_start`` (raising
+    :class:`StartError` if one failed). The returned ref's ``proxy()`` reaches the dynamic
+    operations (:meth:`start_child`, :meth:`terminate_child`, :meth:`restart_child`,
+    :meth:`delete_child`) and introspection (:meth:`which_children`, :meth:`count_children`,
+    :meth:`whereis`). Use the ref as a context manager, or call ``ref.shutdown()``, to stop the
+    tree in reverse start order.
+
+    ``clock`` and ``scheduler`` are injected for tests (a :class:`ManualClock` with a
+    :class:`ManualScheduler` makes windows and backoff deterministic); ``metrics`` defaults to the
+    process-wide :func:`default_metrics`; ``rng`` draws backoff jitter.
+    """
+
+    def __init__(
+        self,
+        children: Iterable[ChildSpec] = (),
+        strategy: Strategy | str = Strategy.ONE_FOR_ONE,
+        max_restarts: int = 3,
+        max_seconds: float = 5.0,
+        *,
+        name: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        scheduler: Scheduler | None = None,
+        metrics: RecoveryMetrics | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__()
+        self.strategy = Strategy(strategy)
+        self._intensity = IntensityWindow(max_restarts, max_seconds)
+        self._children: list[_Child] = []  # in start order
+        for spec in children:
+            self._add_spec(spec)
+        self._name = name
+        self._clock = clock
+        self._scheduler = scheduler if scheduler is not None else default_scheduler()
+        self._metrics = metrics if metrics is not None else default_metrics()
+        self._rng = rng or random.Random()
+
+    @property
+    def name(self) -> str:
+        """The label of this supervisor in logs and metrics: ``name``, else its child id."""
+        if self._name is not None:
+            return self._name
+        return self._supervision.child_id if self._supervision.supervisor else "root"
+
+    # --- lifecycle (supervisor thread) ----------------------------------------------------
+
+    def on_start(self) -> None:
+        started: list[_Child] = []
+        for child in self._children:
+            if not self._start(child):
+                for done in reversed(started):
+                    self._terminate(done)
+                self._publish()
+                raise StartError(
+                    f"supervisor {self.name!r}: child {child.spec.id!r} failed to start: "
+                    f"{child.last_exit}"
+                ) from (child.last_exit.error if child.last_exit else None)
+            started.append(child)
+        self._publish()
+
+    def on_stop(self) -> None:
+        self._terminate_all()
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # A supervisor that dies must not leave orphans running: stop them in reverse order.
+        self._terminate_all()
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, ChildExited):
+            self._on_exit(message)
+        elif isinstance(message, _RestartDue):
+            self._on_restart_due(message)
+        else:
+            return super().on_receive(message)
+        return None
+
+    # --- public operations (called through ref.proxy(); run in the supervisor thread) -----
+
+    def start_child(self, spec: ChildSpec) -> SupervisedRef:
+        """Add ``spec`` and start it; raises :class:`StartError` (spec not kept) if it fails."""
+        if self._find(spec.id) is not None:
+            raise SupervisorError(f"supervisor {self.name!r} already has a child {spec.id!r}")
+        child = self._add_spec(spec)
+        if not self._start(child):
+            self._children.remove(child)
+            self._publish()
+            raise StartError(f"child {spec.id!r} failed to start: {child.last_exit}")
+        self._publish()
+        assert child.ref is not None
+        return child.ref
+
+    def terminate_child(self, child_id: str) -> None:
+        """Stop a child (reverse of nothing: just it) and keep its spec, unless ``temporary``."""
+        child = self._require(child_id)
+        self._cancel_restart(child)
+        self._terminate(child)
+        if child.spec.restart is Restart.TEMPORARY:
+            self._children.remove(child)
+        self._publish()
+
+    def restart_child(self, child_id: str) -> SupervisedRef:
+        """Start a stopped child again; raises if it is running or fails to start."""
+        child = self._require(child_id)
+        if child.state is ChildState.RUNNING:
+            raise SupervisorError(f"child {child_id!r} of {self.name!r} is already running")
+        self._cancel_restart(child)
+        ok = self._start(child)
+        self._publish()
+        if not ok:
+            raise StartError(f"child {child_id!r} failed to start: {child.last_exit}")
+        assert child.ref is not None
+        return child.ref
+
+    def delete_child(self, child_id: str) -> None:
+        """Forget a child that is not running (call :meth:`terminate_child` first)."""
+        child = self._require(child_id)
+        if child.state is ChildState.RUNNING:
+            raise SupervisorError(
+                f"child {child_id!r} of {self.name!r} is running; terminate_child it first"
+            )
+        self._cancel_restart(child)
+        self._children.remove(child)
+        self._publish()
+
+    def which_children(self) -> list[ChildInfo]:
+        """Every child in start order with its state, incarnation, restarts and uptime."""
+        now = self._clock.monotonic()
+        return [
+            ChildInfo(
+                id=c.spec.id,
+                state=c.state,
+                incarnation=c.incarnation,
+                restarts=c.restarts,
+                uptime=None if c.started_at is None else max(0.0, now - c.started_at),
+                last_exit=None if c.last_exit is None else str(c.last_exit),
+                is_supervisor=c.is_supervisor,
+                ref=c.ref,
+            )
+            for c in self._children
+        ]
+
+    def count_children(self) -> ChildCounts:
+        sups = sum(1 for c in self._children if c.is_supervisor)
+        return ChildCounts(
+            specs=len(self._children),
+            active=sum(1 for c in self._children if c.state is ChildState.RUNNING),
+            supervisors=sups,
+            workers=len(self._children) - sups,
+        )
+
+    def whereis(self, child_id: str) -> SupervisedRef | None:
+        """The current ref of a running child, or None (unknown id or not running)."""
+        child = self._find(child_id)
+        return child.ref if child is not None else None
+
+    # --- the restart pipeline --------------------------------------------------------------
+
+    def _on_exit(self, msg: ChildExited) -> None:
+        child = self._find(msg.child_id)
+        if (
+            child is None
+            or child.incarnation != msg.incarnation
+            or child.state is not ChildState.RUNNING
+        ):
+            logger.debug("ignoring stale exit of %s#%d", msg.child_id, msg.incarnation)
+            return
+        child.ref = None
+        uptime = self._clock.monotonic() - (child.started_at or 0.0)
+        child.started_at = None
+        child.last_exit = msg.reason
+        log = logger.warning if msg.reason.abnormal else logger.info
+        log(
+            "child exited",
+            extra={"supervisor": self.name, "child": child.spec.id, "reason": str(msg.reason)},
+        )
+        if child.spec.restart is Restart.TEMPORARY:
+            self._children.remove(child)
+        elif not should_restart(child.spec.restart, msg.reason):
+            child.state = ChildState.STOPPED
+        else:
+            self._restart(child, msg.reason.kind.value, uptime)
+        self._publish()
+
+    def _restart(self, child: _Child, reason: str, uptime: float) -> None:
+        self._check_intensity()
+        group = [self._require(cid) for cid in self._group_of(child)]
+        for other in reversed(group):
+            if other is not child:
+                self._cancel_restart(other)
+                self._terminate(other)
+        delay = self._backoff_delay(child, uptime)
+        for member in group:
+            member.state = ChildState.RESTARTING
+        self._schedule_restart(group, delay, reason, first=child)
+
+    def _on_restart_due(self, msg: _RestartDue) -> None:
+        group = [self._find(cid) for cid in msg.ids]
+        members = [c for c in group if c is not None and c.state is ChildState.RESTARTING]
+        if not members or members[0].token != msg.token:
+            return  # cancelled, deleted or superseded meanwhile
+        for i, member in enumerate(members):
+            member.timer = None
+            why = msg.reason if i == 0 else "sibling"
+            if not self._start(member):
+                # OTP's try_again_restart: count it, then retry by a message to self, so the
+                # supervisor stays responsive while a child cannot start.
+                self._publish()
+                self._check_intensity()
+                delay = self._backoff_delay(member, 0.0)
+                self._schedule_restart(members[i:], delay, ExitKind.START_FAILED.value, member)
+                return
+            member.restarts += 1
+            self._metrics.child_restarts.labels(self.name, member.spec.id, why).inc()
+        self._publish()
+
+    def _check_intensity(self) -> None:
+        if self._intensity.record(self._clock.monotonic()):
+            self._metrics.restart_intensity_exceeded.labels(self.name).inc()
+            logger.error(
+                "restart intensity exceeded: giving up",
+                extra={"supervisor": self.name, "child": None, "reason": "intensity"},
+            )
+            # Raising from a tell handler crashes this supervisor: on_failure stops the children
+            # in reverse order and the parent hears a crash (escalation).
+            raise RestartIntensityExceeded(
+                f"supervisor {self.name!r}: more than {self._intensity.max_restarts} restarts "
+                f"in {self._intensity.max_seconds} s"
+            )
+
+    def _group_of(self, child: _Child) -> list[str]:
+        order = [c.spec.id for c in self._children if c.state is not ChildState.STOPPED]
+        if child.spec.id not in order:
+            order.append(child.spec.id)
+        return affected_children(self.strategy, order, child.spec.id)
+
+    def _backoff_delay(self, child: _Child, uptime: float) -> float:
+        backoff = child.spec.backoff
+        if backoff is None:
+            return 0.0
+        if uptime >= backoff.reset_after:
+            child.backoff_n = 0
+        child.backoff_n += 1
+        return backoff.delay(child.backoff_n, self._rng)
+
+    def _schedule_restart(
+        self, group: Sequence[_Child], delay: float, reason: str, first: _Child
+    ) -> None:
+        for member in group:
+            member.state = ChildState.RESTARTING
+            member.token += 1
+        msg = _RestartDue(tuple(m.spec.id for m in group), group[0].token, reason)
+        if delay > 0:
+            first.timer = self._scheduler.call_later(delay, self.actor_ref, msg)
+        else:
+            self.actor_ref.tell(msg)
+
+    # --- starting and stopping one child --------------------------------------------------
+
+    def _start(self, child: _Child) -> bool:
+        """Start one incarnation and wait for its on_start; False (and last_exit) on failure."""
+        child.incarnation += 1
+        link = SupervisionLink(self.actor_ref, child.spec.id, child.incarnation)
+        try:
+            ref = child.spec.start.spawn(link, child.spec.args, dict(child.spec.kwargs))
+            await_start(ref, link, child.spec.start_timeout)
+        except Exception as exc:  # __init__ raised, on_start raised or timed out
+            child.last_exit = ExitReason(ExitKind.START_FAILED, exc.__cause__ or exc)
+            child.state = ChildState.RESTARTING
+            logger.warning(
+                "child failed to start",
+                extra={"supervisor": self.name, "child": child.spec.id, "reason": repr(exc)},
+            )
+            return False
+        child.ref, child.link = ref, link
+        child.state = ChildState.RUNNING
+        child.started_at = self._clock.monotonic()
+        return True
+
+    def _terminate(self, child: _Child) -> None:
+        """Stop a running child within its ``shutdown`` seconds, abandoning it after that."""
+        if child.state is ChildState.RUNNING and child.ref is not None and child.link:
+            if child.ref.shutdown(child.spec.shutdown):
+                child.last_exit = child.link.reason
+            else:
+                child.last_exit = ExitReason(ExitKind.SHUTDOWN, TimeoutError("abandoned"))
+                self._metrics.children_abandoned.labels(self.name).inc()
+                logger.error(
+                    "child did not stop within its shutdown timeout; abandoned",
+                    extra={"supervisor": self.name, "child": child.spec.id, "reason": "abandoned"},
+                )
+        child.ref = None
+        child.started_at = None
+        child.state = ChildState.STOPPED
+
+    def _terminate_all(self) -> None:
+        for child in reversed(self._children):
+            self._cancel_restart(child)
+            self._terminate(child)
+        self._publish()
+
+    def _cancel_restart(self, child: _Child) -> None:
+        child.token += 1
+        if child.timer is not None:
+            child.timer.cancel()
+            child.timer = None
+        if child.state is ChildState.RESTARTING:
+            child.state = ChildState.STOPPED
+
+    # --- bookkeeping ----------------------------------------------------------------------
+
+    def _add_spec(self, spec: ChildSpec) -> _Child:
+        if not isinstance(spec, ChildSpec):
+            raise TypeError(f"children must be ChildSpec instances, got {spec!r}")
+        if not (isinstance(spec.start, type) and issubclass(spec.start, SupervisedActor)):
+            raise TypeError(
+                f"child {spec.id!r}: `start` must be a SupervisedActor subclass, got {spec.start!r}"
+            )
+        if self._find(spec.id) is not None:
+            raise SupervisorError(f"duplicate child id {spec.id!r}")
+        child = _Child(spec)
+        self._children.append(child)
+        return child
+
+    def _find(self, child_id: str) -> _Child | None:
+        for child in self._children:
+            if child.spec.id == child_id:
+                return child
+        return None
+
+    def _require(self, child_id: str) -> _Child:
+        child = self._find(child_id)
+        if child is None:
+            known = [c.spec.id for c in self._children]
+            raise SupervisorError(f"supervisor {self.name!r} has no child {child_id!r}; has {known}")
+        return child
+
+    def _publish(self) -> None:
+        gauge = self._metrics.supervisor_children
+        for state in ChildState:
+            n = sum(1 for c in self._children if c.state is state)
+            gauge.labels(self.name, state.value).set(n)
+
+
+def describe_tree(ref: pykka.ActorRef[Any], *, timeout: float = 2.0) -> dict[str, Any]:
+    """The JSON-able tree below the supervisor ``ref`` (for ``/status``), asked level by level.
+
+    Runs in the caller's thread: each supervisor is asked for its children with ``timeout``;
+    a supervisor that does not answer shows as ``"state": "unresponsive"``.
+    """
+    return _describe(ref, "root", timeout)
+
+
+def _describe(ref: pykka.ActorRef[Any], node_id: str, timeout: float) -> dict[str, Any]:
+    try:
+        infos: list[ChildInfo] = ref.proxy().which_children().get(timeout=timeout)
+    except (pykka.Timeout, pykka.ActorDeadError):
+        return {"id": node_id, "kind": "supervisor", "state": "unresponsive", "children": []}
+    children: list[dict[str, Any]] = []
+    for info in infos:
+        node: dict[str, Any] = {
+            "id": info.id,
+            "kind": "supervisor" if info.is_supervisor else "worker",
+            "state": info.state.value,
+            "incarnation": info.incarnation,
+            "restarts": info.restarts,
+            "uptime_seconds": None if info.uptime is None else round(info.uptime, 3),
+            "last_exit": info.last_exit,
+        }
+        if info.is_supervisor:
+            sub = info.ref and _describe(info.ref, info.id, timeout)
+            node["children"] = sub["children"] if sub else []
+        children.append(node)
+    return {"id": node_id, "kind": "supervisor", "state": "running", "children": children}

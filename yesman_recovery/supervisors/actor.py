@@ -36,6 +36,7 @@ the tests exercise every path above.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -107,10 +108,8 @@ class SupervisedRef(pykka.ActorRef[Any]):
     def shutdown(self, timeout: float | None = 30.0) -> bool:
         """Ask the actor to stop as its supervisor would; True iff it ended within ``timeout``."""
         self._link.stop_requested.set()
-        try:
+        with contextlib.suppress(pykka.ActorDeadError):
             self.stop(block=False)
-        except pykka.ActorDeadError:
-            pass
         return self._link.down.wait(timeout)
 
     def __enter__(self) -> Self:
@@ -279,10 +278,8 @@ def await_start(ref: SupervisedRef, link: SupervisionLink, timeout: float) -> No
     """
     if not link.started.wait(timeout):
         link.stop_requested.set()
-        try:
+        with contextlib.suppress(pykka.ActorDeadError):
             ref.stop(block=False)
-        except pykka.ActorDeadError:
-            pass
         raise StartError(f"{link.child_id}: on_start did not finish within {timeout} s")
     if link.start_error is not None:
         # The thread is ending; let it finish so the exit is fully recorded before we return.

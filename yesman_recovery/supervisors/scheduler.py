@@ -6,7 +6,7 @@ the actor keeps answering meanwhile.
 
 Periodic messages are wrapped in a :class:`Tick`. A periodic is *armed* while its last tick has
 not been handled yet, and the scheduler skips a period rather than queue a second tick: a slow
-actor never has more than one pending tick. :class:`~yesman_recovery.supervisors.actor.SupervisedActor`
+actor never has more than one pending tick. ``SupervisedActor``
 unwraps ticks and re-arms the periodic before its handler runs.
 
 :class:`ThreadScheduler` runs in real (monotonic) time on one daemon thread;
@@ -15,6 +15,7 @@ unwraps ticks and re-arms the periodic before its handler runs.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
@@ -108,10 +109,8 @@ class _Timer:
 
     def fire(self) -> bool:
         if not self.cancelled:
-            try:
+            with contextlib.suppress(pykka.ActorDeadError):
                 self.ref.tell(self.message)
-            except pykka.ActorDeadError:
-                pass
         return False
 
 
@@ -219,7 +218,7 @@ class ThreadScheduler:
 
 
 class ManualScheduler:
-    """A scheduler for tests: entries fire only inside :meth:`advance`, on a :class:`ManualClock`."""
+    """A test scheduler: entries fire only inside :meth:`advance`, on a :class:`ManualClock`."""
 
     def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
@@ -243,9 +242,7 @@ class ManualScheduler:
     def pending(self) -> list[float]:
         """Due times (monotonic) of every live scheduled entry, soonest first."""
         with self._lock:
-            return sorted(
-                due for due, _, entry in self._queue._heap if not _is_cancelled(entry)
-            )
+            return sorted(due for due, _, entry in self._queue._heap if not _is_cancelled(entry))
 
     def advance(self, seconds: float) -> int:
         """Move the clock forward and fire everything due by then; returns how many fired."""

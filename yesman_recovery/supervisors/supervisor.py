@@ -455,7 +455,9 @@ class Supervisor(SupervisedActor):
         child = self._find(child_id)
         if child is None:
             known = [c.spec.id for c in self._children]
-            raise SupervisorError(f"supervisor {self.name!r} has no child {child_id!r}; has {known}")
+            raise SupervisorError(
+                f"supervisor {self.name!r} has no child {child_id!r}; it has {known}"
+            )
         return child
 
     def _publish(self) -> None:

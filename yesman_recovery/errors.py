@@ -55,6 +55,10 @@ class SchemaError(StoreError):
     """The store was written by a newer schema than this version understands."""
 
 
+class RecordNotFoundError(StoreError, LookupError):
+    """No record has the given id (never created, deleted, or pruned by retention)."""
+
+
 # --- tmux --------------------------------------------------------------------------------------
 
 
@@ -72,3 +76,10 @@ class TmuxServerGone(TmuxError):
 
 class SpecError(RecoveryError, ValueError):
     """A tmuxp-format session spec is invalid; the message names the file and key."""
+
+
+# --- metrics endpoint --------------------------------------------------------------------------
+
+
+class EndpointError(RecoveryError):
+    """The HTTP endpoint cannot listen on its address, or was used before it started."""

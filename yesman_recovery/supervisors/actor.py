@@ -45,7 +45,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 import pykka
-from pykka import ActorRegistry, messages
+from pykka import ActorRegistry
 
 from yesman_recovery.errors import ActorInterrupted, StartError
 from yesman_recovery.supervisors.restart import ExitKind, ExitReason
@@ -232,8 +232,11 @@ class SupervisedActor(pykka.ThreadingActor):
             raise
         except BaseException as exc:
             wrapped = _interrupted(exc, self, "a handler")
-            if isinstance(message, messages._ActorStop):
-                self._record_failure(wrapped)  # on_stop raised; the loop ends after this
+            # End this actor whatever the message was (a tell, an ask, or the stop that ran
+            # on_stop): an interrupt is a crash of this actor, never an answer to a caller.
+            self._record_failure(wrapped)
+            ActorRegistry.unregister(self.actor_ref)
+            self.actor_stopped.set()
             raise wrapped from exc
 
     def _handle_failure(

@@ -86,14 +86,22 @@ class Backoff:
         return base * (1.0 + self.jitter * draw)
 
 
+class _DefaultShutdown(float):
+    """The ``shutdown`` of a spec that gave none: 5 s for a worker, unbounded for a supervisor."""
+
+
+_DEFAULT_SHUTDOWN = _DefaultShutdown(5.0)
+
+
 @dataclass(frozen=True)
 class ChildSpec:
     """How a supervisor starts, restarts and stops one child.
 
     ``start`` is a :class:`SupervisedActor` subclass, constructed as
     ``start(*args, **kwargs)`` on every (re)start. ``shutdown`` is the seconds the child gets to
-    stop before it is abandoned; ``None`` waits without limit, the default for supervisors (whose
-    own children are each bounded).
+    stop before it is abandoned; ``None`` waits without limit. Left out, it is 5 s for a worker
+    and ``None`` for a :class:`~yesman_recovery.supervisors.supervisor.Supervisor` (whose own
+    children are each bounded, so its stop is bounded too).
     """
 
     id: str
@@ -101,7 +109,7 @@ class ChildSpec:
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     restart: Restart = Restart.PERMANENT
-    shutdown: float | None = 5.0
+    shutdown: float | None = _DEFAULT_SHUTDOWN
     backoff: Backoff | None = None
     start_timeout: float = 10.0
 
@@ -112,6 +120,11 @@ class ChildSpec:
             raise ValueError(f"`shutdown` must be positive or None, got {self.shutdown}")
         _positive("start_timeout", self.start_timeout)
         object.__setattr__(self, "restart", Restart(self.restart))
+        if isinstance(self.shutdown, _DefaultShutdown):
+            from yesman_recovery.supervisors.supervisor import Supervisor
+
+            is_sup = isinstance(self.start, type) and issubclass(self.start, Supervisor)
+            object.__setattr__(self, "shutdown", None if is_sup else 5.0)
 
 
 def _positive(name: str, value: float) -> None:

@@ -85,10 +85,15 @@ class ChildCounts:
 
 @dataclass(frozen=True)
 class _RestartDue:
-    """Message to self: (re)start these children now; ``token`` guards against stale timers."""
+    """Message to self: (re)start these children now.
+
+    ``tokens`` holds each child's token when the restart was scheduled: a child whose token has
+    moved on since (its pending restart was cancelled or superseded) is skipped, the others
+    still restart.
+    """
 
     ids: tuple[str, ...]
-    token: int
+    tokens: tuple[int, ...]
     reason: str
 
 
@@ -105,7 +110,7 @@ class _Child:
         self.started_at: float | None = None  # monotonic; set iff state is RUNNING
         self.last_exit: ExitReason | None = None
         self.backoff_n = 0  # consecutive backoff restarts; reset after `reset_after` of uptime
-        self.timer: Cancellable | None = None  # pending restart, if any
+        self.timer: Cancellable | None = None  # pending restart, if any; shared by its group
         self.token = 0  # incremented whenever a pending restart is invalidated
 
     @property
@@ -229,6 +234,9 @@ class Supervisor(SupervisedActor):
             raise SupervisorError(f"child {child_id!r} of {self.name!r} is already running")
         self._cancel_restart(child)
         ok = self._start(child)
+        if not ok:
+            # Nothing retries a manual restart: the child stays stopped until asked again.
+            child.state = ChildState.STOPPED
         self._publish()
         if not ok:
             raise StartError(f"child {child_id!r} failed to start: {child.last_exit}")
@@ -315,12 +323,17 @@ class Supervisor(SupervisedActor):
         delay = self._backoff_delay(child, uptime)
         for member in group:
             member.state = ChildState.RESTARTING
-        self._schedule_restart(group, delay, reason, first=child)
+        self._schedule_restart(group, delay, reason)
 
     def _on_restart_due(self, msg: _RestartDue) -> None:
-        group = [self._find(cid) for cid in msg.ids]
-        members = [c for c in group if c is not None and c.state is ChildState.RESTARTING]
-        if not members or members[0].token != msg.token:
+        members = [
+            c
+            for cid, token in zip(msg.ids, msg.tokens, strict=True)
+            if (c := self._find(cid)) is not None
+            and c.state is ChildState.RESTARTING
+            and c.token == token
+        ]
+        if not members:
             return  # cancelled, deleted or superseded meanwhile
         for i, member in enumerate(members):
             member.timer = None
@@ -331,7 +344,7 @@ class Supervisor(SupervisedActor):
                 self._publish()
                 self._check_intensity()
                 delay = self._backoff_delay(member, 0.0)
-                self._schedule_restart(members[i:], delay, ExitKind.START_FAILED.value, member)
+                self._schedule_restart(members[i:], delay, ExitKind.START_FAILED.value)
                 return
             member.restarts += 1
             self._metrics.child_restarts.labels(self.name, member.spec.id, why).inc()
@@ -366,17 +379,18 @@ class Supervisor(SupervisedActor):
         child.backoff_n += 1
         return backoff.delay(child.backoff_n, self._rng)
 
-    def _schedule_restart(
-        self, group: Sequence[_Child], delay: float, reason: str, first: _Child
-    ) -> None:
+    def _schedule_restart(self, group: Sequence[_Child], delay: float, reason: str) -> None:
         for member in group:
             member.state = ChildState.RESTARTING
             member.token += 1
-        msg = _RestartDue(tuple(m.spec.id for m in group), group[0].token, reason)
+        msg = _RestartDue(tuple(m.spec.id for m in group), tuple(m.token for m in group), reason)
+        timer: Cancellable | None = None
         if delay > 0:
-            first.timer = self._scheduler.call_later(delay, self.actor_ref, msg)
+            timer = self._scheduler.call_later(delay, self.actor_ref, msg)
         else:
             self.actor_ref.tell(msg)
+        for member in group:
+            member.timer = timer
 
     # --- starting and stopping one child --------------------------------------------------
 
@@ -424,9 +438,10 @@ class Supervisor(SupervisedActor):
 
     def _cancel_restart(self, child: _Child) -> None:
         child.token += 1
-        if child.timer is not None:
-            child.timer.cancel()
-            child.timer = None
+        timer, child.timer = child.timer, None
+        # The timer is shared by the child's restart group: the others may still wait on it.
+        if timer is not None and not any(c.timer is timer for c in self._children):
+            timer.cancel()
         if child.state is ChildState.RESTARTING:
             child.state = ChildState.STOPPED
 

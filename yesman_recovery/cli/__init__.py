@@ -6,6 +6,9 @@ import click
 
 from yesman_recovery import __version__
 from yesman_recovery.cli.common import group_options
+from yesman_recovery.cli.config_cmd import config_group
+from yesman_recovery.cli.run_cmd import run
+from yesman_recovery.cli.status_cmd import status
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,5 +17,9 @@ from yesman_recovery.cli.common import group_options
 def main() -> None:
     """Keep tmux sessions of long-running AI agents alive: supervise, checkpoint, restore."""
 
+
+main.add_command(run)
+main.add_command(status)
+main.add_command(config_group)
 
 __all__ = ["main"]

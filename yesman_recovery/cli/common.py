@@ -39,7 +39,12 @@ class ConfigUsageError(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"yesman-recovery: error: {self.format_message()}", err=True, file=file)
+        lines = self.format_message().splitlines()
+        if len(lines) > 1:
+            lines = [f"invalid configuration ({len(lines)} problems):", *(f"  {x}" for x in lines)]
+        click.echo(f"yesman-recovery: error: {lines[0]}", err=True, file=file)
+        for line in lines[1:]:
+            click.echo(line, err=True, file=file)
 
 
 def _remember(key: str) -> Callable[[click.Context, click.Parameter, Path | None], None]:

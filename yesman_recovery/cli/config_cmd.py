@@ -1,0 +1,54 @@
+"""``yesman-recovery config check``: validate a configuration file without starting anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from yesman_recovery import config as config_module
+from yesman_recovery.cli.common import ConfigUsageError, config_path
+from yesman_recovery.errors import ConfigError
+
+
+@click.group("config")
+def config_group() -> None:
+    """Check configuration files."""
+
+
+@config_group.command("check")
+@click.argument("path", required=False, type=click.Path(dir_okay=True, path_type=Path))
+@click.pass_context
+def check(ctx: click.Context, path: Path | None) -> None:
+    """Validate PATH (default: --config or YESMAN_RECOVERY_CONFIG); exit 2 if it is invalid."""
+    target = path if path is not None else config_path(ctx)
+    if target is None:
+        raise ConfigUsageError(
+            "config check needs a file: give PATH, --config FILE or YESMAN_RECOVERY_CONFIG"
+        )
+    try:
+        cfg = config_module.load_config(target)
+    except ConfigError as exc:
+        raise ConfigUsageError(str(exc)) from None
+    metrics = f"{cfg.metrics.url}/metrics" if cfg.metrics.enabled else "disabled"
+    socket = cfg.tmux.socket_path or (
+        f"-L {cfg.tmux.socket_name}" if cfg.tmux.socket_name else "default"
+    )
+    click.echo(f"{cfg.source}: OK")
+    click.echo(
+        f"  supervisor: {cfg.supervisor.strategy.value}, at most {cfg.supervisor.max_restarts} "
+        f"restarts in {cfg.supervisor.max_seconds:g}s"
+    )
+    click.echo(f"  metrics:    {metrics}")
+    click.echo(f"  storage:    {cfg.storage.path} ({cfg.storage.durability})")
+    click.echo(f"  tmux:       server {socket}, adopt {_adopt(cfg.tmux.adopt)}")
+    names = ", ".join(s.name for s in cfg.sessions) or "none"
+    click.echo(f"  sessions:   {len(cfg.sessions)} declared ({names})")
+
+
+def _adopt(patterns: tuple[str, ...]) -> str:
+    if patterns == ("*",):
+        return "all sessions"
+    if not patterns:
+        return "no undeclared sessions"
+    return " ".join(patterns)

@@ -1,0 +1,151 @@
+"""``yesman-recovery status``: the running daemon's supervision tree, from its ``/status``."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.text import Text
+from rich.tree import Tree
+
+from yesman_recovery.cli.common import common_options, load_config
+
+REQUEST_TIMEOUT = 5.0
+STATE_STYLES = {
+    "running": "green",
+    "restarting": "yellow",
+    "starting": "yellow",
+    "stopping": "yellow",
+    "stopped": "dim",
+    "failed": "bold red",
+}
+
+
+@click.command()
+@common_options
+@click.option(
+    "--url",
+    metavar="URL",
+    help="Base URL of the daemon's endpoint. Default: [metrics] listen of the configuration "
+    "(http://127.0.0.1:9464).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the /status document as JSON.")
+@click.pass_context
+def status(ctx: click.Context, url: str | None, as_json: bool) -> None:
+    """Show the running daemon's supervision tree; exit 1 if no daemon answers."""
+    base = url if url is not None else load_config(ctx).metrics.url
+    document = fetch_status(base)
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
+        return
+    Console(highlight=False).print(render_status(document, base))
+
+
+def status_url(base: str) -> str:
+    """``base`` + ``/status`` unless it already names that path; ``http://`` if no scheme."""
+    base = base.strip().rstrip("/")
+    if "://" not in base:
+        base = "http://" + base
+    return base if base.endswith("/status") else base + "/status"
+
+
+def fetch_status(base: str) -> dict[str, Any]:
+    """GET the status document; exits 1 with a message when nothing usable answers."""
+    url = status_url(base)
+    try:
+        with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        detail = _error_detail(exc.read())
+        _fail(f"the daemon at {url} answered {exc.code}: {detail}")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        _fail(
+            f"no daemon answers at {url} ({reason}); start one with `yesman-recovery run`, "
+            "or pass --url with the address it printed"
+        )
+    try:
+        document = json.loads(body)
+    except ValueError:
+        _fail(f"{url} did not answer with JSON; is --url the yesman-recovery endpoint?")
+    if not isinstance(document, dict) or not isinstance(document.get("tree"), dict):
+        _fail(f"{url} answered JSON without a status tree; is --url the yesman-recovery endpoint?")
+    return document
+
+
+def render_status(document: dict[str, Any], base: str) -> Tree:
+    """A rich tree: one line per supervisor or worker, with state, restarts, uptime, last exit."""
+    healthy = bool(document.get("healthy"))
+    title = Text.assemble(
+        ("yesman-recovery ", "bold"),
+        str(document.get("version", "?")),
+        "  ",
+        ("healthy", "green") if healthy else ("unhealthy", "bold red"),
+        f"  {base}",
+    )
+    tree = Tree(title)
+    _add_node(tree, document["tree"])
+    return tree
+
+
+def _add_node(parent: Tree, node: dict[str, Any]) -> None:
+    branch = parent.add(node_label(node))
+    for child in node.get("children") or ():
+        if isinstance(child, dict):
+            _add_node(branch, child)
+
+
+def node_label(node: dict[str, Any]) -> Text:
+    """``id  kind  state  restarts N  up 3m 12s  last exit: ...`` with user text unescaped."""
+    state = str(node.get("state", "?"))
+    label = Text.assemble(
+        (str(node.get("id", "?")), "bold"),
+        "  ",
+        (str(node.get("kind", "?")), "cyan"),
+        "  ",
+        (state, STATE_STYLES.get(state, "")),
+    )
+    restarts = node.get("restarts")
+    if restarts:
+        label.append(f"  restarts {restarts}", style="yellow")
+    uptime = node.get("uptime_seconds")
+    if isinstance(uptime, int | float):
+        label.append(f"  up {format_uptime(float(uptime))}")
+    last_exit = node.get("last_exit")
+    if last_exit:
+        label.append(f"  last exit: {last_exit}", style="dim")
+    return label
+
+
+def format_uptime(seconds: float) -> str:
+    """``12.3s``, ``3m 12s``, ``2h 5m``, ``4d 2h``: two units at most."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s"
+
+
+def _error_detail(body: bytes) -> str:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body.decode(errors="replace").strip() or "no detail"
+    if isinstance(parsed, dict) and "error" in parsed:
+        return str(parsed["error"])
+    return json.dumps(parsed)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"yesman-recovery: {message}", err=True)
+    raise click.exceptions.Exit(1)

@@ -89,6 +89,11 @@ class RecoveryMetrics:
             "Size of the LMDB memory map (the store's current capacity).",
             registry=reg,
         )
+        self.store_map_used_bytes = Gauge(
+            f"{PREFIX}_store_map_used_bytes",
+            "Bytes of the LMDB memory map in use (the store file's high-water mark).",
+            registry=reg,
+        )
 
         # --- tmux sessions ---------------------------------------------------------------
         self.recoveries = Counter(

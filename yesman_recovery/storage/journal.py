@@ -1,0 +1,179 @@
+"""``store.journal``: the write-ahead journal of crash-safe transactions (sagas).
+
+Each transaction is a scope of the ``journal`` database: its records are keyed
+``transaction \\0 time_ns seq`` and so read back in the order they were appended. A record has a
+``kind`` (free text chosen by the transaction engine: ``begin``, ``intent``, ``done``...), JSON
+``data`` and a ``terminal`` flag; a transaction is finished once it has a terminal record and
+accepts no record after it.
+
+Every append is flushed to disk before it returns, also in ``fast`` durability: the journal is
+written before side effects so that a crash can be undone, and that only works if it survives
+the machine crashing too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from yesman_recovery.errors import CorruptRecordError, StoreError
+from yesman_recovery.storage import envelope
+from yesman_recovery.storage.context import NS, StoreContext
+from yesman_recovery.storage.environment import Txn
+from yesman_recovery.storage.keys import (
+    STAMP_SIZE,
+    make_key,
+    next_stamp,
+    prefix,
+    scope_bytes,
+    scope_text,
+    split_key,
+    split_stamp,
+)
+
+
+@dataclass(frozen=True)
+class JournalRecord:
+    """One journal record of a transaction."""
+
+    transaction: str
+    time: float
+    kind: str
+    data: Any
+    terminal: bool
+
+
+def _record(key: bytes, stored: bytes) -> JournalRecord:
+    raw_tx, time_ns, seq = split_key(key)
+    name = f"journal {scope_text(raw_tx)!r} #{time_ns:x}.{seq}"
+    body = envelope.decode(key, stored, name)
+    if not (isinstance(body, dict) and {"kind", "data", "terminal"} <= body.keys()):
+        raise CorruptRecordError(f"record {name} is corrupt: not a journal record")
+    return JournalRecord(
+        scope_text(raw_tx), time_ns / NS, body["kind"], body["data"], bool(body["terminal"])
+    )
+
+
+class Journal:
+    """Append and read transaction records (``store.journal``); any thread may call it."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        self._ctx = ctx
+
+    @property
+    def _db(self) -> Any:
+        return self._ctx.env.dbs["journal"]
+
+    def append(
+        self, transaction: str, kind: str, data: Any = None, *, terminal: bool = False
+    ) -> JournalRecord:
+        """Append a record to ``transaction``; on disk when this returns.
+
+        Raises ``ValueError`` for a bad id, kind or non-JSON ``data``, :class:`StoreError` if
+        the transaction already has a terminal record, :class:`CorruptRecordError` if its last
+        record is damaged.
+        """
+        raw = scope_bytes(transaction, "transaction")
+        if not isinstance(kind, str) or not kind:
+            raise ValueError(f"`kind` must be a non-empty string, got {kind!r}")
+        envelope.check_json(data, "journal data")
+        payload = envelope.dump_json({"kind": kind, "data": data, "terminal": bool(terminal)})
+        now_ns = self._ctx.now_ns()
+        db = self._db
+
+        def work(txn: Txn) -> bytes:
+            cursor = txn.cursor(db)
+            pre = prefix(raw)
+            found = cursor.prev() if cursor.set_range(pre + b"\xff" * STAMP_SIZE) else cursor.last()
+            newest = cursor.key() if found and cursor.key().startswith(pre) else None
+            if newest is not None:
+                last = _record(newest, cursor.value())
+                if last.terminal:
+                    raise StoreError(
+                        f"transaction {transaction!r} already ended with {last.kind!r}; "
+                        "records cannot follow a terminal record: use a new transaction id"
+                    )
+            key = make_key(raw, *next_stamp(now_ns, split_stamp(newest) if newest else None))
+            txn.put(key, envelope.seal(key, payload), db=db)
+            return key
+
+        with self._ctx.measure("journal_append"):
+            key = self._ctx.env.write(work, force_sync=True)
+        return JournalRecord(transaction, split_stamp(key)[0] / NS, kind, data, bool(terminal))
+
+    def records(self, transaction: str) -> list[JournalRecord]:
+        """The records of ``transaction`` in append order ([] if it has none).
+
+        Raises :class:`CorruptRecordError` naming the record if one is damaged.
+        """
+        pre = prefix(scope_bytes(transaction, "transaction"))
+        found: list[JournalRecord] = []
+        with self._ctx.env.read() as txn:
+            cursor = txn.cursor(self._db)
+            if not cursor.set_range(pre):
+                return found
+            for key, stored in cursor:
+                if not key.startswith(pre):
+                    break
+                found.append(_record(key, stored))
+        return found
+
+    def _last_records(self) -> list[tuple[str, JournalRecord | None, list[bytes], float]]:
+        """Per transaction, oldest first: id, last record (None if corrupt), keys, first time."""
+        groups: list[tuple[str, JournalRecord | None, list[bytes], float]] = []
+        with self._ctx.env.read() as txn:
+            current: bytes | None = None
+            keys: list[bytes] = []
+            last: tuple[bytes, bytes] | None = None
+
+            def close_group() -> None:
+                if current is None or last is None:
+                    return
+                try:
+                    record: JournalRecord | None = _record(*last)
+                except CorruptRecordError:
+                    self._ctx.found_corrupt(last[0])
+                    record = None
+                first_time = split_stamp(keys[0])[0] / NS
+                groups.append((scope_text(current), record, keys, first_time))
+
+            for key, stored in txn.cursor(self._db):
+                raw_tx = split_key(key)[0]
+                if raw_tx != current:
+                    close_group()
+                    current, keys = raw_tx, []
+                keys.append(key)
+                last = (key, stored)
+            close_group()
+        groups.sort(key=lambda group: group[3])
+        return groups
+
+    def unfinished(self) -> list[str]:
+        """Transactions without a terminal record, oldest first (to finish after a crash).
+
+        A transaction whose last record is damaged counts as unfinished.
+        """
+        return [tx for tx, last, _keys, _t in self._last_records() if not (last and last.terminal)]
+
+    def compact(self, older_than: float = 0.0) -> int:
+        """Delete finished transactions whose terminal record is ``older_than`` seconds old.
+
+        Returns how many transactions were removed.
+        """
+        if older_than < 0:
+            raise ValueError(f"`older_than` must not be negative, got {older_than}")
+        cutoff = self._ctx.clock.time() - older_than
+        doomed = [
+            keys for _tx, last, keys, _t in self._last_records()
+            if last is not None and last.terminal and last.time <= cutoff
+        ]  # fmt: skip
+        if doomed:
+            db = self._db
+
+            def work(txn: Txn) -> None:
+                for keys in doomed:
+                    for key in keys:
+                        txn.delete(key, db=db)
+
+            self._ctx.env.write(work)
+        return len(doomed)

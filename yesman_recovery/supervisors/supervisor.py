@@ -94,7 +94,8 @@ class _RestartDue:
 
     ids: tuple[str, ...]
     tokens: tuple[int, ...]
-    reason: str
+    reason: str  # why ``failed`` restarts; the others in ``ids`` restart as its siblings
+    failed: str
 
 
 class _Child:
@@ -323,7 +324,7 @@ class Supervisor(SupervisedActor):
         delay = self._backoff_delay(child, uptime)
         for member in group:
             member.state = ChildState.RESTARTING
-        self._schedule_restart(group, delay, reason)
+        self._schedule_restart(group, delay, reason, child.spec.id)
 
     def _on_restart_due(self, msg: _RestartDue) -> None:
         members = [
@@ -337,14 +338,16 @@ class Supervisor(SupervisedActor):
             return  # cancelled, deleted or superseded meanwhile
         for i, member in enumerate(members):
             member.timer = None
-            why = msg.reason if i == 0 else "sibling"
+            why = msg.reason if member.spec.id == msg.failed else "sibling"
             if not self._start(member):
                 # OTP's try_again_restart: count it, then retry by a message to self, so the
                 # supervisor stays responsive while a child cannot start.
                 self._publish()
                 self._check_intensity()
                 delay = self._backoff_delay(member, 0.0)
-                self._schedule_restart(members[i:], delay, ExitKind.START_FAILED.value)
+                self._schedule_restart(
+                    members[i:], delay, ExitKind.START_FAILED.value, member.spec.id
+                )
                 return
             member.restarts += 1
             self._metrics.child_restarts.labels(self.name, member.spec.id, why).inc()
@@ -379,11 +382,14 @@ class Supervisor(SupervisedActor):
         child.backoff_n += 1
         return backoff.delay(child.backoff_n, self._rng)
 
-    def _schedule_restart(self, group: Sequence[_Child], delay: float, reason: str) -> None:
+    def _schedule_restart(
+        self, group: Sequence[_Child], delay: float, reason: str, failed: str
+    ) -> None:
         for member in group:
             member.state = ChildState.RESTARTING
             member.token += 1
-        msg = _RestartDue(tuple(m.spec.id for m in group), tuple(m.token for m in group), reason)
+        ids, tokens = tuple(m.spec.id for m in group), tuple(m.token for m in group)
+        msg = _RestartDue(ids, tokens, reason, failed)
         timer: Cancellable | None = None
         if delay > 0:
             timer = self._scheduler.call_later(delay, self.actor_ref, msg)

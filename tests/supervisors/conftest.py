@@ -1,0 +1,70 @@
+"""Fixtures for the supervision tests: a fresh metrics registry, a manual clock and scheduler,
+and a ``start_tree`` factory that stops every tree it started when the test ends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pykka
+import pytest
+
+from yesman_recovery import Supervisor
+from yesman_recovery.metrics.definitions import RecoveryMetrics
+from yesman_recovery.supervisors import ManualClock, ManualScheduler, SupervisedRef
+
+from .probes import Log
+
+StartTree = Callable[..., SupervisedRef]
+
+
+@pytest.fixture
+def log() -> Log:
+    return Log()
+
+
+@pytest.fixture
+def metrics() -> RecoveryMetrics:
+    return RecoveryMetrics()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def scheduler(clock: ManualClock) -> ManualScheduler:
+    return ManualScheduler(clock)
+
+
+@pytest.fixture
+def start_tree(metrics: RecoveryMetrics) -> Iterator[StartTree]:
+    """Start a root :class:`Supervisor` (metrics default to the test's fresh registry)."""
+    started: list[SupervisedRef] = []
+
+    def start(*children: Any, **kwargs: Any) -> SupervisedRef:
+        kwargs.setdefault("metrics", metrics)
+        ref = Supervisor.start(children=list(children), **kwargs)
+        started.append(ref)
+        return ref
+
+    yield start
+    for ref in reversed(started):
+        assert ref.shutdown(timeout=15), f"{ref} did not stop"
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_actors() -> Iterator[None]:
+    """Every test stops what it started: fail loudly if an actor outlives its test."""
+    yield
+    alive = [r for r in pykka.ActorRegistry.get_all() if r.is_alive()]
+    if alive:
+        pykka.ActorRegistry.stop_all(block=True, timeout=5)
+        pytest.fail(f"actors left running: {alive}")
+
+
+def sample(metrics: RecoveryMetrics, name: str, **labels: str) -> float:
+    """The value of ``yesman_recovery_<name>`` with ``labels``; 0.0 when it was never set."""
+    value = metrics.registry.get_sample_value(f"yesman_recovery_{name}", labels)
+    return 0.0 if value is None else value

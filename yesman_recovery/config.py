@@ -224,9 +224,19 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _unit_problem(text: str, hint: str) -> ValueError:
+    # The error line already shows the value: say what is wrong, not the value again.
+    if text.strip().startswith("-"):
+        return ValueError(f"must not be negative; use {hint}")
+    return ValueError(f"expected {hint}")
+
+
 def _duration(value: object, *, positive: bool) -> float:
     if isinstance(value, str):
-        seconds = parse_duration(value)
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            raise _unit_problem(value, _DURATION_HINT) from None
     elif _is_number(value):
         seconds = float(value)  # type: ignore[arg-type]
     else:
@@ -259,7 +269,10 @@ def _optional_size(value: object) -> int | None:
     if value is False:
         return None
     if isinstance(value, str):
-        size = parse_size(value)
+        try:
+            size = parse_size(value)
+        except ValueError:
+            raise _unit_problem(value, f"{_SIZE_HINT}, or false for no limit") from None
     elif isinstance(value, int) and not isinstance(value, bool):
         size = value
     else:

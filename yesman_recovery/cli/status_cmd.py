@@ -15,6 +15,7 @@ from rich.tree import Tree
 from yesman_recovery.cli.common import common_options, load_config
 
 REQUEST_TIMEOUT = 5.0
+PIPED_WIDTH = 1000
 STATE_STYLES = {
     "running": "green",
     "restarting": "yellow",
@@ -42,7 +43,11 @@ def status(ctx: click.Context, url: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(document, indent=2))
         return
-    Console(highlight=False).print(render_status(document, base))
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        # Piped output keeps one line per node (for grep) instead of wrapping at 80 columns.
+        console = Console(highlight=False, width=PIPED_WIDTH)
+    console.print(render_status(document, base))
 
 
 def status_url(base: str) -> str:

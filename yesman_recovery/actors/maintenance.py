@@ -1,0 +1,63 @@
+"""``StoreMaintenance``: the actor that keeps the checkpoint store within its retention.
+
+Every ``interval`` seconds (a scheduler tick, never a sleep) it runs ``store.maintain``: clears
+stale LMDB reader slots left by killed processes, prunes checkpoints by the retention policy and
+refreshes the store's size gauges. A failing pass crashes the actor, so its supervisor restarts
+it and the failure is counted like any other.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from yesman_recovery.supervisors.actor import SupervisedActor
+from yesman_recovery.supervisors.scheduler import Periodic, Scheduler, default_scheduler
+
+if TYPE_CHECKING:
+    from yesman_recovery.storage import Store
+    from yesman_recovery.storage.retention import RetentionPolicy
+
+logger = logging.getLogger(__name__)
+
+_MAINTAIN = "maintain"
+
+
+class StoreMaintenance(SupervisedActor):
+    """Runs ``store.maintain(retention)`` at start and then every ``interval`` seconds."""
+
+    def __init__(
+        self,
+        store: Store,
+        retention: RetentionPolicy,
+        interval: float = 60.0,
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        super().__init__()
+        self._store = store
+        self._retention = retention
+        self._interval = interval
+        self._scheduler = scheduler if scheduler is not None else default_scheduler()
+        self._periodic: Periodic | None = None
+        self.passes = 0  # completed maintenance passes of this incarnation
+
+    def on_start(self) -> None:
+        self._periodic = self._scheduler.every(self._interval, self.actor_ref, _MAINTAIN)
+
+    def on_stop(self) -> None:
+        self._cancel()
+
+    def on_failure(self, *_exc_info: Any) -> None:
+        self._cancel()
+
+    def on_receive(self, message: Any) -> Any:
+        if message == _MAINTAIN:
+            report = self._store.maintain(self._retention)
+            self.passes += 1
+            logger.debug("store maintenance: %s", report)
+            return None
+        return super().on_receive(message)
+
+    def _cancel(self) -> None:
+        if self._periodic is not None:
+            self._periodic.cancel()

@@ -1,0 +1,228 @@
+"""``RecoveryApp``: the whole supervision tree of yesman-recovery, in the caller's process.
+
+::
+
+    RecoveryApp (this module)
+    └─ root            Supervisor, strategy and intensity from [supervisor]
+       ├─ metrics      MetricsServer: /metrics /healthz /status on 127.0.0.1 ([metrics])
+       ├─ storage      StoreMaintenance: retention and reader_check ([storage])
+       └─ tmux         Supervisor rest_for_one ([tmux], [[sessions]])
+          ├─ watcher   TmuxWatcher
+          └─ sessions  Supervisor one_for_one, one SessionActor per watched session
+
+``yesman-recovery run`` is a thin wrapper: ``with RecoveryApp(config) as app: app.wait()``.
+The exit status contract: :meth:`RecoveryApp.wait` returns 0 after :meth:`RecoveryApp.stop`
+(SIGTERM, SIGINT) and 1 when the root supervisor gave up (restart intensity exceeded), which is
+also written to the audit trail and counted in
+``yesman_recovery_restart_intensity_exceeded_total{supervisor="root"}``.
+
+The store is opened once here and shared by every actor (LMDB environments are thread-safe and
+may be opened only once per process).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from prometheus_client import CollectorRegistry
+
+from yesman_recovery import __version__
+from yesman_recovery.actors.maintenance import StoreMaintenance
+from yesman_recovery.config import Config
+from yesman_recovery.metrics.definitions import RecoveryMetrics
+from yesman_recovery.metrics.server import MetricsServer
+from yesman_recovery.storage import Store, open_store
+from yesman_recovery.supervisors.actor import SupervisedRef
+from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock
+from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
+from yesman_recovery.supervisors.spec import ChildSpec
+from yesman_recovery.supervisors.supervisor import Supervisor, describe_tree
+
+logger = logging.getLogger(__name__)
+
+
+class RecoveryApp:
+    """Builds the tree from a validated :class:`Config` and runs it until stopped or it gives up.
+
+    ``registry`` lets a host collect our metrics in its own ``CollectorRegistry``; by default the
+    app has a fresh one of its own. ``clock`` and ``scheduler`` are for tests.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        state_dir: Path | None = None,
+        registry: CollectorRegistry | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        self.config = config
+        self.state_dir = Path(state_dir) if state_dir is not None else config.storage.path
+        self.metrics = RecoveryMetrics(registry)
+        self.clock = clock
+        self._own_scheduler = scheduler is None
+        self.scheduler: Scheduler = scheduler if scheduler is not None else ThreadScheduler()
+        self.store: Store | None = None
+        self._root: SupervisedRef | None = None
+        self._lock = threading.Lock()  # serialises start/stop
+        self._stop_requested = threading.Event()  # set by stop(): wait() then returns 0
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the store and start the tree; raises ``StartError`` if a child cannot start."""
+        with self._lock:
+            if self._root is not None:
+                raise RuntimeError("RecoveryApp.start() was already called")
+            self.store = open_store(
+                self.state_dir, durability=self.config.storage.durability, metrics=self.metrics
+            )
+            try:
+                self._root = Supervisor.start(
+                    children=self._children(),
+                    strategy=self.config.supervisor.strategy,
+                    max_restarts=self.config.supervisor.max_restarts,
+                    max_seconds=self.config.supervisor.max_seconds,
+                    name="root",
+                    clock=self.clock,
+                    scheduler=self.scheduler,
+                    metrics=self.metrics,
+                )
+            except BaseException:
+                self._close_resources()
+                raise
+            logger.info("yesman-recovery %s started (state in %s)", __version__, self.state_dir)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the tree in reverse start order; idempotent, callable from any thread."""
+        self._stop_requested.set()
+        with self._lock:
+            root = self._root
+            if root is not None and not root.shutdown(timeout):
+                logger.error("the supervision tree did not stop within %s s", timeout)
+            self._close_resources()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Block until the tree ends: 0 after :meth:`stop`, 1 if the root gave up.
+
+        Returns None if ``timeout`` passed first.
+        """
+        root = self._root
+        if root is None:
+            raise RuntimeError("RecoveryApp.wait() before start()")
+        reason = root.wait_exit(timeout)
+        if reason is None:
+            return None
+        if self._stop_requested.is_set() or not reason.abnormal:
+            return 0
+        self._record_give_up(str(reason))
+        return 1
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- introspection --------------------------------------------------------------------
+
+    @property
+    def root(self) -> SupervisedRef:
+        """The root supervisor's ref (raises before :meth:`start`)."""
+        if self._root is None:
+            raise RuntimeError("RecoveryApp is not started")
+        return self._root
+
+    def healthy(self) -> bool:
+        """True iff the root supervisor runs and no stop was requested."""
+        root = self._root
+        return root is not None and root.is_alive() and not self._stop_requested.is_set()
+
+    def status(self) -> dict[str, Any]:
+        """The ``/status`` document: version, health, and the whole tree."""
+        tree: dict[str, Any]
+        if self._root is not None and self._root.is_alive():
+            tree = describe_tree(self._root)
+        else:
+            tree = {"id": "root", "kind": "supervisor", "state": "stopped", "children": []}
+        return {"version": __version__, "healthy": self.healthy(), "tree": tree}
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """The bound ``(host, port)`` of the HTTP endpoint, or None when it is not running."""
+        if self._root is None:
+            return None
+        ref = self._root.proxy().whereis("metrics").get(timeout=2.0)
+        if ref is None:
+            return None
+        address: tuple[str, int] = ref.proxy().address().get(timeout=2.0)
+        return address
+
+    # --- the tree -------------------------------------------------------------------------
+
+    def _children(self) -> list[ChildSpec]:
+        cfg = self.config
+        assert self.store is not None
+        children: list[ChildSpec] = []
+        if cfg.metrics.enabled:
+            children.append(
+                ChildSpec(
+                    "metrics",
+                    MetricsServer,
+                    kwargs={
+                        "host": cfg.metrics.host,
+                        "port": cfg.metrics.port,
+                        "registry": self.metrics.registry,
+                        "healthy": self.healthy,
+                        "status": self.status,
+                    },
+                )
+            )
+        children.append(
+            ChildSpec(
+                "storage",
+                StoreMaintenance,
+                kwargs={
+                    "store": self.store,
+                    "retention": cfg.storage.retention,
+                    "interval": cfg.storage.maintenance_interval,
+                    "scheduler": self.scheduler,
+                },
+            )
+        )
+        children.extend(self.extra_children())
+        return children
+
+    def extra_children(self) -> list[ChildSpec]:
+        """Subtrees added after the core ones (the tmux subtree); overridable for embedding."""
+        return []
+
+    def _record_give_up(self, reason: str) -> None:
+        logger.critical("the root supervisor gave up: %s", reason)
+        store = self.store
+        if store is None:
+            return
+        try:
+            store.audit.append(
+                "supervisor", "root", detail=reason, action="give_up", outcome="failed"
+            )
+        except Exception:  # the audit trail must not turn a give-up into a traceback
+            logger.exception("could not record the give-up in the audit trail")
+
+    def _close_resources(self) -> None:
+        if self._own_scheduler and isinstance(self.scheduler, ThreadScheduler):
+            self.scheduler.close()
+        if self.store is not None:
+            self.store.close()
+            self.store = None

@@ -1,0 +1,117 @@
+"""Start acknowledgement, shutdown timeouts that abandon, and the root as a context manager."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from yesman_recovery import ChildSpec, Supervisor
+from yesman_recovery.errors import StartError
+from yesman_recovery.metrics.definitions import RecoveryMetrics
+from yesman_recovery.supervisors import SupervisedRef
+
+from .conftest import StartTree, sample
+from .probes import Log, Plan, Probe, children, current, probe, sup_spec, wait_until
+
+
+def test_supervisor_start_returns_after_every_child_acknowledged(
+    start_tree: StartTree, log: Log
+) -> None:
+    root = start_tree(probe("a", log), probe("b", log))
+    # No waiting: start() returned only once both on_start calls had finished.
+    assert log.ids("start") == ["a", "b"]
+    assert root.proxy().count_children().get(timeout=5).active == 2
+
+
+def test_child_that_does_not_acknowledge_in_time_fails_the_start(
+    log: Log, metrics: RecoveryMetrics
+) -> None:
+    gate = threading.Event()
+    slow = probe("slow", log, Plan(start_gate=gate), start_timeout=0.2)
+    try:
+        with pytest.raises(StartError, match="'slow' failed to start") as caught:
+            Supervisor.start(children=[probe("a", log), slow], metrics=metrics)
+        assert "did not finish within 0.2 s" in str(caught.value)
+        assert log.ids("stop") == ["a"]  # the started one was stopped again
+    finally:
+        gate.set()
+    wait_until(lambda: all(not t.is_alive() for t in log.threads), what="late child ends")
+
+
+def test_failed_start_of_a_child_stops_the_started_ones_in_reverse(
+    log: Log, metrics: RecoveryMetrics
+) -> None:
+    specs = [probe("a", log), probe("b", log), probe("c", log, Plan(start_failures=1))]
+    with pytest.raises(StartError, match="refuses to start"):
+        Supervisor.start(children=specs, metrics=metrics)
+    assert log.ids("stop") == ["b", "a"]
+
+
+def test_child_that_ignores_stop_is_abandoned_within_its_timeout(
+    log: Log, metrics: RecoveryMetrics
+) -> None:
+    plan = Plan()
+    root = Supervisor.start(
+        children=[probe("a", log), probe("stuck", log, plan, shutdown=0.3), probe("c", log)],
+        metrics=metrics,
+        name="app",
+    )
+    current(root, "stuck").tell("block")
+    try:
+        began = time.monotonic()
+        assert root.shutdown(timeout=10)
+        took = time.monotonic() - began
+        assert 0.3 <= took < 5.0  # waited its shutdown, then gave up instead of hanging
+        assert log.ids("stop") == ["c", "a"]  # the others still stopped, in reverse order
+        assert sample(metrics, "children_abandoned_total", supervisor="app") == 1
+    finally:
+        plan.release.set()
+    wait_until(lambda: all(not t.is_alive() for t in log.threads), what="abandoned thread ends")
+
+
+def test_terminate_child_abandons_and_reports_it(start_tree: StartTree, log: Log,
+                                                 metrics: RecoveryMetrics) -> None:  # fmt: skip
+    plan = Plan()
+    root = start_tree(probe("stuck", log, plan, shutdown=0.2))
+    current(root, "stuck").tell("block")
+    try:
+        root.proxy().terminate_child("stuck").get(timeout=5)
+        info = children(root)["stuck"]
+        assert info.state == "stopped"
+        assert info.last_exit == "shutdown: TimeoutError('abandoned')"
+        assert sample(metrics, "children_abandoned_total", supervisor="root") == 1
+    finally:
+        plan.release.set()
+    wait_until(lambda: not log.threads[0].is_alive(), what="abandoned thread ends")
+
+
+def test_nested_supervisor_gets_an_unbounded_shutdown_by_default(log: Log) -> None:
+    assert sup_spec("s").shutdown is None
+    assert probe("w", log).shutdown == 5.0
+    assert ChildSpec("s", Supervisor, shutdown=2.0).shutdown == 2.0
+
+
+def test_root_as_context_manager_stops_the_tree_even_when_the_block_raises(
+    log: Log, metrics: RecoveryMetrics
+) -> None:
+    inner = sup_spec("inner", probe("x", log), probe("y", log), metrics=metrics)
+    seen: list[SupervisedRef] = []
+
+    def main() -> None:
+        with Supervisor.start(children=[probe("a", log), inner], metrics=metrics) as root:
+            seen.append(root)
+            raise RuntimeError("main thread failed")
+
+    with pytest.raises(RuntimeError, match="main thread failed"):
+        main()
+    (root,) = seen
+    assert not root.is_alive()
+    assert log.ids("stop") == ["y", "x", "a"]
+
+
+def test_actor_threads_are_daemon_threads(start_tree: StartTree, log: Log) -> None:
+    start_tree(probe("a", log))
+    assert log.threads[0].daemon
+    assert Probe.use_daemon_thread

@@ -1,1 +1,70 @@
 """tmux: a client with timeouts and batching, snapshots, specs and restore plans (no actors)."""
+
+from __future__ import annotations
+
+from yesman_recovery.tmux.client import (
+    TmuxClient,
+    literal,
+    stored_session_name,
+    unvis,
+    wait_pid_gone,
+)
+from yesman_recovery.tmux.compare import compare, layout_differences, parse_layout
+from yesman_recovery.tmux.policy import (
+    DEFAULT_ALLOWLIST,
+    DEFAULT_SHELLS,
+    ClaudeResume,
+    ProgramPolicy,
+    newest_conversation,
+    program_name,
+)
+from yesman_recovery.tmux.records import (
+    PaneSnapshot,
+    ServerSnapshot,
+    SessionSnapshot,
+    WindowSnapshot,
+    choose_checkpoint,
+)
+from yesman_recovery.tmux.restore import (
+    RestorePlan,
+    RestoreResult,
+    execute_plan,
+    plan_repair,
+    plan_restore,
+    respawn_pane,
+    restore_session,
+)
+from yesman_recovery.tmux.snapshot import foreground_program, take_snapshot
+from yesman_recovery.tmux.spec import load_spec
+
+__all__ = [
+    "DEFAULT_ALLOWLIST",
+    "DEFAULT_SHELLS",
+    "ClaudeResume",
+    "PaneSnapshot",
+    "ProgramPolicy",
+    "RestorePlan",
+    "RestoreResult",
+    "ServerSnapshot",
+    "SessionSnapshot",
+    "TmuxClient",
+    "WindowSnapshot",
+    "choose_checkpoint",
+    "compare",
+    "execute_plan",
+    "foreground_program",
+    "layout_differences",
+    "literal",
+    "load_spec",
+    "newest_conversation",
+    "parse_layout",
+    "plan_repair",
+    "plan_restore",
+    "program_name",
+    "respawn_pane",
+    "restore_session",
+    "stored_session_name",
+    "take_snapshot",
+    "unvis",
+    "wait_pid_gone",
+]

@@ -1,0 +1,268 @@
+"""A tmux client with a timeout on every call and many commands chained into one process.
+
+libtmux runs tmux without a timeout, so a SIGSTOPped server blocks its callers forever, and it
+spends several processes per object call. :class:`TmuxClient` runs ``tmux`` itself:
+
+- every invocation has a timeout; a server that does not answer raises :class:`TmuxTimeout`
+  (the child is killed), one that is not there raises :class:`TmuxServerGone`, any other
+  refusal raises :class:`TmuxError` with tmux's own words;
+- :meth:`TmuxClient.run_chain` sends many commands as ``a \\; b \\; c`` in one process;
+- arguments are escaped for tmux's argument parser (an argument ending in ``;`` would otherwise
+  end the command), so names and argv pass through unchanged.
+
+Format output is framed with ``FIELD_SEP`` between fields and ``RECORD_END`` + newline after
+each record: window names, paths and titles may hold spaces, quotes, tabs and newlines. A value
+holding the control characters U+001E or U+001F is not supported.
+
+tmux stores session names escaped (``vis(3)``-style: ``\\t``, ``\\n``, ``\\$``, ``\\\\``, octal
+for other control characters) after turning ``.`` and ``:`` into ``_``; :func:`stored_session_name`
+computes that form and :func:`unvis` reverses it. Arguments such as ``-s``, ``-n`` and ``-c`` are
+format-expanded by tmux, so :func:`literal` doubles their ``#``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import select
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+
+import psutil
+
+from yesman_recovery.errors import TmuxError, TmuxServerGone, TmuxTimeout
+
+log = logging.getLogger(__name__)
+
+FIELD_SEP = "\x1f"
+RECORD_END = "\x1e"
+
+_GONE_MARKERS = ("no server running", "error connecting to", "server exited unexpectedly")
+_CSTYLE = {"\a": "a", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t", "\v": "v"}
+_UNCSTYLE = {v: k for k, v in _CSTYLE.items()}
+_UNVIS = re.compile(r"\\(?:([0-7]{3})|(.))", re.DOTALL)
+
+
+def escape_arg(arg: str) -> str:
+    """Escape one argument for tmux's command-line parser (a trailing ``;`` ends a command)."""
+    if arg.endswith(";"):
+        return arg[:-1] + "\\;"
+    return arg
+
+
+def literal(text: str) -> str:
+    """Protect text for a format-expanded argument (``-s``, ``-n``, ``-c``): ``#`` → ``##``."""
+    return text.replace("#", "##")
+
+
+def stored_session_name(name: str) -> str:
+    """Return the name tmux stores (and prints) for a session created with ``-s name``."""
+    out: list[str] = []
+    for ch in name.replace(".", "_").replace(":", "_"):
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == "$":
+            out.append("\\$")
+        elif ch in _CSTYLE:
+            out.append("\\" + _CSTYLE[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\{ord(ch):03o}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def unvis(stored: str) -> str:
+    """Reverse :func:`stored_session_name`: the text to pass to ``new-session -s``."""
+
+    def one(match: re.Match[str]) -> str:
+        if match.group(1) is not None:
+            return chr(int(match.group(1), 8))
+        ch = match.group(2)
+        return _UNCSTYLE.get(ch, ch)
+
+    return _UNVIS.sub(one, stored)
+
+
+def format_of(*fields: str) -> str:
+    """Build a ``-F`` format printing ``fields`` (format expressions) as one framed record."""
+    return FIELD_SEP.join(fields) + RECORD_END
+
+
+def parse_records(output: str, width: int | None = None) -> list[list[str]]:
+    """Split framed format output into records; with ``width``, other-sized records are dropped."""
+    records: list[list[str]] = []
+    for chunk in output.split(RECORD_END + "\n"):
+        if not chunk.strip("\n"):
+            continue
+        fields = chunk.lstrip("\n").split(FIELD_SEP)
+        if width is not None and len(fields) != width:
+            log.warning("dropping a tmux record with %d fields, expected %d", len(fields), width)
+            continue
+        records.append(fields)
+    return records
+
+
+class TmuxClient:
+    """Runs tmux on one server, each call bounded by ``timeout`` seconds.
+
+    Thread-safe: each call is its own process; ``invocations`` counts them (tests, benchmarks).
+    ``config_file`` is passed as ``-f`` and only matters when a call starts the server.
+    """
+
+    def __init__(
+        self,
+        socket_name: str | None = None,
+        socket_path: str | None = None,
+        timeout: float = 2.0,
+        *,
+        tmux_bin: str = "tmux",
+        config_file: str | None = None,
+    ) -> None:
+        if socket_name is not None and socket_path is not None:
+            raise ValueError(
+                f"pass `socket_name` or `socket_path`, not both "
+                f"(got {socket_name!r} and {socket_path!r})"
+            )
+        if not timeout > 0:
+            raise ValueError(f"`timeout` must be positive seconds, got {timeout!r}")
+        self.socket_name = socket_name
+        self.socket_path = socket_path
+        self.timeout = timeout
+        self.tmux_bin = tmux_bin
+        self.config_file = config_file
+        self._lock = threading.Lock()
+        self._invocations = 0  # guarded by _lock; tmux processes started by this client
+
+    @property
+    def invocations(self) -> int:
+        """The number of tmux processes this client has started."""
+        with self._lock:
+            return self._invocations
+
+    @property
+    def server_label(self) -> str:
+        """The server as a user would name it: ``-L name``, ``-S path`` or ``default``."""
+        if self.socket_name is not None:
+            return f"-L {self.socket_name}"
+        if self.socket_path is not None:
+            return f"-S {self.socket_path}"
+        return "default"
+
+    def base_argv(self) -> list[str]:
+        """The tmux binary and server-selection options every invocation starts with."""
+        argv = [self.tmux_bin]
+        if self.config_file is not None:
+            argv += ["-f", self.config_file]
+        if self.socket_name is not None:
+            argv += ["-L", self.socket_name]
+        elif self.socket_path is not None:
+            argv += ["-S", self.socket_path]
+        return argv
+
+    def run(self, *args: str) -> str:
+        """Run one tmux command and return its standard output."""
+        return self._invoke([escape_arg(a) for a in args])
+
+    def run_chain(self, commands: Sequence[Sequence[str]]) -> str:
+        """Run many commands in one tmux process (``a \\; b``); tmux stops at the first failure."""
+        argv: list[str] = []
+        for command in commands:
+            if not command:
+                continue
+            if argv:
+                argv.append(";")
+            argv.extend(escape_arg(a) for a in command)
+        if not argv:
+            return ""
+        return self._invoke(argv)
+
+    def _invoke(self, args: list[str]) -> str:
+        with self._lock:
+            self._invocations += 1
+        env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+        argv = self.base_argv() + args
+        try:
+            proc = subprocess.run(
+                argv,
+                capture_output=True,
+                timeout=self.timeout,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise TmuxTimeout(
+                f"tmux server {self.server_label} did not answer within {self.timeout}s "
+                f"(command {args[:3]!r}…): it is unresponsive, e.g. stopped"
+            ) from exc
+        except FileNotFoundError as exc:
+            raise TmuxError(
+                f"tmux binary {self.tmux_bin!r} not found: install tmux or pass `tmux_bin`"
+            ) from exc
+        stdout = proc.stdout.decode("utf-8", errors="replace")
+        if proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", errors="replace").strip()
+            if any(marker in err for marker in _GONE_MARKERS):
+                raise TmuxServerGone(f"no tmux server on {self.server_label}: {err}")
+            raise TmuxError(f"tmux {args[:3]!r}… on {self.server_label} failed: {err}")
+        return stdout
+
+    def server_pid(self) -> int | None:
+        """Return the server's pid, or None when no server runs on the socket."""
+        try:
+            out = self.run("display-message", "-p", "#{pid}")
+        except TmuxServerGone:
+            return None
+        text = out.strip()
+        return int(text) if text.isdigit() else None
+
+    def kill_server(self) -> None:
+        """Kill the server and wait until its process is gone (tmux returns before it exits).
+
+        Raises :class:`TmuxTimeout` when the old process outlives ``timeout``.
+        """
+        pid = self.server_pid()
+        if pid is None:
+            return
+        with contextlib.suppress(TmuxServerGone):
+            self.run("kill-server")
+        if not wait_pid_gone(pid, self.timeout):
+            raise TmuxTimeout(
+                f"tmux server {self.server_label} (pid {pid}) still runs {self.timeout}s "
+                f"after kill-server"
+            )
+
+
+def wait_pid_gone(pid: int, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for process ``pid`` to exit; True when it is gone.
+
+    Uses a pidfd (readable on exit) where the OS has one, else polls every 5 ms.
+    """
+    deadline = time.monotonic() + timeout
+    try:
+        fd = os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        fd = -1
+    if fd >= 0:
+        try:
+            ready, _, _ = select.select([fd], [], [], timeout)
+        finally:
+            os.close(fd)
+        return bool(ready) or not _alive(pid)
+    while _alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -1,0 +1,243 @@
+"""Observe every session of a tmux server in one tmux process (plus /proc reads).
+
+One chained invocation runs ``list-windows -a`` and ``list-panes -a``, so windows and panes come
+from the same instant of the server and the cost does not grow in processes with the number of
+sessions. A pane whose window is not in the window list (a race with a user's command between the
+two lists cannot happen inside one invocation, but a malformed record can) is dropped, and a
+window without panes is dropped.
+
+The foreground program of a pane is read from ``/proc/<pane_pid>/stat`` field 8 (``tpgid``, the
+terminal's foreground process group) and psutil's ``cmdline()`` of that group's leader. A pane
+at its prompt reports its shell. ``pane_current_command`` is not used: it shows ``node`` or a
+version string for Claude Code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+
+import psutil
+
+from yesman_recovery.tmux.client import TmuxClient, format_of, parse_records
+from yesman_recovery.tmux.records import (
+    PaneSnapshot,
+    ServerSnapshot,
+    SessionSnapshot,
+    WindowSnapshot,
+)
+
+log = logging.getLogger(__name__)
+
+ARGV_OPTION = "@yr_argv"
+
+_WINDOW_FIELDS = (
+    "W",
+    "#{pid}",
+    "#{session_id}",
+    "#{session_name}",
+    "#{window_id}",
+    "#{window_index}",
+    "#{window_name}",
+    "#{window_layout}",
+    "#{window_active}",
+    "#{window_zoomed_flag}",
+    "#{automatic-rename}",
+    "#{window_width}",
+    "#{window_height}",
+)
+_PANE_FIELDS = (
+    "P",
+    "#{window_id}",
+    "#{pane_id}",
+    "#{pane_index}",
+    "#{pane_pid}",
+    "#{pane_current_path}",
+    "#{pane_title}",
+    "#{pane_active}",
+    "#{pane_dead}",
+    "#{pane_dead_status}",
+    "#{" + ARGV_OPTION + "}",
+)
+SNAPSHOT_COMMANDS: tuple[tuple[str, ...], ...] = (
+    ("list-windows", "-a", "-F", format_of(*_WINDOW_FIELDS)),
+    ("list-panes", "-a", "-F", format_of(*_PANE_FIELDS)),
+)
+
+
+def foreground_program(pane_pid: int) -> tuple[int, tuple[str, ...], bool] | None:
+    """Return (pid, argv, stopped) of the foreground program of the terminal of ``pane_pid``.
+
+    None when the process is gone or unreadable. The process-group leader is the program a shell
+    started (for a pipeline, its first command); when the leader has exited, the pane's own
+    process is reported.
+    """
+    try:
+        with open(f"/proc/{pane_pid}/stat", encoding="utf-8", errors="replace") as f:
+            stat = f.read()
+        tpgid = int(stat.rsplit(")", 1)[1].split()[5])
+    except (OSError, ValueError, IndexError):
+        tpgid = -1
+    for pid in (tpgid, pane_pid) if tpgid > 0 else (pane_pid,):
+        try:
+            proc = psutil.Process(pid)
+            with proc.oneshot():
+                argv = tuple(proc.cmdline())
+                stopped = proc.status() == psutil.STATUS_STOPPED
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if argv:
+            return pid, argv, stopped
+    return None
+
+
+def take_snapshot(
+    client: TmuxClient, *, scrollback: Mapping[str, int] | None = None
+) -> ServerSnapshot:
+    """Observe every session on the client's server.
+
+    ``scrollback`` maps a (stored) session name to the number of history lines to keep for each
+    of its panes; those are captured in one more tmux process. Raises ``TmuxServerGone`` when no
+    server runs, ``TmuxTimeout`` when it does not answer.
+    """
+    started = time.monotonic()
+    taken_at = time.time()
+    out = client.run_chain(SNAPSHOT_COMMANDS)
+    server_pid, sessions = parse_snapshot(out)
+    if scrollback:
+        sessions = _with_scrollback(client, sessions, scrollback)
+    return ServerSnapshot(
+        pid=server_pid,
+        sessions=sessions,
+        taken_at=taken_at,
+        duration=time.monotonic() - started,
+        socket=client.server_label,
+    )
+
+
+def parse_snapshot(output: str) -> tuple[int | None, tuple[SessionSnapshot, ...]]:
+    """Turn the output of :data:`SNAPSHOT_COMMANDS` into (server pid, sessions)."""
+    windows: dict[str, list[str]] = {}
+    panes: dict[str, list[PaneSnapshot]] = {}
+    order: list[str] = []
+    server_pid: int | None = None
+    for rec in parse_records(output):
+        if rec[0] == "W" and len(rec) == len(_WINDOW_FIELDS):
+            windows[rec[4]] = rec
+            order.append(rec[4])
+            server_pid = _int(rec[1])
+        elif rec[0] == "P" and len(rec) == len(_PANE_FIELDS):
+            panes.setdefault(rec[1], []).append(_pane(rec))
+    by_session: dict[str, list[WindowSnapshot]] = {}
+    meta: dict[str, list[str]] = {}
+    for wid in order:
+        w = windows[wid]
+        wpanes = sorted(panes.get(wid, []), key=lambda p: p.index)
+        if not wpanes:
+            continue
+        meta.setdefault(w[2], w)
+        by_session.setdefault(w[2], []).append(
+            WindowSnapshot(
+                index=int(w[5]),
+                name=w[6],
+                layout=w[7],
+                active=w[8] == "1",
+                zoomed=w[9] == "1",
+                automatic_rename=w[10] == "1",
+                window_id=wid,
+                panes=tuple(wpanes),
+            )
+        )
+    sessions = []
+    for sid, wins in by_session.items():
+        size = windows[next((w for w in wins if w.active), wins[0]).window_id]
+        sessions.append(
+            SessionSnapshot(
+                name=meta[sid][3],
+                session_id=sid,
+                width=_int(size[11]),
+                height=_int(size[12]),
+                windows=tuple(sorted(wins, key=lambda w: w.index or 0)),
+            )
+        )
+    return server_pid, tuple(sessions)
+
+
+def _pane(rec: list[str]) -> PaneSnapshot:
+    pid = _int(rec[4])
+    dead = rec[8] == "1"
+    program = None if dead or pid is None else foreground_program(pid)
+    return PaneSnapshot(
+        index=int(rec[3]),
+        pane_id=rec[2],
+        pid=pid,
+        cwd=rec[5] or None,
+        title=rec[6],
+        active=rec[7] == "1",
+        dead=dead,
+        dead_status=_int(rec[9]) if dead else None,
+        argv=program[1] if program else None,
+        program_pid=program[0] if program else None,
+        stopped=program[2] if program else False,
+        command=_argv_option(rec[10]),
+    )
+
+
+def _argv_option(text: str) -> tuple[str, ...] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _with_scrollback(
+    client: TmuxClient, sessions: tuple[SessionSnapshot, ...], lines: Mapping[str, int]
+) -> tuple[SessionSnapshot, ...]:
+    marker = "yr-scrollback-" + secrets.token_hex(8)
+    commands: list[tuple[str, ...]] = []
+    for s in sessions:
+        if s.name in lines:
+            for p in s.panes():
+                commands.append(("display-message", "-p", f"{marker} {p.pane_id}"))
+                commands.append(
+                    ("capture-pane", "-p", "-J", "-S", f"-{lines[s.name]}", "-t", p.pane_id)
+                )
+    if not commands:
+        return sessions
+    captured: dict[str, str] = {}
+    for chunk in client.run_chain(commands).split(marker + " ")[1:]:
+        pane_id, _, text = chunk.partition("\n")
+        captured[pane_id] = text
+    return tuple(_replace_scrollback(s, captured) for s in sessions)
+
+
+def _replace_scrollback(s: SessionSnapshot, captured: Mapping[str, str]) -> SessionSnapshot:
+    if not any(p.pane_id in captured for p in s.panes()):
+        return s
+    windows = tuple(
+        replace(
+            w,
+            panes=tuple(
+                replace(p, scrollback=captured[p.pane_id]) if p.pane_id in captured else p
+                for p in w.panes
+            ),
+        )
+        for w in s.windows
+    )
+    return replace(s, windows=windows)

@@ -14,11 +14,15 @@ import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from yesman_recovery.cli.common import common_options, load_config, resolve_state_dir
 from yesman_recovery.errors import RecoveryError
+
+if TYPE_CHECKING:
+    from yesman_recovery.app import RecoveryApp
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,7 @@ def run(ctx: click.Context, log_level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Imported here: the tree's dependencies (pykka, lmdb) slow down every other command.
     from yesman_recovery.app import RecoveryApp
 
     app = RecoveryApp(config, state_dir=state_dir)
@@ -57,13 +62,7 @@ def run(ctx: click.Context, log_level: str) -> None:
         except RecoveryError as exc:
             click.echo(f"yesman-recovery: error: could not start: {exc}", err=True)
             ctx.exit(1)
-        address = app.metrics_address
-        if address is not None:
-            host, port = address
-            shown = f"[{host}]" if ":" in host else host
-            click.echo(f"yesman-recovery: metrics on http://{shown}:{port}/metrics")
-        else:
-            click.echo("yesman-recovery: metrics endpoint disabled")
+        _announce_metrics(app, enabled=config.metrics.enabled)
         click.echo(f"yesman-recovery: running, state in {state_dir}; stop with SIGTERM or Ctrl-C")
         sys.stdout.flush()
         code = None
@@ -77,6 +76,21 @@ def run(ctx: click.Context, log_level: str) -> None:
 
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _announce_metrics(app: RecoveryApp, *, enabled: bool) -> None:
+    if not enabled:
+        click.echo("yesman-recovery: metrics endpoint disabled")
+        return
+    try:
+        address = app.metrics_address
+    except Exception as exc:  # a signal stopped the tree while it was starting
+        log.debug("metrics address unavailable: %r", exc)
+        return
+    if address is not None:
+        host, port = address
+        shown = f"[{host}]" if ":" in host else host
+        click.echo(f"yesman-recovery: metrics on http://{shown}:{port}/metrics")
 
 
 class _Stopper:

@@ -60,7 +60,7 @@ def spec_from_dict(raw: Any, file: Path) -> SessionSnapshot:
         for pi, p in enumerate(w["panes"]):
             p_raw = w_raw.get("panes", [None])[pi]
             cwd, key = _pane_cwd(raw, w_raw, p_raw, w=w, p=p, wi=wi, pi=pi)
-            cwd = _check_dir(cwd, file, key)
+            cwd = _check_dir(cwd, file, key, w.get("start_directory"))
             commands = tuple(str(c["cmd"]) for c in p.get("shell_command", []))
             panes.append(
                 PaneSnapshot(
@@ -157,12 +157,16 @@ def _pane_cwd(
     return None, ""
 
 
-def _check_dir(cwd: str | None, file: Path, key: str) -> str | None:
+def _check_dir(cwd: str | None, file: Path, key: str, parent: str | None) -> str | None:
+    """Resolve ``cwd`` (relative to ``parent``, the enclosing start directory, else the file's
+    folder) and check it is a directory."""
     if cwd is None:
         return None
     path = Path(os.path.expanduser(cwd))
     if not path.is_absolute():
-        path = file.parent.resolve() / path
+        anchor = file.parent.resolve()
+        base = anchor / os.path.expanduser(parent) if parent and parent != cwd else anchor
+        path = (base / path).resolve()
     if not path.is_dir():
         raise SpecError(
             f"{file}: key `{key}` names {cwd!r}, which is not a directory ({path}): "

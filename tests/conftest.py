@@ -1,0 +1,61 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from yesman_recovery.tmux.client import TmuxClient, wait_pid_gone
+
+
+@pytest.fixture
+def tmux_client() -> Iterator[TmuxClient]:
+    """A client for an isolated tmux server (``-L yr-test-<random>``, no config file).
+
+    The test starts the server (e.g. with ``new-session``). At teardown every server pid seen on
+    that socket is continued and killed by pid, and the socket file is removed.
+    """
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not on PATH")
+    client = TmuxClient(socket_name=f"yr-test-{secrets.token_hex(6)}", config_file="/dev/null")
+    yield client
+    kill_tmux_server(client)
+
+
+def kill_tmux_server(client: TmuxClient) -> None:
+    """End the server on ``client``'s socket by pid (a stopped one is continued first)."""
+    socket = os.path.join(
+        os.environ.get("TMUX_TMPDIR", "/tmp"), f"tmux-{os.getuid()}", client.socket_name or ""
+    )
+    pids = {pid for pid in _socket_pids(socket) if pid != os.getpid()}
+    with contextlib.suppress(Exception):
+        pid = TmuxClient(socket_name=client.socket_name, timeout=1.0).server_pid()
+        if pid:
+            pids.add(pid)
+    for pid in pids:
+        for sig in (signal.SIGCONT, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        wait_pid_gone(pid, 5.0)
+    with contextlib.suppress(OSError):
+        os.unlink(socket)
+
+
+def _socket_pids(socket: str) -> set[int]:
+    """Pids of tmux processes started with ``-L <this socket's name>`` (the name is random)."""
+    name = os.path.basename(socket)
+    pids: set[int] = set()
+    for proc in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            cmd = proc.info["cmdline"] or []
+            ours = cmd and os.path.basename(cmd[0]) == "tmux" and "-L" in cmd
+            if ours and cmd[cmd.index("-L") + 1 :][:1] == [name]:
+                pids.add(proc.pid)
+    return pids

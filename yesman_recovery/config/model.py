@@ -1,0 +1,132 @@
+"""The configuration the application consumes: frozen dataclasses holding final types.
+
+They hold the one set of defaults: a key absent from the file keeps the default written here,
+and ``Config()`` is the built-in configuration (adopt every session on the default tmux server).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from yesman_recovery.storage.paths import default_state_dir
+from yesman_recovery.storage.retention import RetentionPolicy
+from yesman_recovery.supervisors.spec import Backoff, Restart, Strategy
+
+DEFAULT_PROGRAMS: frozenset[str] = frozenset(
+    {
+        # AI coding agents
+        "claude", "codex", "aider", "gemini", "goose", "opencode", "cursor-agent", "amp", "qwen",
+        # editors and pagers
+        "vi", "vim", "nvim", "emacs", "nano", "hx", "helix", "micro", "less", "more", "man",
+        # watching things
+        "tail", "top", "htop", "btop", "watch", "journalctl",
+        # dev servers and runtimes
+        "npm", "npx", "pnpm", "yarn", "bun", "deno", "node", "python", "python3", "ipython",
+        "uv", "cargo", "go", "make", "just",
+    }
+)  # fmt: skip
+"""Programs restarted by default: agents, editors, pagers, monitors and dev servers. Shells are
+deliberately absent: a pane back at its shell is a program that exited, not one to re-run."""
+
+SCROLLBACK_TRUE_LINES = 2000
+"""Lines kept when a session says ``scrollback = true``: tmux's default ``history-limit``."""
+
+
+@dataclass(frozen=True)
+class SupervisorConfig:
+    """``[supervisor]``: the root supervisor's strategy, restart intensity and backoff."""
+
+    strategy: Strategy = Strategy.ONE_FOR_ONE
+    max_restarts: int = 3
+    max_seconds: float = 5.0
+    backoff: Backoff | None = None
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """``[metrics]``: where ``/metrics``, ``/healthz`` and ``/status`` are served; port 0 = any."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9464
+
+    @property
+    def url(self) -> str:
+        """The base URL of the endpoint, e.g. ``http://127.0.0.1:9464``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """``[storage]``: the state directory, durability, maintenance period and retention."""
+
+    path: Path = field(default_factory=default_state_dir)
+    durability: Literal["durable", "fast"] = "durable"
+    maintenance_interval: float = 60.0
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+
+
+@dataclass(frozen=True)
+class TmuxConfig:
+    """``[tmux]``: which server to watch, how often, which sessions to adopt, what to restart.
+
+    ``socket_name`` (``tmux -L``) and ``socket_path`` (``tmux -S``) are exclusive; neither means
+    the default server. ``adopt`` holds fnmatch patterns of undeclared sessions to watch:
+    ``("*",)`` for all, ``()`` for none.
+    """
+
+    socket_name: str | None = None
+    socket_path: Path | None = None
+    poll_interval: float = 1.0
+    command_timeout: float = 2.0
+    adopt: tuple[str, ...] = ("*",)
+    allow_kill_server: bool = False
+    programs: frozenset[str] = DEFAULT_PROGRAMS
+    frozen_grace: float = 2.0
+    program_max_restarts: int = 3
+    program_max_seconds: float = 60.0
+
+    def adopts(self, session_name: str) -> bool:
+        """Whether an undeclared session with this name is watched."""
+        return any(fnmatch.fnmatchcase(session_name, p) for p in self.adopt)
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """One ``[[sessions]]`` entry: a session declared by name, optionally by a tmuxp spec.
+
+    ``programs`` extends ``[tmux] programs`` for this session; ``scrollback`` is the number of
+    lines saved with each checkpoint (0 = none); ``frozen_grace`` of None uses ``[tmux]``'s.
+    """
+
+    name: str
+    spec: Path | None = None
+    restart: Restart = Restart.PERMANENT
+    programs: frozenset[str] = frozenset()
+    scrollback: int = 0
+    frozen_grace: float | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration; ``source`` is the file it came from, or None."""
+
+    supervisor: SupervisorConfig = field(default_factory=SupervisorConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    tmux: TmuxConfig = field(default_factory=TmuxConfig)
+    sessions: tuple[SessionConfig, ...] = ()
+    source: Path | None = None
+
+    @classmethod
+    def default(cls) -> Config:
+        """The built-in defaults: adopt every session on the default tmux server."""
+        return cls()
+
+    def session(self, name: str) -> SessionConfig | None:
+        """The declared session with this name, if any."""
+        return next((s for s in self.sessions if s.name == name), None)

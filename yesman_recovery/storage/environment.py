@@ -55,6 +55,15 @@ def _migrate_0_to_1(txn: Txn, dbs: dict[str, Any]) -> None:
 MIGRATIONS: dict[int, Callable[[Txn, dict[str, Any]], None]] = {0: _migrate_0_to_1}
 
 
+def _disk_full(path: Path) -> bool:
+    """True iff the filesystem holding ``path`` has less than 1 MiB left for us."""
+    try:
+        info = os.statvfs(path)
+    except OSError:
+        return False
+    return info.f_bavail * info.f_frsize < 1 << 20
+
+
 class _Gate:
     """A shared/exclusive lock: transactions share it, a map resize takes it alone."""
 
@@ -224,13 +233,19 @@ class Environment:
                 self._adopt_new_size()
 
     def _write_error(self, exc: lmdb.Error) -> StoreError:
+        # LMDB reports a short write (a disk filling up mid-write) as EIO, so a full disk is
+        # recognised by the error text or by the filesystem's free space.
         text = str(exc)
-        if any(marker in text for marker in _DISK_FULL):
+        if any(marker in text for marker in _DISK_FULL) or _disk_full(self.path):
             return StoreError(
                 f"the disk holding {self.path} is full ({text}); nothing was written: free "
                 "space, or prune old checkpoints with `yesman-recovery checkpoints prune`"
             )
-        return StoreError(f"cannot write to the store in {self.path}: {text}")
+        return StoreError(
+            f"cannot write to the store in {self.path} ({text}); nothing was written. If the "
+            "disk is full, free space or prune old checkpoints with "
+            "`yesman-recovery checkpoints prune`"
+        )
 
     def grow(self) -> None:
         """Double the map size (called after ``MapFullError``)."""

@@ -78,7 +78,9 @@ def next_stamp(now_ns: int, newest: tuple[int, int] | None) -> tuple[int, int]:
 
 def checkpoint_id(key: bytes) -> str:
     """The printable id of a scoped key: ``<percent-encoded scope>@<hex stamp>``."""
-    return quote(key[: -STAMP_SIZE - 1], safe="") + "@" + key[-STAMP_SIZE:].hex()
+    # quote() leaves "~" alone, but a leading "~" would be tilde-expanded by a shell
+    scope = quote(key[: -STAMP_SIZE - 1], safe="").replace("~", "%7E")
+    return scope + "@" + key[-STAMP_SIZE:].hex()
 
 
 def parse_checkpoint_id(checkpoint: str) -> bytes:

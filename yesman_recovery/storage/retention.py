@@ -7,7 +7,7 @@ than ``max_age`` must still come back as it last was.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 DEFAULT_KEEP_LAST = 1000
@@ -75,7 +75,3 @@ def records_to_drop(
             drop.append(record)
     return drop
 
-
-def total_size(records: Iterable[RecordStat]) -> int:
-    """The stored bytes of ``records``."""
-    return sum(record.size for record in records)

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from yesman_recovery.cli import main
+from yesman_recovery.cli.run_cmd import _Stopper
 
 DEADLINE = 20.0  # generous: catches a hang, not a slow machine
 
@@ -226,6 +227,7 @@ def run_in_process(args: list[str], ready: Callable[[], bool], signum: int) -> R
 
 
 def test_run_in_process_exits_0_on_sigterm(tmp_path: Path) -> None:
+    before = signal.getsignal(signal.SIGTERM)
     port = free_port()
     config = tmp_path / "c.toml"
     config.write_text(f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
@@ -236,7 +238,7 @@ def test_run_in_process_exits_0_on_sigterm(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert f"metrics on http://127.0.0.1:{port}/metrics" in result.stdout
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, "handlers are restored"
+    assert signal.getsignal(signal.SIGTERM) is before, "handlers are restored"
 
 
 def test_run_with_metrics_disabled_says_so(tmp_path: Path) -> None:
@@ -265,3 +267,20 @@ def test_run_on_a_busy_port_exits_1_with_the_reason(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "could not start" in result.stderr
     assert f"127.0.0.1:{port}" in result.stderr
+
+
+def test_a_second_signal_does_not_stop_the_tree_twice(caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[float] = []
+    release = threading.Event()
+
+    def slow_stop(timeout: float) -> None:
+        calls.append(timeout)
+        release.wait(DEADLINE)
+
+    stopper = _Stopper(slow_stop)
+    stopper.on_signal(signal.SIGTERM, None)
+    stopper.on_signal(signal.SIGINT, None)
+    release.set()
+    stopper.stop_and_join()
+    assert len(calls) == 1
+    assert "SIGINT received again: already stopping" in caplog.text

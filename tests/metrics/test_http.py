@@ -16,7 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from yesman_recovery.errors import EndpointError
-from yesman_recovery.metrics.http import StatusServer, call_with_timeout
+from yesman_recovery.metrics.http import StatusServer, _is_loopback, call_with_timeout
 
 STATUS = {"version": "0.1.0", "healthy": True, "tree": {"id": "root", "children": []}}
 
@@ -204,3 +204,19 @@ def test_call_with_timeout_returns_or_reraises() -> None:
     assert call_with_timeout(lambda: 42, 1.0) == 42
     with pytest.raises(KeyError):
         call_with_timeout(lambda: {}["missing"], 1.0)
+
+
+def test_starting_twice_keeps_the_first_socket(serve: Any) -> None:
+    server = serve()
+    address = server.address
+    server.start()
+    assert server.address == address
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.8.0.1", True), ("::1", True), ("localhost", True),
+     ("0.0.0.0", False), ("192.168.1.5", False), ("example.org", False)],
+)  # fmt: skip
+def test_non_loopback_hosts_are_recognised_for_the_warning(host: str, loopback: bool) -> None:
+    assert _is_loopback(host) is loopback

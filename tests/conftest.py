@@ -16,15 +16,18 @@ from yesman_recovery.tmux.client import TmuxClient, wait_pid_gone
 
 
 @pytest.fixture
-def tmux_client() -> Iterator[TmuxClient]:
-    """A client for an isolated tmux server (``-L yr-test-<random>``, no config file).
+def tmux_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TmuxClient]:
+    """A client for an isolated tmux server (``-L yr-test-<random>``).
 
-    The test starts the server (e.g. with ``new-session``). At teardown every server pid seen on
-    that socket is continued and killed by pid, and the socket file is removed.
+    Its config only sets ``default-shell /bin/sh``, so panes start fast whatever the user's shell
+    rc does. The test starts the server (e.g. with ``new-session``). At teardown every server pid
+    seen on that socket is continued and killed by pid, and the socket file is removed.
     """
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not on PATH")
-    client = TmuxClient(socket_name=f"yr-test-{secrets.token_hex(6)}", config_file="/dev/null")
+    config = tmp_path_factory.mktemp("tmux") / "tmux.conf"
+    config.write_text("set -g default-shell /bin/sh\n")
+    client = TmuxClient(socket_name=f"yr-test-{secrets.token_hex(6)}", config_file=str(config))
     yield client
     kill_tmux_server(client)
 

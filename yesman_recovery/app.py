@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -32,6 +33,8 @@ from prometheus_client import CollectorRegistry
 
 from yesman_recovery import __version__
 from yesman_recovery.actors.maintenance import StoreMaintenance
+from yesman_recovery.actors.session import SessionContext, SessionSettings
+from yesman_recovery.actors.watcher import WatchSettings, tmux_subtree
 from yesman_recovery.config import Config
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.metrics.server import MetricsServer
@@ -41,6 +44,8 @@ from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
 from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.supervisors.supervisor import Supervisor, describe_tree
+from yesman_recovery.tmux.client import TmuxClient
+from yesman_recovery.tmux.policy import ProgramPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +161,16 @@ class RecoveryApp:
             tree = describe_tree(self._root)
         else:
             tree = {"id": "root", "kind": "supervisor", "state": "stopped", "children": []}
-        return {"version": __version__, "healthy": self.healthy(), "tree": tree}
+        try:
+            sessions = self.sessions()
+        except Exception:  # the status page must answer even while a subtree restarts
+            sessions = []
+        return {
+            "version": __version__,
+            "healthy": self.healthy(),
+            "tree": tree,
+            "sessions": sessions,
+        }
 
     @property
     def metrics_address(self) -> tuple[str, int] | None:
@@ -205,8 +219,66 @@ class RecoveryApp:
         return children
 
     def extra_children(self) -> list[ChildSpec]:
-        """Subtrees added after the core ones (the tmux subtree); overridable for embedding."""
-        return []
+        """Subtrees added after the core ones: the tmux subtree."""
+        return [self._tmux_subtree()]
+
+    def _tmux_subtree(self) -> ChildSpec:
+        tmux = self.config.tmux
+        assert self.store is not None
+        client = TmuxClient(
+            socket_name=tmux.socket_name,
+            socket_path=None if tmux.socket_path is None else str(tmux.socket_path),
+            timeout=tmux.command_timeout,
+        )
+        context = SessionContext(client, self.store, self.metrics, self.clock)
+        base = SessionSettings(
+            name="",
+            declared=False,
+            policy=ProgramPolicy(allowlist=tmux.programs),
+            frozen_grace=tmux.frozen_grace,
+            program_max_restarts=tmux.program_max_restarts,
+            program_max_seconds=tmux.program_max_seconds,
+        )
+        declared = [
+            replace(
+                base,
+                name=s.name,
+                declared=True,
+                spec_path=s.spec,
+                policy=ProgramPolicy(allowlist=tmux.programs | s.programs),
+                frozen_grace=s.frozen_grace if s.frozen_grace is not None else tmux.frozen_grace,
+                scrollback=s.scrollback,
+            )
+            for s in self.config.sessions
+        ]
+        watch = WatchSettings(
+            poll_interval=tmux.poll_interval,
+            adopt=tmux.adopt,
+            declared=frozenset(s.name for s in declared),
+            adopted_template=base,
+            allow_kill_server=tmux.allow_kill_server,
+            frozen_grace=tmux.frozen_grace,
+            scrollback=tuple((s.name, s.scrollback) for s in declared if s.scrollback),
+        )
+        return tmux_subtree(
+            settings=watch,
+            declared=declared,
+            context=context,
+            scheduler=self.scheduler,
+            max_restarts=self.config.supervisor.max_restarts,
+            max_seconds=self.config.supervisor.max_seconds,
+        )
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """The state of every watched session (``sessions list``), asked of the actors."""
+        if self._root is None or not self._root.is_alive():
+            return []
+        tmux = self._root.proxy().whereis("tmux").get(timeout=2.0)
+        sup = tmux and tmux.proxy().whereis("sessions").get(timeout=2.0)
+        if sup is None:
+            return []
+        states: list[dict[str, Any]] = sup.proxy().session_states().get(timeout=5.0)
+        return states
 
     def _record_give_up(self, reason: str) -> None:
         logger.critical("the root supervisor gave up: %s", reason)

@@ -22,7 +22,9 @@ from yesman_recovery.tmux.client import (
     unvis,
 )
 
-AWKWARD = ["a b", "q'uo\"te", "tab\there", "dot.colon:x", "dollar$x", "back\\slash", "héllo ☃", "h#sh"]
+AWKWARD = [
+    "a b", "q'uo\"te", "tab\there", "dot.colon:x", "dollar$x", "back\\slash", "héllo ☃", "h#sh",
+]  # fmt: skip
 
 
 @given(st.text())
@@ -98,7 +100,7 @@ def test_stopped_server_times_out_instead_of_hanging(tmux_client: TmuxClient) ->
     os.kill(pid, signal.SIGSTOP)
     try:
         started = time.monotonic()
-        with pytest.raises(TmuxTimeout, match="did not answer within 0.3s"):
+        with pytest.raises(TmuxTimeout, match=r"did not answer within 0\.3s"):
             quick.run("list-sessions")
         assert time.monotonic() - started < 3.0
     finally:

@@ -107,7 +107,8 @@ def test_server_from_dict_refuses_other_schemas_and_non_objects() -> None:
 def test_an_empty_snapshot_never_replaces_a_good_one() -> None:
     good = _session()
     empty = SessionSnapshot("s", ())
-    assert empty.is_empty and not good.is_empty
+    assert empty.is_empty
+    assert not good.is_empty
     assert choose_checkpoint(good, empty) is good
     assert choose_checkpoint(good, None) is good
     newer = SessionSnapshot("s", good.windows, width=10)

@@ -100,10 +100,12 @@ def test_snapshot_sees_structure_cwds_layouts_and_programs(
     assert session.active_window is session.windows[1]
     edit, logs, _ = session.windows
     assert [Path(p.cwd or "").name for p in edit.panes] == ["a", "b c", "d'q"]
-    assert edit.layout and edit.layout.count(",") > 8
+    assert edit.layout
+    assert edit.layout.count(",") > 8
     assert edit.panes[2].argv == ("sleep", "1000")
     assert POLICY.is_shell(edit.panes[0].argv)
-    assert logs.panes[0].argv is not None and logs.panes[0].argv[:2] == ("tail", "-f")
+    assert logs.panes[0].argv is not None
+    assert logs.panes[0].argv[:2] == ("tail", "-f")
     assert [p.active for p in logs.panes] == [False, True, False, False]
     assert ServerSnapshot.from_dict(json.loads(json.dumps(snap.to_dict()))) == snap
 
@@ -133,7 +135,8 @@ def test_restore_after_kill_9_brings_back_the_same_session(
     assert edit.panes[2].command == ("sleep", "1000")
     assert logs.panes[0].argv == saved.windows[1].panes[0].argv
     assert POLICY.is_shell(edit.panes[0].argv)
-    assert logs.active and logs.panes[1].active
+    assert logs.active
+    assert logs.panes[1].active
     with pytest.raises(TmuxError, match="duplicate session"):
         restore_session(tmux_client, saved, POLICY)
 
@@ -159,7 +162,8 @@ def test_a_program_exit_is_observable_and_respawn_revives_it(
     assert snap is not None
     revived = snap.windows[0].panes[2]
     reaper.add(revived.pid or 0)
-    assert not revived.dead and revived.pane_id == sleep_pane.pane_id
+    assert not revived.dead
+    assert revived.pane_id == sleep_pane.pane_id
     assert _until(lambda: (take_snapshot(tmux_client).session("work") or snap)
                   .windows[0].panes[2].argv == ("sleep", "999"))  # fmt: skip
     with pytest.raises(ValueError, match="argv"):
@@ -170,11 +174,12 @@ def test_repair_recreates_a_removed_window_and_pane_without_touching_the_rest(
     tmux_client: TmuxClient, tmp_path: Path, reaper: set[int]
 ) -> None:
     expected = _build(tmux_client, tmp_path)
-    edit, logs, run = expected.windows
+    edit, logs, _run = expected.windows
     tmux_client.run_chain([("kill-window", "-t", edit.window_id),
                            ("kill-pane", "-t", logs.panes[3].pane_id)])  # fmt: skip
     damaged = take_snapshot(tmux_client).session("work")
-    assert damaged is not None and len(damaged.windows) == 2
+    assert damaged is not None
+    assert len(damaged.windows) == 2
     kept_ids = {p.pane_id for p in damaged.panes()}
 
     execute_plan(tmux_client, plan_repair(expected, damaged, POLICY))
@@ -199,12 +204,14 @@ def test_awkward_names_restore(tmux_client: TmuxClient, tmp_path: Path, reaper: 
     tmux_client.run("rename-window", "-t", saved.windows[2].window_id, literal("tab\there ☃ #1;"))
     saved = take_snapshot(tmux_client).session(stored_session_name(name))
     # rename-window stores a tab escaped (new-window -n does not): names are kept as tmux has them
-    assert saved is not None and saved.windows[2].name == "tab\\there ☃ #1;"
+    assert saved is not None
+    assert saved.windows[2].name == "tab\\there ☃ #1;"
     reaper.update(p.pid for p in saved.panes() if p.pid)
     tmux_client.kill_server()
     result = restore_session(tmux_client, saved, POLICY)
     assert result.ok, result.differences
-    assert result.session is not None and result.session.name == stored_session_name(name)
+    assert result.session is not None
+    assert result.session.name == stored_session_name(name)
     reaper.update(p.pid for p in result.session.panes() if p.pid)
 
 
@@ -224,7 +231,8 @@ def test_scrollback_is_captured_when_asked(
     assert _until(captured)
     snap = take_snapshot(tmux_client, scrollback={"hist": 50})
     other = snap.session("other")
-    assert other is not None and other.panes()[0].scrollback is None
+    assert other is not None
+    assert other.panes()[0].scrollback is None
     reaper.update(p.pid for s in snap.sessions for p in s.panes() if p.pid)
 
 

@@ -58,7 +58,8 @@ def test_spec_becomes_the_expected_session(tmp_path: Path) -> None:
     assert code.panes[2].command is None  # `export` is a builtin
     assert (logs.index, logs.active, logs.panes[0].cwd) == (5, True, "/tmp")
     assert logs.panes[0].command == ("tail", "-f", "app.log")
-    assert unnamed.automatic_rename and unnamed.index is None
+    assert unnamed.automatic_rename
+    assert unnamed.index is None
     assert unnamed.panes[0].active
 
 

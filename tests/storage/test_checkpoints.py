@@ -239,3 +239,11 @@ def test_a_flipped_byte_anywhere_in_a_stored_record_is_detected(
             store.checkpoints.get(bad)
         assert [cid for cid, _ in store.checkpoints.verify().corrupt] == [bad]
         assert store.checkpoints.latest_good("s").id == good  # type: ignore[union-attr]
+
+
+def test_an_unchanged_state_is_recognised_after_reopening(state_dir: Path) -> None:
+    with open_store(state_dir, durability="fast", metrics=RecoveryMetrics()) as store:
+        first = store.checkpoints.create("s", STATE)
+    with open_store(state_dir, durability="fast", metrics=RecoveryMetrics()) as store:
+        assert store.checkpoints.create("s", STATE) == first
+        assert len(store.checkpoints.list("s")) == 1

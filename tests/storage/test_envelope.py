@@ -86,3 +86,10 @@ def test_non_json_state_names_the_key_path(state: object, path: str, problem: st
 def test_tuples_are_stored_as_lists() -> None:
     stored = envelope.encode(KEY, {"size": (200, 50)})
     assert envelope.decode(KEY, stored, "r") == {"size": [200, 50]}
+
+
+def test_a_state_that_contains_itself_is_refused() -> None:
+    state: dict[str, object] = {"a": []}
+    state["a"].append(state)  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="nested too deeply or contains itself"):
+        envelope.encode(KEY, state)

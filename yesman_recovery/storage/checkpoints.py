@@ -144,33 +144,49 @@ class CheckpointStore:
             envelope.check_json(state)
             envelope.check_json(metadata or {}, "metadata")
             state_json = envelope.dump_json(state)
-            payload = (
+            digest = envelope.state_digest(state_json)
+            codec, body = envelope.compress(
                 b'{"metadata":' + envelope.dump_json(metadata or {}) + b',"state":'
                 + state_json + b"}"
             )  # fmt: skip
             now_ns = self._ctx.now_ns()
+            env = self._ctx.env
             db = self._db
 
-            def work(txn: Txn) -> tuple[str, bool]:
+            def work(txn: Txn) -> tuple[bytes, bool, bytes]:
                 cursor = txn.cursor(db)
                 newest = _newest_key(cursor, prefix(raw))
-                if newest is not None:
-                    try:
-                        previous = _unseal(newest, cursor.value())
-                    except CorruptRecordError:
-                        pass  # a corrupt newest record is never a reason not to write
-                    else:
-                        if envelope.dump_json(previous.state) == state_json:
-                            return previous.id, False
+                if (
+                    newest is not None
+                    and self._newest_digest(raw, newest, cursor.value()) == digest
+                ):
+                    return newest, False, b""
                 stamp = next_stamp(now_ns, split_stamp(newest) if newest is not None else None)
                 key = make_key(raw, *stamp)
-                txn.put(key, envelope.seal(key, payload), db=db)
-                return checkpoint_id(key), True
+                stored = envelope.seal_body(key, codec, body)
+                txn.put(key, stored, db=db)
+                return key, True, stored[4 : envelope.HEADER_SIZE]
 
-            created_id, written = self._ctx.env.write(work)
-            if not written:
+            key, written, checksum = env.write(work)
+            if written:
+                env.newest_states[raw] = (checksum, digest)
+            else:
                 outcome.value = "deduplicated"
-            return created_id
+            return checkpoint_id(key)
+
+    def _newest_digest(self, raw: bytes, key: bytes, stored: bytes) -> bytes | None:
+        """The state digest of a scope's newest record, None if it is corrupt."""
+        checksum = envelope.intact_checksum(key, stored)
+        if checksum is None:
+            return None  # a corrupt newest record is never a reason not to write
+        known = self._ctx.env.newest_states.get(raw)
+        if known is not None and known[0] == checksum:
+            return known[1]
+        try:
+            previous = _unseal(key, stored)
+        except CorruptRecordError:
+            return None
+        return envelope.state_digest(envelope.dump_json(previous.state))
 
     def delete(self, checkpoint: str) -> bool:
         """Delete one checkpoint by id; True iff it existed."""

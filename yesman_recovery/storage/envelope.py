@@ -48,24 +48,33 @@ def _checksum(key: bytes, head: bytes, payload: bytes | memoryview) -> bytes:
 
 
 def _is_plain_json(value: Any) -> bool:
-    """True iff ``value`` is made only of JSON types (the fast check, without paths)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            for key, child in item.items():
-                if type(key) is not str:
-                    return False
-                stack.append(child)
-        elif kind is list or kind is tuple:
-            stack.extend(item)
-        elif kind is float:
-            if not math.isfinite(item):
+    """True iff ``value`` is made only of JSON types (the fast check, without paths).
+
+    Recursive (faster than an explicit stack here); a cycle or very deep nesting raises
+    ``RecursionError``, which :func:`check_json` reports.
+    """
+    kind = type(value)
+    if kind is dict:
+        for key, child in value.items():
+            if type(key) is not str:
                 return False
-        elif kind not in _SCALARS:
-            return False
-    return True
+            child_kind = type(child)
+            if child_kind is str or child_kind is int or child_kind is bool or child is None:
+                continue
+            if not _is_plain_json(child):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for child in value:
+            child_kind = type(child)
+            if child_kind is str or child_kind is int or child_kind is bool or child is None:
+                continue
+            if not _is_plain_json(child):
+                return False
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    return kind in _SCALARS
 
 
 def _first_offence(value: Any, path: str) -> tuple[str, str] | None:
@@ -98,9 +107,14 @@ def _first_offence(value: Any, path: str) -> tuple[str, str] | None:
 
 def check_json(value: Any, what: str = "state") -> None:
     """Raise ``ValueError`` naming the key path if ``value`` is not plain JSON."""
-    if _is_plain_json(value):
-        return
-    where, problem = _first_offence(value, "$") or ("$", "not JSON")
+    try:
+        if _is_plain_json(value):
+            return
+        where, problem = _first_offence(value, "$") or ("$", "not JSON")
+    except RecursionError:
+        raise ValueError(
+            f"{what} is not JSON-serialisable: it is nested too deeply or contains itself"
+        ) from None
     raise ValueError(
         f"{what} is not JSON-serialisable at {where}: {problem}; store only dict (str keys), "
         "list, str, int, finite float, bool and None (convert the rest first, e.g. str(path))"
@@ -114,15 +128,42 @@ def dump_json(value: Any) -> bytes:
     ).encode()
 
 
-def seal(key: bytes, payload: bytes) -> bytes:
-    """The stored value for JSON ``payload`` under ``key``: header, checksum, maybe compressed."""
-    codec = CODEC_JSON
+def compress(payload: bytes) -> tuple[int, bytes]:
+    """``(codec, body)`` for a JSON payload: zlib above the threshold when it saves space.
+
+    Done before the write transaction, so that the write lock is not held while compressing.
+    """
     if len(payload) > COMPRESS_THRESHOLD:
         packed = zlib.compress(payload, _ZLIB_LEVEL)
         if len(packed) < len(payload):
-            payload, codec = packed, CODEC_JSON_ZLIB
+            return CODEC_JSON_ZLIB, packed
+    return CODEC_JSON, payload
+
+
+def seal_body(key: bytes, codec: int, body: bytes) -> bytes:
+    """The stored value of a :func:`compress`-ed payload under ``key``."""
     head = MAGIC + bytes((FORMAT_VERSION, codec))
-    return head + _checksum(key, head, payload) + payload
+    return head + _checksum(key, head, body) + body
+
+
+def seal(key: bytes, payload: bytes) -> bytes:
+    """The stored value for JSON ``payload`` under ``key``: header, checksum, maybe compressed."""
+    return seal_body(key, *compress(payload))
+
+
+def intact_checksum(key: bytes, stored: bytes | memoryview) -> bytes | None:
+    """The checksum of a stored value if it matches its bytes (no decoding), else None."""
+    if len(stored) < HEADER_SIZE or bytes(stored[:2]) != MAGIC:
+        return None
+    checksum = bytes(stored[4:HEADER_SIZE])
+    if _checksum(key, bytes(stored[:4]), stored[HEADER_SIZE:]) != checksum:
+        return None
+    return checksum
+
+
+def state_digest(state_json: bytes) -> bytes:
+    """A digest of a state's canonical JSON, to tell unchanged states apart cheaply."""
+    return hashlib.blake2b(state_json, digest_size=CHECKSUM_SIZE).digest()
 
 
 def encode(key: bytes, value: Any, what: str = "state") -> bytes:

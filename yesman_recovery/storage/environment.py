@@ -124,6 +124,10 @@ class Environment:
         self.refs = 0  # guarded by the registry lock: open Store objects sharing this
         self._gate = _Gate()
         self.reported_corrupt: set[bytes] = set()  # keys already audited as corrupt
+        # raw scope -> (checksum, state digest) of the newest checkpoint this process wrote;
+        # trusted only while that checksum is the scope's newest record's (checked under the
+        # write lock), so an entry made stale by another process or a delete costs one decode
+        self.newest_states: dict[bytes, tuple[bytes, bytes]] = {}
         try:
             self.env = lmdb.open(
                 str(path), map_size=map_size, max_dbs=len(DATABASES) + 2, subdir=True,

@@ -74,4 +74,3 @@ def records_to_drop(
         ):
             drop.append(record)
     return drop
-

@@ -8,6 +8,7 @@ from yesman_recovery import __version__
 from yesman_recovery.cli.common import group_options
 from yesman_recovery.cli.config_cmd import config_group
 from yesman_recovery.cli.run_cmd import run
+from yesman_recovery.cli.sessions_cmds import sessions_group
 from yesman_recovery.cli.status_cmd import status
 
 
@@ -21,5 +22,6 @@ def main() -> None:
 main.add_command(run)
 main.add_command(status)
 main.add_command(config_group)
+main.add_command(sessions_group)
 
 __all__ = ["main"]

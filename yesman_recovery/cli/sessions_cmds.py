@@ -1,0 +1,334 @@
+"""``yesman-recovery sessions``: list watched sessions, checkpoint them now, restore one.
+
+``list`` asks the running daemon (its ``/status``). ``save`` and ``restore`` work without a
+daemon: they talk to the configured tmux server (``[tmux] socket_name`` / ``socket_path``) and
+open the store of the resolved state directory directly; LMDB lets them run while a daemon
+writes to the same store.
+
+Checkpoints written by ``save`` are the daemon's own format: scope = session name, state
+``{"session": SessionSnapshot.to_dict()}``, metadata ``{"server_pid", "mode"}``. So a daemon
+started later restores from them, and ``restore`` reads the daemon's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from yesman_recovery.cli.common import common_options, load_config, resolve_state_dir
+from yesman_recovery.cli.status_cmd import PIPED_WIDTH, fetch_status
+
+if TYPE_CHECKING:
+    from yesman_recovery.config import Config
+    from yesman_recovery.storage import Checkpoint, Store
+    from yesman_recovery.tmux import ServerSnapshot, SessionSnapshot, TmuxClient
+
+SESSION_STATE_STYLES = {
+    "healthy": "green",
+    "starting": "yellow",
+    "recovering": "yellow",
+    "frozen": "bold yellow",
+    "failed": "bold red",
+    "released": "dim",
+    "unresponsive": "bold red",
+}
+
+
+@click.group("sessions")
+def sessions_group() -> None:
+    """Watched tmux sessions: list them, checkpoint them now, restore one on demand."""
+
+
+# --- list -----------------------------------------------------------------------------------
+
+
+@sessions_group.command("list")
+@common_options
+@click.option(
+    "--url",
+    metavar="URL",
+    help="Base URL of the daemon's endpoint. Default: [metrics] listen of the configuration "
+    "(http://127.0.0.1:9464).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the sessions as a JSON list.")
+@click.pass_context
+def list_sessions(ctx: click.Context, url: str | None, as_json: bool) -> None:
+    """Show the state of every session the running daemon watches; exit 1 if none answers."""
+    base = url if url is not None else load_config(ctx).metrics.url
+    document = fetch_status(base)
+    sessions = [s for s in document.get("sessions") or () if isinstance(s, dict)]
+    if as_json:
+        click.echo(json.dumps(sessions, indent=2))
+        return
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=PIPED_WIDTH)
+    if not sessions:
+        console.print(f"no watched sessions (daemon at {base})")
+        return
+    console.print(render_sessions(sessions))
+
+
+def render_sessions(sessions: Sequence[dict[str, Any]]) -> Table:
+    """One row per session: name, mode, state, recoveries, checkpointed, detail."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("session", "mode", "state", "recoveries", "checkpoint", "detail"):
+        table.add_column(column, no_wrap=column != "detail")
+    for s in sessions:
+        state = str(s.get("state", "?"))
+        checkpointed = s.get("checkpointed")
+        table.add_row(
+            Text(str(s.get("name", "?")), style="bold"),
+            Text(str(s.get("mode", "?")), style="cyan"),
+            Text(state, style=SESSION_STATE_STYLES.get(state, "")),
+            str(s.get("recoveries", 0)),
+            "yes" if checkpointed else ("no" if checkpointed is not None else "?"),
+            Text(str(s.get("detail") or ""), style="dim"),
+        )
+    return table
+
+
+# --- save -----------------------------------------------------------------------------------
+
+
+@sessions_group.command("save")
+@common_options
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.pass_context
+def save(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Checkpoint sessions now (every session of the server when no NAME is given).
+
+    Works without a daemon. Prints one ``NAME  ID`` line per checkpoint; an unchanged session
+    prints the id of its newest checkpoint (nothing new is written).
+    """
+    config = load_config(ctx)
+    snapshot = _snapshot(_client(config))
+    chosen = select_sessions(snapshot, names)
+    with _store(ctx, config) as store:
+        for session in chosen:
+            checkpoint_id = save_session(store, config, session, snapshot.pid)
+            click.echo(f"{session.name}\t{checkpoint_id}")
+
+
+def select_sessions(snapshot: ServerSnapshot, names: Sequence[str]) -> list[SessionSnapshot]:
+    """The sessions to save: all non-empty ones, or those named; exits 1 naming unknown ones."""
+    if not names:
+        chosen = [s for s in snapshot.sessions if not s.is_empty]
+        if not chosen:
+            _fail(f"the tmux server {snapshot.socket} has no session to save")
+        return chosen
+    found: list[SessionSnapshot] = []
+    unknown: list[str] = []
+    for name in dict.fromkeys(names):
+        session = _find(snapshot, name)
+        if session is None:
+            unknown.append(name)
+        else:
+            found.append(session)
+    if unknown:
+        known = ", ".join(repr(s.name) for s in snapshot.sessions) or "none"
+        _fail(
+            f"no session named {', '.join(map(repr, unknown))} on the tmux server "
+            f"{snapshot.socket} (its sessions: {known}); nothing was saved"
+        )
+    return found
+
+
+def save_session(
+    store: Store, config: Config, session: SessionSnapshot, server_pid: int | None
+) -> str:
+    """Write one checkpoint of ``session`` in the daemon's format; its id."""
+    mode = "declared" if config.session(session.name) is not None else "adopted"
+    return store.checkpoints.create(
+        session.name,
+        {"session": session.to_dict()},
+        metadata={"server_pid": server_pid, "mode": mode},
+    )
+
+
+# --- restore --------------------------------------------------------------------------------
+
+
+@sessions_group.command("restore")
+@common_options
+@click.argument("name")
+@click.option(
+    "--checkpoint",
+    "checkpoint_id",
+    metavar="ID",
+    help="Restore this checkpoint of NAME instead of its newest good one.",
+)
+@click.pass_context
+def restore(ctx: click.Context, name: str, checkpoint_id: str | None) -> None:
+    """Recreate session NAME from its newest good checkpoint (or --checkpoint ID).
+
+    Works without a daemon, e.g. after a reboot. Exits 1 when NAME already exists on the
+    server, when there is no usable checkpoint, or when the restored session does not match
+    the checkpoint (the differences are printed).
+    """
+    from yesman_recovery.errors import TmuxError
+    from yesman_recovery.tmux import ProgramPolicy, restore_session
+
+    config = load_config(ctx)
+    client = _client(config)
+    with _store(ctx, config) as store:
+        checkpoint = _checkpoint(store, name, checkpoint_id)
+        session = _session_of(checkpoint)
+        _require_absent(client, session.name)
+        programs = config.tmux.programs
+        declared = config.session(session.name)
+        if declared is not None:
+            programs = programs | declared.programs
+        try:
+            result = restore_session(client, session, ProgramPolicy(allowlist=programs))
+        except TmuxError as exc:
+            _audit_restore(
+                store, session.name, checkpoint.id, outcome="failed", duration=None, why=str(exc)
+            )
+            _fail(f"restoring session {session.name!r} failed: {exc}")
+        outcome = "success" if result.ok else "failed"
+        why = "; ".join(result.differences)
+        _audit_restore(
+            store, session.name, checkpoint.id, outcome=outcome, duration=result.duration, why=why
+        )
+    panes = len(session.panes())
+    where = f"from checkpoint {checkpoint.id} in {result.duration:.2f} s"
+    if result.ok:
+        click.echo(
+            f"restored session {session.name!r} ({len(session.windows)} windows, "
+            f"{panes} panes) {where}: ok"
+        )
+        return
+    click.echo(f"restored session {session.name!r} {where}, but it differs from the checkpoint:")
+    for difference in result.differences:
+        click.echo(f"  {difference}")
+    raise click.exceptions.Exit(1)
+
+
+def _checkpoint(store: Store, name: str, checkpoint_id: str | None) -> Checkpoint:
+    from yesman_recovery.errors import StoreError
+
+    if checkpoint_id is None:
+        try:
+            found = store.checkpoints.latest_good(name)
+        except StoreError as exc:
+            _fail(f"cannot read the checkpoints of session {name!r}: {exc}")
+        if found is None:
+            _fail(
+                f"no checkpoint of session {name!r} in {store.path}; checkpoint it with "
+                f"`yesman-recovery sessions save {name}` while it runs, or check --state-dir"
+            )
+        return found
+    try:
+        found = store.checkpoints.get(checkpoint_id)
+    except (StoreError, ValueError) as exc:
+        _fail(f"cannot use checkpoint {checkpoint_id!r}: {exc}")
+    if found.scope != name:
+        _fail(
+            f"checkpoint {checkpoint_id} belongs to {found.scope!r}, not to session {name!r}; "
+            f"restore it with `yesman-recovery sessions restore {found.scope} "
+            f"--checkpoint {checkpoint_id}`"
+        )
+    return found
+
+
+def _session_of(checkpoint: Checkpoint) -> SessionSnapshot:
+    from yesman_recovery.tmux import SessionSnapshot
+
+    state = checkpoint.state
+    try:
+        session = SessionSnapshot.from_dict(state["session"])
+    except (KeyError, TypeError, ValueError) as exc:
+        _fail(f"checkpoint {checkpoint.id} does not hold a tmux session: {exc}")
+    if session.is_empty:
+        _fail(f"checkpoint {checkpoint.id} holds session {session.name!r} without any pane")
+    return session
+
+
+def _require_absent(client: TmuxClient, name: str) -> None:
+    snapshot = _snapshot(client)
+    if snapshot.session(name) is not None:
+        _fail(
+            f"session {name!r} already exists on the tmux server {client.server_label}; "
+            f"kill it first (`tmux {client.server_label} kill-session -t ={name}`) "
+            "to restore it from a checkpoint"
+        )
+
+
+# --- shared ---------------------------------------------------------------------------------
+
+
+def _client(config: Config) -> TmuxClient:
+    from yesman_recovery.tmux import TmuxClient
+
+    tmux = config.tmux
+    return TmuxClient(
+        socket_name=tmux.socket_name,
+        socket_path=None if tmux.socket_path is None else str(tmux.socket_path),
+        timeout=tmux.command_timeout,
+    )
+
+
+def _snapshot(client: TmuxClient) -> ServerSnapshot:
+    """Observe the server; an absent server is an empty snapshot, a frozen one exits 1."""
+    from yesman_recovery.errors import TmuxError, TmuxServerGone
+    from yesman_recovery.tmux import ServerSnapshot, take_snapshot
+
+    try:
+        return take_snapshot(client)
+    except TmuxServerGone:
+        return ServerSnapshot(pid=None, sessions=(), socket=client.server_label)
+    except TmuxError as exc:
+        _fail(str(exc))
+
+
+@contextmanager
+def _store(ctx: click.Context, config: Config) -> Iterator[Store]:
+    from yesman_recovery.errors import StoreError
+    from yesman_recovery.storage import open_store
+
+    state_dir = resolve_state_dir(ctx)
+    try:
+        store = open_store(state_dir, durability=config.storage.durability)
+    except StoreError as exc:
+        _fail(f"cannot open the store in {state_dir}: {exc}")
+    with store:
+        yield store
+
+
+def _find(snapshot: ServerSnapshot, name: str) -> SessionSnapshot | None:
+    from yesman_recovery.tmux import stored_session_name
+
+    return snapshot.session(name) or snapshot.session(stored_session_name(name))
+
+
+def _audit_restore(
+    store: Store,
+    name: str,
+    checkpoint_id: str,
+    *,
+    outcome: str,
+    duration: float | None,
+    why: str,
+) -> None:
+    detail = f"restore on demand from checkpoint {checkpoint_id}"
+    store.audit.append(
+        "recovery",
+        name,
+        detail=f"{detail} ({why})" if why else detail,
+        action="restore",
+        outcome=outcome,
+        duration=duration,
+    )
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"yesman-recovery: {message}", err=True)
+    raise click.exceptions.Exit(1)

@@ -5,6 +5,10 @@ Prints one table:
 - crash -> replacement running: from a timestamp taken just before the crashing handler raises
   to the timestamp the new incarnation's ``on_start`` records (median, p99), against Pykka's
   ``ask`` round trip measured in the same run;
+- the same p99 with the process pinned to one core (``sched_setaffinity``, in a fresh
+  interpreter): every restart is a new thread, and on a busy machine the kernel may place it on
+  another core that is not free, which costs a scheduling slice (~4 ms) — this row shows how
+  much of the p99 is that;
 - restarts per second, crashing one child back to back;
 - RSS per 1,000 supervised idle actors against 1,000 plain ``ThreadingActor``s (each measured in
   a fresh interpreter, so freed memory of one cannot hide the cost of the other);
@@ -22,6 +26,7 @@ import argparse
 import gc
 import json
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -137,16 +142,23 @@ def tree_costs(kind: str, n: int) -> dict[str, float]:
     return {"rss_bytes": rss, "start_s": started, "stop_s": stopped}
 
 
-def tree_costs_in_child(kind: str, n: int) -> dict[str, float]:
+def pinned_latencies(crashes: int) -> list[float]:
+    """Run in a fresh interpreter: crash latencies with every thread on one core."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    latencies, _ = measure_restarts(crashes)
+    return latencies
+
+
+def in_child(*args: str) -> Any:
+    """Run this script with ``args`` in a fresh interpreter; its last line of output as JSON."""
     out = subprocess.run(
-        [sys.executable, __file__, "--tree-child", kind, "--actors", str(n)],
+        [sys.executable, __file__, *args],
         check=True,
         capture_output=True,
         text=True,
         timeout=300,
     )
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def ms(seconds: float) -> str:
@@ -158,11 +170,15 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     parser.add_argument("--tree-child", choices=["supervised", "plain"], help=argparse.SUPPRESS)
     parser.add_argument("--actors", type=int, default=1000, help=argparse.SUPPRESS)
+    parser.add_argument("--pinned-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     for name in ("pykka", "yesman_recovery"):
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     if args.tree_child:
         print(json.dumps(tree_costs(args.tree_child, args.actors)))
+        return 0
+    if args.pinned_child:
+        print(json.dumps(pinned_latencies(args.pinned_child)))
         return 0
 
     crashes = 200 if args.quick else 3000
@@ -171,8 +187,9 @@ def main() -> int:
     latencies, rate = measure_restarts(crashes)
     asks_after = measure_ask(crashes)  # again after, so drift during the run shows
     asks += asks_after
-    sup = tree_costs_in_child("supervised", actors)
-    plain = tree_costs_in_child("plain", actors)
+    pinned: list[float] = in_child("--pinned-child", str(crashes))
+    sup = in_child("--tree-child", "supervised", "--actors", str(actors))
+    plain = in_child("--tree-child", "plain", "--actors", str(actors))
     per_k = 1000 / actors
 
     med, p99 = statistics.median(latencies), percentile(latencies, 0.99)
@@ -184,6 +201,8 @@ def main() -> int:
          f"{med / ask_med:.1f}x", ""),
         ("crash -> replacement running, p99", ms(p99), ms(ask_p99) + " (ask)",
          f"{p99 / ask_p99:.1f}x", "<= 2 ms " + ("ok" if p99 <= 0.002 else "MISSED")),
+        ("  same, pinned to one core, p99", ms(percentile(pinned, 0.99)), "", "",
+         "<= 2 ms " + ("ok" if percentile(pinned, 0.99) <= 0.002 else "MISSED")),
         ("restarts per second (one child)", f"{rate:,.0f}/s", f"{1 / ask_med:,.0f} asks/s",
          f"{rate * ask_med:.2f}x", ""),
         ("RSS per 1,000 idle actors", f"{sup_rss:.1f} MiB", f"{plain_rss:.1f} MiB (plain)",

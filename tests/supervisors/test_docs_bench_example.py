@@ -1,0 +1,73 @@
+"""The user guide's snippets run as written; the example and the benchmark run to completion."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def python_blocks(path: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.DOTALL)
+
+
+def test_guide_snippets_run_sync_and_asyncio() -> None:
+    embed, with_asyncio = python_blocks(ROOT / "docs" / "supervision.md")
+    namespace: dict[str, object] = {"__name__": "guide"}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(embed, "supervision.md#embed", "exec"), namespace)
+        exec(compile(with_asyncio, "supervision.md#asyncio", "exec"), namespace)
+    assert out.getvalue().splitlines() == [
+        "fetched page-1",
+        "[('fetcher', <ChildState.RUNNING: 'running'>, 1)]",
+        "fetched page-2",
+        "fetched page-3",
+    ]
+
+
+def test_embedded_agent_example_restarts_its_worker_and_exits_0() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "embedded_agent.py"), "--seconds", "1.5"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    restarts = re.findall(r"^restart #(\d+): worker incarnation (\d+) after crashed: ",
+                          done.stdout, flags=re.MULTILINE)  # fmt: skip
+    assert restarts, done.stdout
+    assert all(int(inc) == int(n) + 1 for n, inc in restarts)
+    assert re.search(r"^worker restarted [1-9]\d* times in 1\.5 s; tree stopped$", done.stdout,
+                     flags=re.MULTILINE)  # fmt: skip
+
+
+def test_benchmark_quick_prints_one_table() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_supervisor.py"), "--quick"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("bench_supervisor: 200 crashes")
+    assert lines[1].split()[:2] == ["what", "yesman-recovery"]
+    rows = {line[:38].strip() for line in lines[3:]}
+    assert {
+        "crash -> replacement running, median",
+        "crash -> replacement running, p99",
+        "restarts per second (one child)",
+        "RSS per 1,000 idle actors",
+        "stop a tree of 1,000 children",
+    } <= rows
+    assert all(re.search(r"\d", line) for line in lines[3:])  # every row carries a figure

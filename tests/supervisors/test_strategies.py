@@ -125,3 +125,19 @@ def test_transient_child_that_fails_to_start_on_restart_is_retried(
     assert info.restarts == 1  # one restart that took three attempts
     assert info.last_exit is not None
     assert "refuses to start" in info.last_exit
+
+
+@pytest.mark.parametrize("message", ["exit", "interrupt"])
+def test_system_exit_in_a_child_restarts_it_and_leaves_the_rest_running(
+    start_tree: StartTree, log: Log, message: str
+) -> None:
+    root = start_tree(*three(log))
+    other_root = start_tree(probe("elsewhere", log))
+    current(root, "b").tell(message)
+    wait_incarnation(root, "b", 2)
+    info = children(root)
+    assert {cid: i.incarnation for cid, i in info.items()} == {"a": 1, "b": 2, "c": 1}
+    assert info["b"].last_exit is not None
+    assert "ActorInterrupted" in info["b"].last_exit
+    assert current(other_root, "elsewhere").proxy().ping().get(timeout=5) == 1
+    assert log.ids("stop") == []  # nobody else was stopped

@@ -157,6 +157,7 @@ class TmuxWatcher(SupervisedActor):
         self._server_pid: int | None = None  # pid of the server as last observed
         self._unresponsive_since: float | None = None
         self._exit_poll_pending = False  # True iff an exit-triggered poll is scheduled
+        self._continued = False  # True iff SIGCONT was sent in the current unresponsive spell
         self.polls = 0
 
     def on_start(self) -> None:
@@ -222,25 +223,26 @@ class TmuxWatcher(SupervisedActor):
         return Observation(ObservationKind.OK, snap, now, onset)
 
     def _unresponsive(self, now: float) -> None:
+        """First SIGCONT a stopped server (once), then, if allowed, kill one that stays hung."""
         pid = self._server_pid
         if self._unresponsive_since is None:
             self._unresponsive_since = now
+            self._continued = False
         if pid is None:
             return
-        with contextlib.suppress(psutil.Error):
-            if psutil.Process(pid).status() == psutil.STATUS_STOPPED:
-                os.kill(pid, signal.SIGCONT)
-                self._audit("frozen", f"tmux server {pid} was stopped; sent SIGCONT", "sigcont")
-                return
+        if not self._continued:
+            with contextlib.suppress(psutil.Error, ProcessLookupError):
+                if psutil.Process(pid).status() == psutil.STATUS_STOPPED:
+                    os.kill(pid, signal.SIGCONT)
+                    self._continued = True
+                    self._audit("frozen", f"tmux server {pid} was stopped; sent SIGCONT", "sigcont")
+                    return
         waited = now - self._unresponsive_since
         if self.settings.allow_kill_server and waited >= self.settings.frozen_grace:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            self._audit(
-                "frozen",
-                f"tmux server {pid} unresponsive for {waited:.1f} s; killed",
-                "kill_server",
-            )
+            detail = f"tmux server {pid} unresponsive for {waited:.1f} s; killed"
+            self._audit("frozen", detail, "kill_server")
             self._server_pid = None
 
     def _on_exit(self, pid: int, at: float) -> None:

@@ -1,0 +1,294 @@
+"""Session supervision end to end: a real tmux server on an isolated socket, real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import psutil
+import pytest
+
+from yesman_recovery.config import SessionConfig
+from yesman_recovery.errors import TmuxError
+from yesman_recovery.supervisors.spec import Restart
+from yesman_recovery.tmux.client import TmuxClient, stored_session_name, wait_pid_gone
+from yesman_recovery.tmux.records import SessionSnapshot
+from yesman_recovery.tmux.snapshot import take_snapshot
+
+from .conftest import AppFactory, checkpointed, session_state, wait_until
+
+pytestmark = pytest.mark.tmux
+
+PROGRAM = ("sleep", "1000")
+
+
+def _build_work_session(client: TmuxClient, root: Path) -> dict[str, Path]:
+    """3 windows, up to 4 panes, distinct cwds, a custom layout, an allowlisted program."""
+    dirs = {name: root / name for name in ("api", "web", "docs", "logs", "tests")}
+    for d in dirs.values():
+        d.mkdir()
+    t = "=work"
+    client.run_chain(
+        [
+            ("new-session", "-d", "-s", "work", "-x", "160", "-y", "48", "-n", "edit",
+             "-c", str(dirs["api"])),
+            ("split-window", "-h", "-t", "work:edit", "-c", str(dirs["web"]), *PROGRAM),
+            ("split-window", "-v", "-t", "work:edit", "-c", str(dirs["docs"])),
+            ("split-window", "-v", "-t", "work:edit", "-c", str(dirs["tests"])),
+            ("select-layout", "-t", "work:edit", "main-vertical"),
+            ("new-window", "-t", t, "-n", "logs", "-c", str(dirs["logs"])),
+            ("split-window", "-h", "-t", "work:logs", "-c", str(dirs["api"])),
+            ("new-window", "-t", t, "-n", "shell", "-c", str(dirs["docs"])),
+            ("select-window", "-t", "work:edit"),
+            ("select-pane", "-t", "work:edit.2"),
+        ]
+    )  # fmt: skip
+    return dirs
+
+
+def _session(client: TmuxClient, name: str) -> SessionSnapshot | None:
+    """The session as tmux shows it now; None while it (or the server) is missing."""
+    try:
+        return take_snapshot(client).session(name)
+    except TmuxError:
+        return None
+
+
+def _first_window(client: TmuxClient, name: str) -> str:
+    session = _session(client, name)
+    return session.windows[0].name if session and session.windows else ""
+
+
+def _shape(client: TmuxClient, name: str) -> list[tuple[object, ...]]:
+    session = take_snapshot(client).session(name)
+    assert session is not None
+    return [
+        (w.index, w.name, w.layout, w.active, tuple((p.cwd, p.active) for p in w.panes))
+        for w in session.windows
+    ]
+
+
+def _program_running(client: TmuxClient, name: str, window: str) -> bool:
+    session = _session(client, name)
+    if session is None:
+        return False
+    win = next((w for w in session.windows if w.name == window), None)
+    return bool(win and any(p.argv and p.argv[:2] == PROGRAM and not p.stopped for p in win.panes))
+
+
+def _program_pid(client: TmuxClient, name: str) -> int:
+    session = take_snapshot(client).session(name)
+    assert session is not None
+    pane = next(p for p in session.panes() if p.argv and p.argv[:2] == PROGRAM)
+    assert pane.program_pid is not None
+    return pane.program_pid
+
+
+def test_sigkill_of_the_server_brings_the_session_back_as_it_was(
+    tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
+) -> None:
+    _build_work_session(tmux_client, tmp_path)
+    before = _shape(tmux_client, "work")
+    app = make_app()
+    wait_until(lambda: checkpointed(app, "work"))
+
+    server = tmux_client.server_pid()
+    assert server is not None
+    os.kill(server, signal.SIGKILL)
+    wait_pid_gone(server, 5.0)
+
+    wait_until(lambda: _program_running(tmux_client, "work", "edit"), timeout=10)
+    assert tmux_client.server_pid() != server
+    assert _shape(tmux_client, "work") == before
+    assert app.store is not None
+    store = app.store
+    wait_until(lambda: any(
+        e.action == "restore" and e.outcome == "success" for e in store.audit.query(subject="work")
+    ))  # fmt: skip
+    assert (
+        app.metrics.registry.get_sample_value(
+            "yesman_recovery_recoveries_total", {"kind": "crashed", "outcome": "success"}
+        )
+        == 1.0
+    )
+
+
+def test_a_killed_program_is_respawned_in_its_pane(
+    tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
+) -> None:
+    _build_work_session(tmux_client, tmp_path)
+    app = make_app()
+    wait_until(lambda: checkpointed(app, "work"))
+    old = _program_pid(tmux_client, "work")
+
+    os.kill(old, signal.SIGKILL)
+
+    wait_until(lambda: _program_running(tmux_client, "work", "edit")
+               and _program_pid(tmux_client, "work") != old)  # fmt: skip
+    wait_until(lambda: app.metrics.registry.get_sample_value(
+        "yesman_recovery_recoveries_total", {"kind": "disconnected", "outcome": "success"}
+    ) == 1.0)  # fmt: skip
+
+
+def test_a_stopped_agent_under_its_shell_is_running_again(
+    tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
+) -> None:
+    # The usual shape: the user typed the program at a shell prompt; SIGSTOP makes the shell
+    # take the terminal back with the job stopped.
+    tmux_client.run_chain([("new-session", "-d", "-s", "agent", "-n", "main", "-c", str(tmp_path)),
+                           ("send-keys", "-t", "=agent:main", "exec sh", "Enter"),
+                           ("send-keys", "-t", "=agent:main", "sleep 1000", "Enter")])  # fmt: skip
+    wait_until(lambda: _program_running(tmux_client, "agent", "main"))
+    app = make_app(frozen_grace=0.3)
+    wait_until(lambda: checkpointed(app, "agent"))
+    pid = _program_pid(tmux_client, "agent")
+
+    os.kill(pid, signal.SIGSTOP)
+
+    wait_until(lambda: _program_running(tmux_client, "agent", "main")
+               and _program_pid(tmux_client, "agent") != pid)  # fmt: skip
+    wait_until(lambda: sum(
+        app.metrics.registry.get_sample_value(
+            "yesman_recovery_recoveries_total", {"kind": kind, "outcome": "success"}
+        ) or 0.0
+        for kind in ("frozen", "disconnected")
+    ) >= 1)  # fmt: skip
+
+
+def test_a_removed_window_of_a_declared_session_is_recreated(
+    tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
+) -> None:
+    spec = tmp_path / "work.yaml"
+    spec.write_text(
+        f"session_name: proj\nstart_directory: {tmp_path}\nwindows:\n"
+        "  - window_name: agent\n    panes:\n      - sleep 1000\n"
+        "  - window_name: server\n    panes:\n      - sleep 1000\n      - null\n"
+    )
+    app = make_app(sessions=(SessionConfig(name="proj", spec=spec, restart=Restart.PERMANENT),))
+    # A declared session that does not exist yet is created from its spec.
+    wait_until(lambda: checkpointed(app, "proj"))
+    tmux_client.run("kill-window", "-t", "=proj:server")
+
+    def server_window_back() -> bool:
+        session = _session(tmux_client, "proj")
+        win = session and next((w for w in session.windows if w.name == "server"), None)
+        return bool(win and len(win.panes) == 2)
+
+    wait_until(server_window_back)
+    wait_until(lambda: app.metrics.registry.get_sample_value(
+        "yesman_recovery_recoveries_total", {"kind": "corrupted", "outcome": "success"}
+    ) == 1.0)  # fmt: skip
+
+
+def test_a_crash_looping_program_ends_failed_with_the_reason(
+    tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
+) -> None:
+    flaky = tmp_path / "flaky.yaml"
+    # `sleep 0.3` runs, exits, is respawned ... until the session's intensity is exceeded.
+    flaky.write_text(
+        f"session_name: loop\nstart_directory: {tmp_path}\nwindows:\n"
+        "  - window_name: agent\n    panes:\n      - sleep 0.3\n"
+    )
+    app = make_app(
+        sessions=(SessionConfig(name="loop", spec=flaky),),
+        program_max_restarts=2,
+        program_max_seconds=60.0,
+    )
+    state = wait_until(
+        lambda: (s := session_state(app, "loop")) and s["state"] == "failed" and s, timeout=20
+    )
+    assert "gave up" in state["detail"]
+    assert app.store is not None
+    events = app.store.audit.query(subject="loop")
+    assert any(e.action == "give_up" and e.outcome == "failed" for e in events)
+
+
+def test_an_adopted_session_closed_by_the_user_is_let_go(
+    tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
+) -> None:
+    tmux_client.run_chain(
+        [("new-session", "-d", "-s", "keep"), ("new-session", "-d", "-s", "scratch")]
+    )
+    app = make_app()
+    wait_until(lambda: checkpointed(app, "scratch") and checkpointed(app, "keep"))
+
+    tmux_client.run("kill-session", "-t", "=scratch")
+
+    wait_until(lambda: session_state(app, "scratch") is None)
+    assert take_snapshot(tmux_client).session("scratch") is None
+    assert session_state(app, "keep")["state"] == "healthy"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("name", ["my project", 'it\'s "quoted"', "日本語-セッション", "a$b"])
+def test_awkward_session_names_survive_a_server_crash(
+    tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path, name: str
+) -> None:
+    tmux_client.run("new-session", "-d", "-s", name, "-c", str(tmp_path), *PROGRAM)
+    name = stored_session_name(name)  # tmux shows `$` as `\$`: the name tools see
+    app = make_app()
+    wait_until(lambda: checkpointed(app, name))
+    server = tmux_client.server_pid()
+    assert server is not None
+    os.kill(server, signal.SIGKILL)
+    wait_pid_gone(server, 5.0)
+    wait_until(lambda: _program_running(tmux_client, name, _first_window(tmux_client, name)))
+    session = _session(tmux_client, name)
+    assert session is not None
+    assert session.windows[0].panes[0].cwd == str(tmp_path)
+
+
+def test_a_stopped_tmux_server_is_frozen_then_continued(
+    tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
+) -> None:
+    tmux_client.run("new-session", "-d", "-s", "solo", *PROGRAM)
+    app = make_app(command_timeout=0.5)
+    wait_until(lambda: checkpointed(app, "solo"))
+    server = tmux_client.server_pid()
+    assert server is not None
+
+    os.kill(server, signal.SIGSTOP)
+
+    # The watcher's command times out, the session is frozen, the server is sent SIGCONT.
+    wait_until(lambda: app.metrics.registry.get_sample_value(
+        "yesman_recovery_recoveries_total", {"kind": "frozen", "outcome": "success"}
+    ) == 1.0)  # fmt: skip
+    assert psutil.Process(server).status() != psutil.STATUS_STOPPED
+    assert session_state(app, "solo")["state"] == "healthy"  # type: ignore[index]
+    assert tmux_client.server_pid() == server
+
+
+def test_an_unresponsive_server_is_killed_and_restored_only_when_allowed(
+    tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
+) -> None:
+    tmux_client.run("new-session", "-d", "-s", "solo", "-c", str(tmp_path), *PROGRAM)
+    app = make_app(command_timeout=0.3, allow_kill_server=True, frozen_grace=0.5)
+    wait_until(lambda: checkpointed(app, "solo"))
+    server = tmux_client.server_pid()
+    assert server is not None
+    # A server that is stopped and keeps being stopped again does not answer: simulate a hang
+    # that SIGCONT cannot fix by stopping it from a tight loop until it is killed.
+    proc = psutil.Process(server)
+
+    import threading
+
+    stop = threading.Event()
+
+    def keep_stopped() -> None:
+        while not stop.is_set() and proc.is_running():
+            try:
+                os.kill(server, signal.SIGSTOP)
+            except ProcessLookupError:
+                return
+            stop.wait(0.005)
+
+    t = threading.Thread(target=keep_stopped, daemon=True)
+    t.start()
+    try:
+        wait_until(lambda: not psutil.pid_exists(server) or proc.status() == psutil.STATUS_ZOMBIE,
+                   timeout=15)  # fmt: skip
+    finally:
+        stop.set()
+        t.join(2)
+    wait_until(lambda: _program_running(tmux_client, "solo", _first_window(tmux_client, "solo")))
+    assert tmux_client.server_pid() != server

@@ -56,11 +56,13 @@ def start_tree(metrics: RecoveryMetrics) -> Iterator[StartTree]:
 
 @pytest.fixture(autouse=True)
 def _no_leftover_actors() -> Iterator[None]:
-    """Every test stops what it started: fail loudly if an actor outlives its test."""
+    """Every test stops what it started: fail loudly if an actor it started outlives it."""
+    before = {r.actor_urn for r in pykka.ActorRegistry.get_all()}
     yield
-    alive = [r for r in pykka.ActorRegistry.get_all() if r.is_alive()]
+    alive = [r for r in pykka.ActorRegistry.get_all() if r.is_alive() and r.actor_urn not in before]
     if alive:
-        pykka.ActorRegistry.stop_all(block=True, timeout=5)
+        for ref in alive:
+            ref.stop(block=False)
         pytest.fail(f"actors left running: {alive}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import secrets
 import signal
 import socket
 import subprocess
@@ -51,7 +52,12 @@ def environment(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def config_file(tmp_path: Path) -> Path:
     path = tmp_path / "yr.toml"
-    path.write_text('[metrics]\nlisten = "127.0.0.1:0"\n[storage]\npath = "state"\n')
+    # An isolated tmux socket with no server on it: the daemon must never watch a real user's
+    # default tmux server from a test.
+    path.write_text(
+        '[metrics]\nlisten = "127.0.0.1:0"\n[storage]\npath = "state"\n'
+        f'[tmux]\nsocket_name = "yr-test-{secrets.token_hex(6)}"\nadopt = "none"\n'
+    )
     return path
 
 

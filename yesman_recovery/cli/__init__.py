@@ -10,6 +10,7 @@ from yesman_recovery.cli.config_cmd import config_group
 from yesman_recovery.cli.run_cmd import run
 from yesman_recovery.cli.sessions_cmds import sessions_group
 from yesman_recovery.cli.status_cmd import status
+from yesman_recovery.cli.storage_cmds import audit, checkpoints
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,5 +24,7 @@ main.add_command(run)
 main.add_command(status)
 main.add_command(config_group)
 main.add_command(sessions_group)
+main.add_command(checkpoints)
+main.add_command(audit)
 
 __all__ = ["main"]

@@ -1,0 +1,239 @@
+"""``yesman-recovery checkpoints ...`` and ``yesman-recovery audit``: read the store.
+
+These commands open the store of the resolved state directory themselves, so they work with or
+without a running daemon: LMDB readers never block its writer. A state directory without a
+store yet reads as empty (nothing is created by looking). Exit status: 0 on success, 1 when
+``verify`` finds corrupt records or the store cannot be read, 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from yesman_recovery.cli.common import common_options, load_config, resolve_state_dir
+
+if TYPE_CHECKING:
+    from yesman_recovery.storage import AuditEvent, CheckpointInfo, Store
+
+PIPED_WIDTH = 1000  # piped output keeps one row per line, for grep
+
+
+def _console() -> Console:
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=PIPED_WIDTH)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"yesman-recovery: {message}", err=True)
+    raise click.exceptions.Exit(1)
+
+
+def _when(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024:.1f} KiB" if size >= 1024 else f"{size} B"
+
+
+@contextmanager
+def _open(ctx: click.Context) -> Iterator[Store | None]:
+    """The store of the state directory, or None if there is none yet; exits 1 if unusable."""
+    from yesman_recovery.errors import StoreError
+    from yesman_recovery.storage import open_store
+
+    state_dir = resolve_state_dir(ctx)
+    if not (state_dir / "data.mdb").exists():
+        yield None
+        return
+    try:
+        store = open_store(state_dir, durability=load_config(ctx).storage.durability)
+    except StoreError as exc:
+        _fail(str(exc))
+    try:
+        with store:
+            yield store
+    except StoreError as exc:  # e.g. a full disk while pruning
+        _fail(str(exc))
+
+
+def _info_json(info: CheckpointInfo) -> dict[str, Any]:
+    return {"id": info.id, "scope": info.scope, "time": info.time, "size": info.size}
+
+
+@click.group("checkpoints")
+def checkpoints() -> None:
+    """Stored checkpoints: list, show, verify and prune them."""
+
+
+@checkpoints.command("list")
+@common_options
+@click.argument("scope", required=False)
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Show at most N checkpoints, the newest.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_context
+def list_checkpoints(ctx: click.Context, scope: str | None, limit: int, as_json: bool) -> None:
+    """List checkpoints newest first, of one SCOPE (tmux session) or of all."""
+    with _open(ctx) as store:
+        found = store.checkpoints.list(scope, limit=limit) if store else []
+    if as_json:
+        click.echo(json.dumps([_info_json(info) for info in found], indent=2, ensure_ascii=False))
+        return
+    if not found:
+        click.echo("no checkpoints" + (f" of {scope!r}" if scope else ""))
+        return
+    table = Table("id", "scope", "time", "size")
+    for info in found:
+        table.add_row(info.id, info.scope, _when(info.time), _size(info.size))
+    _console().print(table)
+
+
+def _checkpoint_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    from yesman_recovery.storage.keys import parse_checkpoint_id
+
+    try:
+        parse_checkpoint_id(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@checkpoints.command("show")
+@common_options
+@click.argument("checkpoint_id", metavar="ID", callback=_checkpoint_id)
+@click.option("--json", "as_json", is_flag=True, help="Print the checkpoint as JSON.")
+@click.pass_context
+def show(ctx: click.Context, checkpoint_id: str, as_json: bool) -> None:
+    """Show one checkpoint: its time, size, metadata and state; exit 1 if missing or corrupt."""
+    from yesman_recovery.errors import CorruptRecordError, RecordNotFoundError
+
+    with _open(ctx) as store:
+        if store is None:
+            _fail(f"no checkpoint {checkpoint_id}: the store is empty")
+        try:
+            found = store.checkpoints.get(checkpoint_id)
+        except (RecordNotFoundError, CorruptRecordError) as exc:
+            _fail(str(exc))
+    document = _info_json(found) | {"metadata": found.metadata, "state": found.state}
+    if as_json:
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"id:       {found.id}\nscope:    {found.scope}\ntime:     {_when(found.time)}")
+    click.echo(f"size:     {_size(found.size)}")
+    click.echo("metadata: " + json.dumps(found.metadata, ensure_ascii=False))
+    click.echo("state:\n" + json.dumps(found.state, indent=2, ensure_ascii=False))
+
+
+@checkpoints.command("verify")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def verify(ctx: click.Context, as_json: bool) -> None:
+    """Check every checkpoint's checksum; exit 1 and name the corrupt ones if any."""
+    with _open(ctx) as store:
+        checked, corrupt = (0, ()) if store is None else _verify(store)
+    if as_json:
+        click.echo(json.dumps({"checked": checked, "corrupt": [
+            {"id": ident, "reason": reason} for ident, reason in corrupt
+        ]}, indent=2))  # fmt: skip
+    elif corrupt:
+        click.echo(f"{len(corrupt)} of {checked} checkpoints are corrupt:")
+        for ident, reason in corrupt:
+            click.echo(f"{ident}\t{reason}")
+    else:
+        click.echo(f"all {checked} checkpoints are intact")
+    if corrupt:
+        raise click.exceptions.Exit(1)
+
+
+def _verify(store: Store) -> tuple[int, Sequence[tuple[str, str]]]:
+    report = store.checkpoints.verify()
+    return report.checked, report.corrupt
+
+
+@checkpoints.command("prune")
+@common_options
+@click.option("--dry-run", is_flag=True, help="Show what retention would drop; drop nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the dropped checkpoints as JSON.")
+@click.pass_context
+def prune(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
+    """Drop checkpoints the configured retention ([storage.retention]) does not keep."""
+    retention = load_config(ctx).storage.retention
+    with _open(ctx) as store:
+        if store is None:
+            dropped: Sequence[CheckpointInfo] = ()
+            freed = 0
+        else:
+            report = store.checkpoints.prune(retention, dry_run=dry_run)
+            dropped, freed = report.dropped, report.freed_bytes
+    if as_json:
+        click.echo(json.dumps({"dry_run": dry_run, "freed_bytes": freed,
+                               "dropped": [_info_json(i) for i in dropped]}, indent=2,
+                              ensure_ascii=False))  # fmt: skip
+        return
+    verb = "would drop" if dry_run else "dropped"
+    click.echo(f"{verb} {len(dropped)} checkpoint(s), {_size(freed)}")
+    if dry_run:
+        for info in dropped:
+            click.echo(f"{info.id}\t{info.scope}\t{_when(info.time)}")
+
+
+def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    from yesman_recovery.config.units import parse_duration
+
+    try:
+        return time.time() - parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command("audit")
+@common_options
+@click.option("--since", metavar="DURATION", callback=_since,
+              help="Only events of the last DURATION (e.g. 30m, 1h, 7d).")  # fmt: skip
+@click.option("--kind", "-k", metavar="K", help="Only events of this kind (e.g. recovery).")
+@click.option("--subject", "-s", metavar="S", help="Only events about this subject.")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Show at most N events, the newest.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines, one event each.")
+@click.pass_context
+def audit(
+    ctx: click.Context,
+    *,
+    since: float | None,
+    kind: str | None,
+    subject: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Show the audit trail of recoveries, oldest first (the newest N when limited)."""
+    with _open(ctx) as store:
+        events: list[AuditEvent] = (
+            store.audit.query(since=since, kind=kind, subject=subject, limit=limit) if store else []
+        )
+    events.reverse()
+    if as_json:
+        for event in events:
+            click.echo(json.dumps(event.to_json(), ensure_ascii=False))
+        return
+    if not events:
+        click.echo("no audit events")
+        return
+    table = Table("time", "kind", "subject", "action", "outcome", "duration", "detail")
+    for event in events:
+        duration = f"{event.duration:.3f} s" if event.duration is not None else ""
+        table.add_row(_when(event.time), event.kind, event.subject, event.action, event.outcome,
+                      duration, event.detail)  # fmt: skip
+    _console().print(table)

@@ -26,7 +26,8 @@ class IntensityModel(RuleBasedStateMachine):
 
     @initialize(
         max_restarts=st.integers(0, 5),
-        max_seconds=st.floats(0.5, 20.0, allow_nan=False),
+        # Exact binary fractions too, so restarts land exactly `max_seconds` apart.
+        max_seconds=st.sampled_from([0.5, 1.0, 2.5, 5.0]) | st.floats(0.5, 20.0),
     )
     def setup(self, max_restarts: int, max_seconds: float) -> None:
         self.window = IntensityWindow(max_restarts, max_seconds)
@@ -36,7 +37,7 @@ class IntensityModel(RuleBasedStateMachine):
     def in_window(self) -> int:
         return sum(1 for s in self.stamps if self.now - s < self.window.max_seconds)
 
-    @rule(dt=st.floats(0.0, 10.0, allow_nan=False))
+    @rule(dt=st.sampled_from([0.0, 0.25, 0.5, 1.0, 2.5]) | st.floats(0.0, 10.0))
     def time_passes(self, dt: float) -> None:
         self.now += dt
 

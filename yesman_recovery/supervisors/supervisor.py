@@ -229,7 +229,7 @@ class Supervisor(SupervisedActor):
         self._publish()
 
     def restart_child(self, child_id: str) -> SupervisedRef:
-        """Start a stopped child again; raises if it is running or fails to start."""
+        """Start a stopped child again; raises if it runs already or fails (it stays stopped)."""
         child = self._require(child_id)
         if child.state is ChildState.RUNNING:
             raise SupervisorError(f"child {child_id!r} of {self.name!r} is already running")

@@ -218,6 +218,9 @@ def test_an_adopted_session_closed_by_the_user_is_let_go(
     wait_until(lambda: session_state(app, "scratch") is None)
     assert take_snapshot(tmux_client).session("scratch") is None
     assert session_state(app, "keep")["state"] == "healthy"  # type: ignore[index]
+    sessions = app.metrics.registry.get_sample_value
+    assert sessions("yesman_recovery_sessions", {"state": "healthy"}) == 1.0
+    assert sessions("yesman_recovery_sessions", {"state": "released"}) == 0.0
 
 
 @pytest.mark.parametrize("name", ["my project", 'it\'s "quoted"', "日本語-セッション", "a$b"])

@@ -142,6 +142,9 @@ class SessionActor(SupervisedActor):
     # --- lifecycle ------------------------------------------------------------------------
 
     def on_start(self) -> None:
+        # yesman_recovery_sessions{state} counts live session actors by state: +1 here, moved
+        # by _set, -1 when the actor ends.
+        self._ctx.metrics.sessions.labels(self.state.value).inc()
         name = self.settings.name
         if self.settings.spec_path is not None:
             try:
@@ -161,6 +164,12 @@ class SessionActor(SupervisedActor):
                 self._fingerprint = _fingerprint(self._expected)
             except (KeyError, TypeError, ValueError) as exc:
                 logger.error("session %r: newest checkpoint unusable: %s", name, exc)
+
+    def on_stop(self) -> None:
+        self._ctx.metrics.sessions.labels(self.state.value).dec()
+
+    def on_failure(self, *_exc_info: Any) -> None:
+        self._ctx.metrics.sessions.labels(self.state.value).dec()
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Observation):
@@ -383,6 +392,10 @@ class SessionActor(SupervisedActor):
         logger.error("session %r failed: %s", self.settings.name, reason)
 
     def _set(self, state: SessionState, detail: str) -> None:
+        if state is not self.state:
+            gauge = self._ctx.metrics.sessions
+            gauge.labels(self.state.value).dec()
+            gauge.labels(state.value).inc()
         self.state = state
         self.detail = detail
 

@@ -245,6 +245,7 @@ class RecoveryApp:
                 name=s.name,
                 declared=True,
                 spec_path=s.spec,
+                restart=s.restart,
                 policy=ProgramPolicy(allowlist=tmux.programs | s.programs),
                 frozen_grace=s.frozen_grace if s.frozen_grace is not None else tmux.frozen_grace,
                 scrollback=s.scrollback,

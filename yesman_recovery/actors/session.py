@@ -42,6 +42,7 @@ from yesman_recovery.storage import Store
 from yesman_recovery.supervisors.actor import SupervisedActor
 from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.supervisors.restart import IntensityWindow
+from yesman_recovery.supervisors.spec import Restart
 from yesman_recovery.tmux.client import TmuxClient
 from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.records import ServerSnapshot, SessionSnapshot
@@ -100,6 +101,7 @@ class SessionSettings:
     declared: bool
     policy: ProgramPolicy
     spec_path: Path | None = None
+    restart: Restart = Restart.PERMANENT
     frozen_grace: float = 2.0
     program_max_restarts: int = 3
     program_max_seconds: float = 60.0

@@ -366,7 +366,7 @@ def tmux_subtree(
                     s.name,
                     SessionActor,
                     kwargs={"settings": s, "context": context},
-                    restart=Restart.PERMANENT,
+                    restart=s.restart,
                 )
                 for s in declared
             ],

@@ -1,0 +1,82 @@
+"""The failure classification of one session, as pure functions over snapshots."""
+
+from __future__ import annotations
+
+from yesman_recovery.actors.diagnosis import FailureKind, diagnose, missing_structure
+from yesman_recovery.tmux.policy import ProgramPolicy
+from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot, WindowSnapshot
+
+POLICY = ProgramPolicy(allowlist=frozenset({"claude", "tail"}))
+AGENT = ("tail", "-f", "/var/log/app.log")
+
+
+def session(*windows: tuple[str, list[PaneSnapshot]]) -> SessionSnapshot:
+    return SessionSnapshot(
+        name="work",
+        windows=tuple(
+            WindowSnapshot(index=i, name=name, panes=tuple(panes))
+            for i, (name, panes) in enumerate(windows)
+        ),
+    )
+
+
+def pane(argv: tuple[str, ...] | None = ("bash",), **kw: object) -> PaneSnapshot:
+    defaults: dict[str, object] = {"index": 0, "cwd": "/src", "pane_id": "%1", "program_pid": 42}
+    defaults.update(kw)
+    return PaneSnapshot(argv=argv, **defaults)  # type: ignore[arg-type]
+
+
+def run(expected: SessionSnapshot | None, actual: SessionSnapshot | None, **kw: object) -> list:
+    args: dict[str, object] = {
+        "spec": None,
+        "policy": POLICY,
+        "stopped_for": {},
+        "resumed": frozenset(),
+        "frozen_grace": 2.0,
+    }
+    args.update(kw)
+    return diagnose(expected=expected, actual=actual, **args)  # type: ignore[arg-type]
+
+
+def test_a_missing_session_is_crashed() -> None:
+    [found] = run(session(("main", [pane(AGENT)])), None)
+    assert found.kind is FailureKind.CRASHED
+
+
+def test_a_healthy_session_has_no_problem() -> None:
+    s = session(("main", [pane(AGENT), pane(index=1)]))
+    assert run(s, s) == []
+
+
+def test_an_agent_back_at_its_shell_or_dead_is_disconnected_with_the_argv_to_respawn() -> None:
+    expected = session(("main", [pane(AGENT), pane(AGENT, index=1, pane_id="%2")]))
+    actual = session(("main", [pane(("bash",)), pane(None, index=1, pane_id="%2", dead=True)]))
+    [found] = run(expected, actual)
+    assert found.kind is FailureKind.DISCONNECTED
+    assert [(a.pane_id, a.argv) for a in found.panes] == [("%1", AGENT), ("%2", AGENT)]
+
+
+def test_a_program_not_on_the_allowlist_is_never_respawned() -> None:
+    expected = session(("main", [pane(("make", "watch"))]))
+    assert run(expected, session(("main", [pane(("bash",))]))) == []
+
+
+def test_a_stopped_program_is_resumed_after_the_grace_then_respawned() -> None:
+    expected = session(("main", [pane(AGENT)]))
+    actual = session(("main", [pane(AGENT, stopped=True)]))
+    assert run(expected, actual, stopped_for={(0, 0): 1.0}) == []  # within the grace
+    [first] = run(expected, actual, stopped_for={(0, 0): 2.5})
+    assert (first.kind, first.resume) == (FailureKind.FROZEN, True)
+    [second] = run(expected, actual, stopped_for={(0, 0): 5.0}, resumed=frozenset({(0, 0)}))
+    assert (second.kind, second.resume) == (FailureKind.FROZEN, False)
+    assert second.panes[0].argv == AGENT
+
+
+def test_a_window_the_spec_declares_is_missing_but_extra_windows_are_fine() -> None:
+    spec = session(("agent", [pane(AGENT)]), ("server", [pane(), pane(index=1)]))
+    actual = session(("agent", [pane(AGENT)]), ("mine", [pane()]))
+    assert missing_structure(spec, actual) == ["window 'server' is missing"]
+    [found] = run(None, actual, spec=spec)
+    assert found.kind is FailureKind.CORRUPTED
+    fewer = session(("agent", [pane(AGENT)]), ("server", [pane()]))
+    assert missing_structure(spec, fewer) == ["window 'server' has 1 of 2 panes"]

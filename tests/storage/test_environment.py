@@ -280,3 +280,13 @@ def test_threads_reading_and_writing_while_the_map_grows(state_dir: Path) -> Non
         assert len(written) == 60
         assert store.usage().map_size > 64 * 1024
         assert all(store.checkpoints.restore(cid) == state for cid, state in written.items())
+
+
+def test_a_symlinked_state_directory_is_followed(tmp_path: Path) -> None:
+    real = tmp_path / "elsewhere"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "state"
+    link.symlink_to(real)
+    with open_store(link, durability="fast") as store:
+        store.checkpoints.create("s", {"a": 1})
+    assert (real / "data.mdb").exists()

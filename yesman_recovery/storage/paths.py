@@ -55,7 +55,8 @@ def prepare_state_dir(path: Path) -> Path:
 def check_private(path: Path, *, directory: bool) -> None:
     """Refuse ``path`` unless it is ours and accessible only by us (``StoreError`` if not)."""
     try:
-        info = path.lstat()
+        # a symlinked state directory is followed (e.g. onto another disk); store files are not
+        info = path.stat() if directory else path.lstat()
     except OSError as exc:
         raise StoreError(f"cannot inspect {path}: {exc}") from None
     kind = "directory" if directory else "file"

@@ -20,14 +20,14 @@ from rich.console import Console
 from rich.table import Table
 
 from yesman_recovery.cli.common import common_options, load_config, resolve_state_dir
+from yesman_recovery.cli.status_cmd import PIPED_WIDTH
 
 if TYPE_CHECKING:
     from yesman_recovery.storage import AuditEvent, CheckpointInfo, Store
 
-PIPED_WIDTH = 1000  # piped output keeps one row per line, for grep
-
 
 def _console() -> Console:
+    """A console for tables; piped output keeps one row per line, for grep."""
     console = Console(highlight=False)
     return console if console.is_terminal else Console(highlight=False, width=PIPED_WIDTH)
 
@@ -141,7 +141,8 @@ def show(ctx: click.Context, checkpoint_id: str, as_json: bool) -> None:
 def verify(ctx: click.Context, as_json: bool) -> None:
     """Check every checkpoint's checksum; exit 1 and name the corrupt ones if any."""
     with _open(ctx) as store:
-        checked, corrupt = (0, ()) if store is None else _verify(store)
+        report = store.checkpoints.verify() if store else None
+    checked, corrupt = (report.checked, report.corrupt) if report else (0, ())
     if as_json:
         click.echo(json.dumps({"checked": checked, "corrupt": [
             {"id": ident, "reason": reason} for ident, reason in corrupt
@@ -154,11 +155,6 @@ def verify(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"all {checked} checkpoints are intact")
     if corrupt:
         raise click.exceptions.Exit(1)
-
-
-def _verify(store: Store) -> tuple[int, Sequence[tuple[str, str]]]:
-    report = store.checkpoints.verify()
-    return report.checked, report.corrupt
 
 
 @checkpoints.command("prune")

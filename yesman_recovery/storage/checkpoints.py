@@ -20,7 +20,6 @@ from yesman_recovery.storage.audit import AuditTrail
 from yesman_recovery.storage.context import NS, StoreContext
 from yesman_recovery.storage.environment import Txn
 from yesman_recovery.storage.keys import (
-    STAMP_SIZE,
     checkpoint_id,
     make_key,
     next_stamp,
@@ -28,6 +27,7 @@ from yesman_recovery.storage.keys import (
     prefix,
     scope_bytes,
     scope_text,
+    seek_newest,
     split_key,
     split_stamp,
 )
@@ -101,18 +101,9 @@ def _unseal(key: bytes, stored: bytes | memoryview) -> Checkpoint:
     return Checkpoint(info.id, info.scope, info.time, info.size, body["state"], body["metadata"])
 
 
-def _newest_key(cursor: Any, pre: bytes) -> bytes | None:
-    """Position ``cursor`` on the newest key starting with ``pre``; that key, or None."""
-    found = cursor.prev() if cursor.set_range(pre + b"\xff" * STAMP_SIZE) else cursor.last()
-    if not found:
-        return None
-    key = bytes(cursor.key())
-    return key if key.startswith(pre) else None
-
-
 def _newest_first(cursor: Any, pre: bytes) -> Iterator[tuple[bytes, Any]]:
     """``(key, value)`` of one scope, newest first."""
-    key = _newest_key(cursor, pre)
+    key = seek_newest(cursor, pre)
     while key is not None and key.startswith(pre):
         yield key, cursor.value()
         if not cursor.prev():
@@ -155,7 +146,7 @@ class CheckpointStore:
 
             def work(txn: Txn) -> tuple[bytes, bool, bytes]:
                 cursor = txn.cursor(db)
-                newest = _newest_key(cursor, prefix(raw))
+                newest = seek_newest(cursor, prefix(raw))
                 if (
                     newest is not None
                     and self._newest_digest(raw, newest, cursor.value()) == digest
@@ -235,7 +226,7 @@ class CheckpointStore:
             pre = prefix(scope_bytes(scope))
             with self._ctx.env.read() as txn:
                 cursor = txn.cursor(self._db)
-                key = _newest_key(cursor, pre)
+                key = seek_newest(cursor, pre)
                 if key is None:
                     return None
                 stored = cursor.value()

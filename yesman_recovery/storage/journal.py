@@ -14,6 +14,7 @@ the machine crashing too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 from yesman_recovery.errors import CorruptRecordError, StoreError
@@ -21,12 +22,12 @@ from yesman_recovery.storage import envelope
 from yesman_recovery.storage.context import NS, StoreContext
 from yesman_recovery.storage.environment import Txn
 from yesman_recovery.storage.keys import (
-    STAMP_SIZE,
     make_key,
     next_stamp,
     prefix,
     scope_bytes,
     scope_text,
+    seek_newest,
     split_key,
     split_stamp,
 )
@@ -83,9 +84,7 @@ class Journal:
 
         def work(txn: Txn) -> bytes:
             cursor = txn.cursor(db)
-            pre = prefix(raw)
-            found = cursor.prev() if cursor.set_range(pre + b"\xff" * STAMP_SIZE) else cursor.last()
-            newest = cursor.key() if found and cursor.key().startswith(pre) else None
+            newest = seek_newest(cursor, prefix(raw))
             if newest is not None:
                 last = _record(newest, cursor.value())
                 if last.terminal:
@@ -120,31 +119,19 @@ class Journal:
 
     def _last_records(self) -> list[tuple[str, JournalRecord | None, list[bytes], float]]:
         """Per transaction, oldest first: id, last record (None if corrupt), keys, first time."""
-        groups: list[tuple[str, JournalRecord | None, list[bytes], float]] = []
+        groups = []
         with self._ctx.env.read() as txn:
-            current: bytes | None = None
-            keys: list[bytes] = []
-            last: tuple[bytes, bytes] | None = None
-
-            def close_group() -> None:
-                if current is None or last is None:
-                    return
+            cursor = txn.cursor(self._db)
+            for raw_tx, items in groupby(cursor, key=lambda item: split_key(item[0])[0]):
+                records = list(items)
+                last_key, last_value = records[-1]
                 try:
-                    record: JournalRecord | None = _record(*last)
+                    last: JournalRecord | None = _record(last_key, last_value)
                 except CorruptRecordError:
-                    self._ctx.found_corrupt(last[0])
-                    record = None
-                first_time = split_stamp(keys[0])[0] / NS
-                groups.append((scope_text(current), record, keys, first_time))
-
-            for key, stored in txn.cursor(self._db):
-                raw_tx = split_key(key)[0]
-                if raw_tx != current:
-                    close_group()
-                    current, keys = raw_tx, []
-                keys.append(key)
-                last = (key, stored)
-            close_group()
+                    self._ctx.found_corrupt(last_key)
+                    last = None
+                keys = [key for key, _value in records]
+                groups.append((scope_text(raw_tx), last, keys, split_stamp(keys[0])[0] / NS))
         groups.sort(key=lambda group: group[3])
         return groups
 

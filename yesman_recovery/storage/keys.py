@@ -13,6 +13,7 @@ command line whatever the tmux session name holds (spaces, quotes, non-ASCII).
 from __future__ import annotations
 
 import struct
+from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
 MAX_KEY_SIZE = 511  # LMDB's compiled-in limit
@@ -74,6 +75,18 @@ def next_stamp(now_ns: int, newest: tuple[int, int] | None) -> tuple[int, int]:
     if newest is None or now_ns > newest[0]:
         return now_ns, 0
     return newest[0], newest[1] + 1
+
+
+def seek_newest(cursor: Any, pre: bytes) -> bytes | None:
+    """Position an LMDB ``cursor`` on the newest key starting with ``pre``; that key, or None.
+
+    Seeks past every key of the prefix and steps back: one seek whatever the store's size.
+    """
+    found = cursor.prev() if cursor.set_range(pre + b"\xff" * STAMP_SIZE) else cursor.last()
+    if not found:
+        return None
+    key = bytes(cursor.key())
+    return key if key.startswith(pre) else None
 
 
 def checkpoint_id(key: bytes) -> str:

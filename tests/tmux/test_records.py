@@ -29,6 +29,7 @@ panes = st.builds(
     title=text,
     dead=st.booleans(),
     dead_status=st.none() | small,
+    dead_signal=st.none() | small,
     argv=argv,
     program_pid=st.none() | small,
     stopped=st.booleans(),

@@ -19,7 +19,9 @@ SCHEMA = 1
 class PaneSnapshot:
     """One pane.
 
-    ``argv`` is the foreground program's full argv (a shell when the pane is at its prompt;
+    ``dead_status`` / ``dead_signal``: how a dead pane's program ended (exit status, or the
+    signal that killed it; both None until tmux has collected it). ``argv`` is the foreground
+    program's full argv (a shell when the pane is at its prompt;
     None when dead or unreadable); ``command`` is the program yesman-recovery started in the pane
     (kept in the pane option ``@yr_argv``, so it survives the program's exit) or the one a spec
     declares; ``shell_commands`` are a spec's ``shell_command`` lines, typed into the shell.
@@ -33,6 +35,7 @@ class PaneSnapshot:
     title: str = ""
     dead: bool = False
     dead_status: int | None = None
+    dead_signal: int | None = None
     argv: tuple[str, ...] | None = None
     program_pid: int | None = None
     stopped: bool = False
@@ -186,6 +189,7 @@ def _pane_to_dict(p: PaneSnapshot) -> dict[str, Any]:
         "active": p.active,
         "dead": p.dead,
         "dead_status": p.dead_status,
+        "dead_signal": p.dead_signal,
         "argv": None if p.argv is None else list(p.argv),
         "program_pid": p.program_pid,
         "stopped": p.stopped,
@@ -231,6 +235,7 @@ def _pane_from_dict(d: Mapping[str, Any], where: str) -> PaneSnapshot:
         active=_get(d, "active", bool, where),
         dead=_get(d, "dead", bool, where),
         dead_status=_opt(d, "dead_status", int, where),
+        dead_signal=_opt(d, "dead_signal", int, where),
         argv=_strs(d, "argv", where),
         program_pid=_opt(d, "program_pid", int, where),
         stopped=_get(d, "stopped", bool, where),

@@ -18,9 +18,10 @@ Spec panes with ``shell_command`` lines get a shell and the lines are typed into
 allowlisted command (so Claude Code resumes). Such a program's exit shows as the pane being back
 at its shell.
 
-Targets inside the chain use tmux's "current" window and pane (set by the previous command) and
-relative tokens (``{top-left}``, ``:.+N``), so they do not depend on ``base-index`` or
-``pane-base-index``; repairs of live sessions use session/window/pane ids.
+Targets inside the chain are ``=<name>:`` (the session's current window and active pane, which
+``new-window``/``split-window`` move to what they create) with relative tokens (``{top-left}``,
+``.+N``, ``^``), so they depend neither on which session tmux deems current nor on
+``base-index``/``pane-base-index``; repairs of live sessions use session/window/pane ids.
 """
 
 from __future__ import annotations
@@ -128,29 +129,37 @@ def _type_lines(target: Sequence[str], lines: Sequence[str]) -> list[Command]:
 
 
 def _pane_commands(
-    create: Command, pane: PaneSnapshot, policy: ProgramPolicy
+    create: Command, pane: PaneSnapshot, policy: ProgramPolicy, target: Command
 ) -> tuple[list[Command], tuple[str, ...] | None]:
-    """Commands creating one pane (``create`` has no program yet) and the program it runs."""
+    """Commands creating one pane (``create`` has no program yet) and the program it runs;
+    ``target`` (``-t =S:``) names the new pane once it exists."""
     argv = policy.command_for(pane)
     if pane.shell_commands:
-        cmds = [create, *_type_lines((), _typed(pane, argv))]
+        cmds = [create, *_type_lines(target, _typed(pane, argv))]
         if pane.command is not None:
-            cmds += _program_options((), argv or pane.command, dead_kept=False)
+            cmds += _program_options(target, argv or pane.command, dead_kept=False)
         return cmds, None
     if argv is None:
         return [create], None
     return [
         (*create, *pane_shell_command(argv)),
-        *_program_options((), argv, dead_kept=True),
+        *_program_options(target, argv, dead_kept=True),
     ], tuple(argv)
 
 
 def plan_restore(session: SessionSnapshot, policy: ProgramPolicy) -> RestorePlan:
-    """Plan the one tmux invocation that rebuilds ``session`` on a server that lacks it."""
+    """Plan the one tmux invocation that rebuilds ``session`` on a server that lacks it.
+
+    Every command targets ``=<name>:`` (the session's current window and its active pane):
+    ``new-window`` and ``split-window`` make what they create current, so no command depends
+    on tmux's idea of the "current" session, nor on ``base-index``/``pane-base-index``.
+    """
     if session.is_empty:
         raise ValueError(
             f"session {session.name!r} has no pane: an empty snapshot cannot be restored"
         )
+    here = f"={session.name}:"
+    at: Command = ("-t", here)
     cmds: list[Command] = []
     programs: list[PlannedProgram] = []
     windows = [w for w in session.windows if w.panes]
@@ -165,39 +174,41 @@ def plan_restore(session: SessionSnapshot, policy: ProgramPolicy) -> RestorePlan
                 create += ("-e", f"{key}={value}")
             create += (*name, "-c", literal(_cwd(first)))
         else:
-            where = () if window.index is None else ("-t", f":{window.index}")
-            create = ("new-window", *where, *name, "-c", literal(_cwd(first)))
-        first_cmds, argv = _pane_commands(create, first, policy)
+            where = here if window.index is None else f"{here}{window.index}"
+            create = ("new-window", "-t", where, *name, "-c", literal(_cwd(first)))
+        first_cmds, argv = _pane_commands(create, first, policy, at)
         cmds += first_cmds[:1]
         if wpos == 0 and window.index is not None:
-            n = window.index
-            cmds.append(
-                ("if-shell", "-F", f"#{{!=:#{{window_index}},{n}}}", f"move-window -t :{n}")
-            )
+            # via a spare index: moving a window onto its own index is an error
+            spare = f"{here}{window.index + 100_000}"
+            cmds.append(("move-window", "-s", here, "-t", spare))
+            cmds.append(("move-window", "-s", spare, "-t", f"{here}{window.index}"))
         cmds += first_cmds[1:]
         if argv:
             programs.append(PlannedProgram(wpos, 0, argv))
         for ppos, pane in enumerate(window.panes[1:], start=1):
-            pane_cmds, argv = _pane_commands(
-                ("split-window", "-c", literal(_cwd(pane))), pane, policy
-            )
+            split = ("split-window", *at, "-c", literal(_cwd(pane)))
+            pane_cmds, argv = _pane_commands(split, pane, policy, at)
             cmds += pane_cmds
             if argv:
                 programs.append(PlannedProgram(wpos, ppos, argv))
             if len(window.panes) > 2:
-                cmds.append(("select-layout", "tiled"))  # keeps room for the next split
+                cmds.append(("select-layout", *at, "tiled"))  # room for the next split
         if window.layout:
-            cmds.append(("select-layout", window.layout))
+            cmds.append(("select-layout", *at, window.layout))
         active = next((i for i, p in enumerate(window.panes) if p.active), 0)
-        cmds.append(("select-pane", "-t", "{top-left}"))
+        cmds.append(("select-pane", "-t", here + ".{top-left}"))
         if active:
-            cmds.append(("select-pane", "-t", f":.+{active}"))
+            cmds.append(("select-pane", "-t", f"{here}.+{active}"))
         if window.zoomed and len(window.panes) > 1:
-            cmds.append(("resize-pane", "-Z"))
-    active_w = next((i for i, w in enumerate(windows) if w.active), 0)
-    cmds.append(("select-window", "-t", ":^"))
-    if active_w:
-        cmds.append(("select-window", "-t", f":+{active_w}"))
+            cmds.append(("resize-pane", *at, "-Z"))
+    active_w = next((w for w in windows if w.active), windows[0])
+    if active_w.index is not None:
+        cmds.append(("select-window", "-t", f"{here}{active_w.index}"))
+    else:
+        cmds.append(("select-window", "-t", here + "^"))
+        if windows.index(active_w):
+            cmds.append(("select-window", "-t", f"{here}+{windows.index(active_w)}"))
     return RestorePlan(session.name, tuple(cmds), tuple(programs))
 
 

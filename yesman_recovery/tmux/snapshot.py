@@ -61,6 +61,7 @@ _PANE_FIELDS = (
     "#{pane_active}",
     "#{pane_dead}",
     "#{pane_dead_status}",
+    "#{pane_dead_signal}",
     "#{" + ARGV_OPTION + "}",
 )
 SNAPSHOT_COMMANDS: tuple[tuple[str, ...], ...] = (
@@ -180,10 +181,11 @@ def _pane(rec: list[str]) -> PaneSnapshot:
         active=rec[7] == "1",
         dead=dead,
         dead_status=_int(rec[9]) if dead else None,
+        dead_signal=_int(rec[10]) if dead else None,
         argv=program[1] if program else None,
         program_pid=program[0] if program else None,
         stopped=program[2] if program else False,
-        command=_argv_option(rec[10]),
+        command=_argv_option(rec[11]),
     )
 
 

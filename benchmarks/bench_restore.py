@@ -56,6 +56,9 @@ def isolated_server(config: Path) -> Iterator[TmuxClient]:
         pid = client.server_pid()
         if pid:
             os.kill(pid, signal.SIGKILL)
+        tmpdir = os.environ.get("TMUX_TMPDIR", "/tmp")
+        with contextlib.suppress(OSError):  # tmux leaves its socket file behind
+            os.unlink(os.path.join(tmpdir, f"tmux-{os.getuid()}", client.socket_name or ""))
 
 
 def saved_session(root: Path, client: TmuxClient) -> SessionSnapshot:

@@ -211,11 +211,16 @@ def bench_crash_and_frozen(rounds: int, frozen_rounds: int, work: Path) -> dict[
 
             until(lambda: any(s["name"] == "frozen" and s["checkpointed"]
                               for s in app.sessions()), 30, "frozen session watched")  # fmt: skip
+            phase = random.Random(11)
             for _ in range(frozen_rounds):
                 pid = until(frozen_tail, 10, "tail running in the frozen session")
+                # Rounds start right after a poll: stop at a random phase of the interval.
+                time.sleep(phase.uniform(0.0, config.tmux.poll_interval))
                 resumed = _hist(app, RECOVERY, "frozen")[1]
                 t0 = time.monotonic()
                 os.kill(pid, signal.SIGSTOP)
+                # The signal is delivered asynchronously: see the stop before waiting for the end.
+                until(partial(stopped, pid), 5, "the tail stopped")
                 until(partial(running, pid), 30, "the stopped tail resumed")
                 out["frozen"].append(time.monotonic() - t0)
                 until(partial(resumes_since, app, resumed), 10, "the resume recorded")
@@ -236,6 +241,10 @@ def detections(app: RecoveryApp, count: float) -> tuple[float, float] | None:
 
 def resumes_since(app: RecoveryApp, count: float) -> bool:
     return _hist(app, RECOVERY, "frozen")[1] > count
+
+
+def stopped(pid: int) -> bool:
+    return psutil.Process(pid).status() == psutil.STATUS_STOPPED
 
 
 def running(pid: int) -> bool:

@@ -437,7 +437,7 @@ def main() -> None:
     def ratio(a: list[float], b: list[float]) -> str:
         return f"{statistics.median(b) / statistics.median(a):7.1f}x"
 
-    print(f"crash: {rounds} rounds of SIGKILL, 10 sessions x 4 panes; baseline {base_rounds} "
+    print(f"rounds: crash {rounds} (SIGKILL, 10 sessions x 4 panes), baseline {base_rounds} "
           f"rounds (5 s has-session poll, phase computed); frozen: {frozen_rounds} rounds; "
           f"idle window {window:.0f} s")  # fmt: skip
     head = (

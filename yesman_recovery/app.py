@@ -230,7 +230,7 @@ class RecoveryApp:
             socket_path=None if tmux.socket_path is None else str(tmux.socket_path),
             timeout=tmux.command_timeout,
         )
-        context = SessionContext(client, self.store, self.metrics, self.clock)
+        context = SessionContext(client, self.store, self.metrics, self.clock, self.scheduler)
         base = SessionSettings(
             name="",
             declared=False,

@@ -31,7 +31,7 @@ def run(expected: SessionSnapshot | None, actual: SessionSnapshot | None, **kw: 
         "spec": None,
         "policy": POLICY,
         "stopped_for": {},
-        "resumed": frozenset(),
+        "resumed_for": {},
         "frozen_grace": 2.0,
     }
     args.update(kw)
@@ -67,7 +67,9 @@ def test_a_stopped_program_is_resumed_after_the_grace_then_respawned() -> None:
     assert run(expected, actual, stopped_for={(0, 0): 1.0}) == []  # within the grace
     [first] = run(expected, actual, stopped_for={(0, 0): 2.5})
     assert (first.kind, first.resume) == (FailureKind.FROZEN, True)
-    [second] = run(expected, actual, stopped_for={(0, 0): 5.0}, resumed=frozenset({(0, 0)}))
+    # SIGCONT was sent 1 s ago: give it its grace before respawning.
+    assert run(expected, actual, stopped_for={(0, 0): 3.5}, resumed_for={(0, 0): 1.0}) == []
+    [second] = run(expected, actual, stopped_for={(0, 0): 5.0}, resumed_for={(0, 0): 2.5})
     assert (second.kind, second.resume) == (FailureKind.FROZEN, False)
     assert second.panes[0].argv == AGENT
 

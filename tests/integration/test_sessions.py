@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import threading
 from pathlib import Path
 
 import psutil
@@ -295,3 +297,89 @@ def test_an_unresponsive_server_is_killed_and_restored_only_when_allowed(
         t.join(2)
     wait_until(lambda: _program_running(tmux_client, "solo", _first_window(tmux_client, "solo")))
     assert tmux_client.server_pid() != server
+
+
+# Runs `tail` as the terminal's foreground process group while the pane's own process waits
+# without WUNTRACED: a stopped tail is then resumed by nobody but the daemon (as happens to a
+# program whose launcher does not do job control).
+FOREGROUND_TAIL = """
+import os, signal
+signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+pid = os.fork()
+if pid == 0:
+    os.setpgid(0, 0)
+    os.execvp("tail", ["tail", "-f", "/dev/null"])
+try:
+    os.setpgid(pid, pid)
+except OSError:
+    pass
+os.tcsetpgrp(0, pid)
+os.waitpid(pid, 0)
+"""
+
+
+def test_a_stopped_foreground_program_gets_sigcont_after_its_grace(
+    tmux_client: TmuxClient, make_app: AppFactory
+) -> None:
+    tmux_client.run("new-session", "-d", "-s", "held", "--", sys.executable, "-c", FOREGROUND_TAIL)
+
+    def tail_pid() -> int | None:
+        session = _session(tmux_client, "held")
+        pane = session and session.windows[0].panes[0]
+        ok = pane and pane.argv and pane.argv[0] == "tail" and not pane.stopped
+        return pane.program_pid if ok else None  # type: ignore[union-attr]
+
+    pid = wait_until(tail_pid)
+    app = make_app(frozen_grace=0.3)
+    wait_until(lambda: checkpointed(app, "held"))
+
+    os.kill(pid, signal.SIGSTOP)
+
+    wait_until(lambda: app.metrics.registry.get_sample_value(
+        "yesman_recovery_recoveries_total", {"kind": "frozen", "outcome": "success"}
+    ) == 1.0)  # fmt: skip
+    assert psutil.Process(pid).status() != psutil.STATUS_STOPPED  # the same process, resumed
+    assert app.store is not None
+    actions = [e.action for e in app.store.audit.query(subject="held")]
+    assert "sigcont" in actions
+
+
+def test_a_program_that_stays_stopped_after_sigcont_is_respawned(
+    tmux_client: TmuxClient, make_app: AppFactory
+) -> None:
+    tmux_client.run("new-session", "-d", "-s", "held", "--", sys.executable, "-c", FOREGROUND_TAIL)
+    session = wait_until(lambda: _program_session(tmux_client, "held"))
+    pid = session.windows[0].panes[0].program_pid
+    app = make_app(frozen_grace=0.3)
+    wait_until(lambda: checkpointed(app, "held"))
+
+    stop = threading.Event()
+
+    def keep_stopped() -> None:  # SIGCONT cannot help: something stops it again at once
+        while not stop.is_set():
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                return
+            stop.wait(0.002)
+
+    worker = threading.Thread(target=keep_stopped, daemon=True)
+    worker.start()
+    try:
+        wait_until(lambda: (s := _program_session(tmux_client, "held"))
+                   and s.windows[0].panes[0].program_pid != pid)  # fmt: skip
+    finally:
+        stop.set()
+        worker.join(2)
+    assert app.store is not None
+    actions = [e.action for e in app.store.audit.query(subject="held")]
+    assert "sigcont" in actions
+    wait_until(lambda: "respawn" in [e.action for e in app.store.audit.query(subject="held")])
+
+
+def _program_session(client: TmuxClient, name: str) -> SessionSnapshot | None:
+    """The session once its first pane runs `tail` in the foreground, not stopped."""
+    session = _session(client, name)
+    pane = session.windows[0].panes[0] if session and session.windows else None
+    running = pane is not None and bool(pane.argv) and pane.argv[0] == "tail" and not pane.stopped
+    return session if running else None

@@ -27,6 +27,8 @@ from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot
 
 PaneKey = tuple[int, int]
 """(window index, pane position within the window)."""
+GRACE_SLACK = 0.05
+"""Seconds early an observation may arrive and still count a grace period as over."""
 
 
 class FailureKind(enum.StrEnum):
@@ -85,13 +87,15 @@ def diagnose(
     actual: SessionSnapshot | None,
     policy: ProgramPolicy,
     stopped_for: Mapping[PaneKey, float],
-    resumed: frozenset[PaneKey],
+    resumed_for: Mapping[PaneKey, float],
     frozen_grace: float,
 ) -> list[Diagnosis]:
     """The problems of one session, most severe first; empty when it is healthy.
 
-    ``stopped_for`` is how long each pane's program has been seen stopped; ``resumed`` the panes
-    already sent SIGCONT for the current stop.
+    ``stopped_for`` is how long each pane's program has been seen stopped; ``resumed_for`` how
+    long ago the panes already sent SIGCONT for the current stop got it. A stopped program gets
+    SIGCONT once its stop outlived ``frozen_grace``, and is respawned when it is still stopped
+    ``frozen_grace`` after that.
     """
     if actual is None:
         return [Diagnosis(FailureKind.CRASHED, "the session is not on the tmux server")]
@@ -114,10 +118,13 @@ def diagnose(
         if argv is not None and _exited(policy, pane):
             disconnected.append(_action(key, pane, argv))
             continue
-        if pane.stopped and stopped_for.get(key, 0.0) >= frozen_grace:
+        if pane.stopped and stopped_for.get(key, 0.0) >= frozen_grace - GRACE_SLACK:
             own = _program(policy, pane) or argv
             action = _action(key, pane, own or ())
-            (respawn_frozen if key in resumed and own else resume).append(action)
+            if key not in resumed_for:
+                resume.append(action)
+            elif own and resumed_for[key] >= frozen_grace - GRACE_SLACK:
+                respawn_frozen.append(action)
     if disconnected:
         found.append(
             Diagnosis(

@@ -42,6 +42,7 @@ from yesman_recovery.storage import Store
 from yesman_recovery.supervisors.actor import SupervisedActor
 from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.supervisors.restart import IntensityWindow
+from yesman_recovery.supervisors.scheduler import Scheduler
 from yesman_recovery.supervisors.spec import Restart
 from yesman_recovery.tmux.client import TmuxClient
 from yesman_recovery.tmux.policy import ProgramPolicy
@@ -110,12 +111,18 @@ class SessionSettings:
 
 @dataclass(frozen=True)
 class SessionContext:
-    """What every session actor shares: the tmux client, the store, metrics and the clock."""
+    """What every session actor shares: tmux client, store, metrics, clock and scheduler."""
 
     client: TmuxClient
     store: Store
     metrics: RecoveryMetrics
     clock: Clock = SYSTEM_CLOCK
+    scheduler: Scheduler | None = None  # for the grace-period re-check of stopped programs
+
+
+@dataclass(frozen=True)
+class _Recheck:
+    """Message to self: a stopped program's grace period ends now; look again."""
 
 
 class SessionActor(SupervisedActor):
@@ -137,6 +144,7 @@ class SessionActor(SupervisedActor):
         self._frozen_at: float | None = None  # detection time of an unresponsive server
         self._stopped_since: dict[tuple[int, int], float] = {}
         self._resumed: dict[tuple[int, int], float] = {}  # pane → time SIGCONT was sent
+        self._recheck_pending = False  # True iff a _Recheck is scheduled
         self._intensity = IntensityWindow(
             settings.program_max_restarts, settings.program_max_seconds
         )
@@ -177,7 +185,32 @@ class SessionActor(SupervisedActor):
         if isinstance(message, Observation):
             self._observe(message)
             return None
+        if isinstance(message, _Recheck):
+            self._recheck_pending = False
+            self._look_again()
+            return None
         return super().on_receive(message)
+
+    def _look_again(self) -> None:
+        """Observe the server ourselves (a grace period ended between two polls)."""
+        now = self._ctx.clock.monotonic()
+        try:
+            snapshot = take_snapshot(self._ctx.client)
+        except TmuxError:
+            return  # the watcher's next poll reports what is wrong with the server
+        self._observe(Observation(ObservationKind.OK, snapshot, now))
+
+    def _schedule_recheck(self, now: float) -> None:
+        """Look again the moment the oldest stop outlives its grace, not at the next poll."""
+        scheduler = self._ctx.scheduler
+        if scheduler is None or self._recheck_pending or not self._stopped_since:
+            return
+        due = min(self._stopped_since.values()) + self.settings.frozen_grace
+        if self._resumed:
+            due = min(due, min(self._resumed.values()) + self.settings.frozen_grace)
+        if due > now:
+            self._recheck_pending = True
+            scheduler.call_later(due - now, self.actor_ref, _Recheck())
 
     def describe(self) -> dict[str, Any]:
         """This session's state for ``/status`` and ``sessions list``."""
@@ -211,13 +244,14 @@ class SessionActor(SupervisedActor):
             return
         self._server_pid = snapshot.pid if snapshot is not None else None
         self._track_stops(actual, obs.at)
+        self._schedule_recheck(obs.at)
         found = diagnose(
             expected=self._expected,
             spec=self._spec,
             actual=actual,
             policy=self.settings.policy,
             stopped_for={k: obs.at - t for k, t in self._stopped_since.items()},
-            resumed=frozenset(self._resumed),
+            resumed_for={k: obs.at - t for k, t in self._resumed.items()},
             frozen_grace=self.settings.frozen_grace,
         )
         for problem in found:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
+from rich.console import Console
 
 if TYPE_CHECKING:
     from yesman_recovery.config import Config
@@ -132,3 +133,29 @@ def resolve_state_dir(ctx: click.Context) -> Path:
     if isinstance(explicit, Path):
         return explicit.expanduser()
     return load_config(ctx).storage.path
+
+
+PIPED_WIDTH = 1000
+"""Console width when output is piped: one row or tree node per line, for grep."""
+
+
+def output_console() -> Console:
+    """A rich console for tables and trees; piped output is not wrapped at 80 columns."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=PIPED_WIDTH)
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``yesman-recovery: message`` on stderr and exit with status 1."""
+    click.echo(f"yesman-recovery: {message}", err=True)
+    raise click.exceptions.Exit(1)
+
+
+def url_option(func: F) -> F:
+    """``--url``: the daemon's endpoint; default from the configuration's ``[metrics] listen``."""
+    return click.option(
+        "--url",
+        metavar="URL",
+        help="Base URL of the daemon's endpoint. Default: [metrics] listen of the configuration "
+        "(http://127.0.0.1:9464).",
+    )(func)

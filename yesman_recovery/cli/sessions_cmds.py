@@ -15,15 +15,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from yesman_recovery.cli.common import common_options, load_config, resolve_state_dir
-from yesman_recovery.cli.status_cmd import PIPED_WIDTH, fetch_status
+from yesman_recovery.cli.common import (
+    common_options,
+    fail,
+    load_config,
+    output_console,
+    resolve_state_dir,
+    url_option,
+)
+from yesman_recovery.cli.status_cmd import fetch_status
 
 if TYPE_CHECKING:
     from yesman_recovery.config import Config
@@ -51,12 +57,7 @@ def sessions_group() -> None:
 
 @sessions_group.command("list")
 @common_options
-@click.option(
-    "--url",
-    metavar="URL",
-    help="Base URL of the daemon's endpoint. Default: [metrics] listen of the configuration "
-    "(http://127.0.0.1:9464).",
-)
+@url_option
 @click.option("--json", "as_json", is_flag=True, help="Print the sessions as a JSON list.")
 @click.pass_context
 def list_sessions(ctx: click.Context, url: str | None, as_json: bool) -> None:
@@ -67,9 +68,7 @@ def list_sessions(ctx: click.Context, url: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(sessions, indent=2))
         return
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=PIPED_WIDTH)
+    console = output_console()
     if not sessions:
         console.print(f"no watched sessions (daemon at {base})")
         return
@@ -122,7 +121,7 @@ def select_sessions(snapshot: ServerSnapshot, names: Sequence[str]) -> list[Sess
     if not names:
         chosen = [s for s in snapshot.sessions if not s.is_empty]
         if not chosen:
-            _fail(f"the tmux server {snapshot.socket} has no session to save")
+            fail(f"the tmux server {snapshot.socket} has no session to save")
         return chosen
     found: list[SessionSnapshot] = []
     unknown: list[str] = []
@@ -134,7 +133,7 @@ def select_sessions(snapshot: ServerSnapshot, names: Sequence[str]) -> list[Sess
             found.append(session)
     if unknown:
         known = ", ".join(repr(s.name) for s in snapshot.sessions) or "none"
-        _fail(
+        fail(
             f"no session named {', '.join(map(repr, unknown))} on the tmux server "
             f"{snapshot.socket} (its sessions: {known}); nothing was saved"
         )
@@ -192,7 +191,7 @@ def restore(ctx: click.Context, name: str, checkpoint_id: str | None) -> None:
             _audit_restore(
                 store, session.name, checkpoint.id, outcome="failed", duration=None, why=str(exc)
             )
-            _fail(f"restoring session {session.name!r} failed: {exc}")
+            fail(f"restoring session {session.name!r} failed: {exc}")
         outcome = "success" if result.ok else "failed"
         why = "; ".join(result.differences)
         _audit_restore(
@@ -219,9 +218,9 @@ def _checkpoint(store: Store, name: str, checkpoint_id: str | None) -> Checkpoin
         try:
             found = store.checkpoints.latest_good(name)
         except StoreError as exc:
-            _fail(f"cannot read the checkpoints of session {name!r}: {exc}")
+            fail(f"cannot read the checkpoints of session {name!r}: {exc}")
         if found is None:
-            _fail(
+            fail(
                 f"no checkpoint of session {name!r} in {store.path}; checkpoint it with "
                 f"`yesman-recovery sessions save {name}` while it runs, or check --state-dir"
             )
@@ -229,9 +228,9 @@ def _checkpoint(store: Store, name: str, checkpoint_id: str | None) -> Checkpoin
     try:
         found = store.checkpoints.get(checkpoint_id)
     except (StoreError, ValueError) as exc:
-        _fail(f"cannot use checkpoint {checkpoint_id!r}: {exc}")
+        fail(f"cannot use checkpoint {checkpoint_id!r}: {exc}")
     if found.scope != name:
-        _fail(
+        fail(
             f"checkpoint {checkpoint_id} belongs to {found.scope!r}, not to session {name!r}; "
             f"restore it with `yesman-recovery sessions restore {found.scope} "
             f"--checkpoint {checkpoint_id}`"
@@ -246,16 +245,16 @@ def _session_of(checkpoint: Checkpoint) -> SessionSnapshot:
     try:
         session = SessionSnapshot.from_dict(state["session"])
     except (KeyError, TypeError, ValueError) as exc:
-        _fail(f"checkpoint {checkpoint.id} does not hold a tmux session: {exc}")
+        fail(f"checkpoint {checkpoint.id} does not hold a tmux session: {exc}")
     if session.is_empty:
-        _fail(f"checkpoint {checkpoint.id} holds session {session.name!r} without any pane")
+        fail(f"checkpoint {checkpoint.id} holds session {session.name!r} without any pane")
     return session
 
 
 def _require_absent(client: TmuxClient, name: str) -> None:
     snapshot = _snapshot(client)
     if snapshot.session(name) is not None:
-        _fail(
+        fail(
             f"session {name!r} already exists on the tmux server {client.server_label}; "
             f"kill it first (`tmux {client.server_label} kill-session -t ={name}`) "
             "to restore it from a checkpoint"
@@ -286,7 +285,7 @@ def _snapshot(client: TmuxClient) -> ServerSnapshot:
     except TmuxServerGone:
         return ServerSnapshot(pid=None, sessions=(), socket=client.server_label)
     except TmuxError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @contextmanager
@@ -298,7 +297,7 @@ def _store(ctx: click.Context, config: Config) -> Iterator[Store]:
     try:
         store = open_store(state_dir, durability=config.storage.durability)
     except StoreError as exc:
-        _fail(f"cannot open the store in {state_dir}: {exc}")
+        fail(f"cannot open the store in {state_dir}: {exc}")
     with store:
         yield store
 
@@ -327,8 +326,3 @@ def _audit_restore(
         outcome=outcome,
         duration=duration,
     )
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"yesman-recovery: {message}", err=True)
-    raise click.exceptions.Exit(1)

@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from typing import Any, NoReturn
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
-from yesman_recovery.cli.common import common_options, load_config
+from yesman_recovery.cli.common import common_options, fail, load_config, output_console, url_option
 
 REQUEST_TIMEOUT = 5.0
-PIPED_WIDTH = 1000
 STATE_STYLES = {
     "running": "green",
     "restarting": "yellow",
@@ -28,12 +26,7 @@ STATE_STYLES = {
 
 @click.command()
 @common_options
-@click.option(
-    "--url",
-    metavar="URL",
-    help="Base URL of the daemon's endpoint. Default: [metrics] listen of the configuration "
-    "(http://127.0.0.1:9464).",
-)
+@url_option
 @click.option("--json", "as_json", is_flag=True, help="Print the /status document as JSON.")
 @click.pass_context
 def status(ctx: click.Context, url: str | None, as_json: bool) -> None:
@@ -43,10 +36,7 @@ def status(ctx: click.Context, url: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(document, indent=2))
         return
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        # Piped output keeps one line per node (for grep) instead of wrapping at 80 columns.
-        console = Console(highlight=False, width=PIPED_WIDTH)
+    console = output_console()
     console.print(render_status(document, base))
 
 
@@ -66,19 +56,19 @@ def fetch_status(base: str) -> dict[str, Any]:
             body = response.read()
     except urllib.error.HTTPError as exc:
         detail = _error_detail(exc.read())
-        _fail(f"the daemon at {url} answered {exc.code}: {detail}")
+        fail(f"the daemon at {url} answered {exc.code}: {detail}")
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        _fail(
+        fail(
             f"no daemon answers at {url} ({reason}); start one with `yesman-recovery run`, "
             "or pass --url with the address it printed"
         )
     try:
         document = json.loads(body)
     except ValueError:
-        _fail(f"{url} did not answer with JSON; is --url the yesman-recovery endpoint?")
+        fail(f"{url} did not answer with JSON; is --url the yesman-recovery endpoint?")
     if not isinstance(document, dict) or not isinstance(document.get("tree"), dict):
-        _fail(f"{url} answered JSON without a status tree; is --url the yesman-recovery endpoint?")
+        fail(f"{url} answered JSON without a status tree; is --url the yesman-recovery endpoint?")
     return document
 
 
@@ -149,8 +139,3 @@ def _error_detail(body: bytes) -> str:
     if isinstance(parsed, dict) and "error" in parsed:
         return str(parsed["error"])
     return json.dumps(parsed)
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"yesman-recovery: {message}", err=True)
-    raise click.exceptions.Exit(1)

@@ -13,28 +13,21 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from yesman_recovery.cli.common import common_options, load_config, resolve_state_dir
-from yesman_recovery.cli.status_cmd import PIPED_WIDTH
+from yesman_recovery.cli.common import (
+    common_options,
+    fail,
+    load_config,
+    output_console,
+    resolve_state_dir,
+)
 
 if TYPE_CHECKING:
     from yesman_recovery.storage import AuditEvent, CheckpointInfo, Store
-
-
-def _console() -> Console:
-    """A console for tables; piped output keeps one row per line, for grep."""
-    console = Console(highlight=False)
-    return console if console.is_terminal else Console(highlight=False, width=PIPED_WIDTH)
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"yesman-recovery: {message}", err=True)
-    raise click.exceptions.Exit(1)
 
 
 def _when(seconds: float) -> str:
@@ -58,12 +51,12 @@ def _open(ctx: click.Context) -> Iterator[Store | None]:
     try:
         store = open_store(state_dir, durability=load_config(ctx).storage.durability)
     except StoreError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         with store:
             yield store
     except StoreError as exc:  # e.g. a full disk while pruning
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _info_json(info: CheckpointInfo) -> dict[str, Any]:
@@ -95,7 +88,7 @@ def list_checkpoints(ctx: click.Context, scope: str | None, limit: int, as_json:
     table = Table("id", "scope", "time", "size")
     for info in found:
         table.add_row(info.id, info.scope, _when(info.time), _size(info.size))
-    _console().print(table)
+    output_console().print(table)
 
 
 def _checkpoint_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -119,11 +112,11 @@ def show(ctx: click.Context, checkpoint_id: str, as_json: bool) -> None:
 
     with _open(ctx) as store:
         if store is None:
-            _fail(f"no checkpoint {checkpoint_id}: the store is empty")
+            fail(f"no checkpoint {checkpoint_id}: the store is empty")
         try:
             found = store.checkpoints.get(checkpoint_id)
         except (RecordNotFoundError, CorruptRecordError) as exc:
-            _fail(str(exc))
+            fail(str(exc))
     document = _info_json(found) | {"metadata": found.metadata, "state": found.state}
     if as_json:
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
@@ -232,4 +225,4 @@ def audit(
         duration = f"{event.duration:.3f} s" if event.duration is not None else ""
         table.add_row(_when(event.time), event.kind, event.subject, event.action, event.outcome,
                       duration, event.detail)  # fmt: skip
-    _console().print(table)
+    output_console().print(table)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -47,6 +49,28 @@ def _build_work_session(client: TmuxClient, root: Path) -> dict[str, Path]:
         ]
     )  # fmt: skip
     return dirs
+
+
+@contextlib.contextmanager
+def keep_stopping(pid: int) -> Iterator[None]:
+    """SIGSTOP ``pid`` again every few milliseconds while the block runs (until it is gone)."""
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.is_set():
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                return
+            done.wait(0.002)
+
+    worker = threading.Thread(target=loop, daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        worker.join(2)
 
 
 def _session(client: TmuxClient, name: str) -> SessionSnapshot | None:
@@ -271,30 +295,12 @@ def test_an_unresponsive_server_is_killed_and_restored_only_when_allowed(
     wait_until(lambda: checkpointed(app, "solo"))
     server = tmux_client.server_pid()
     assert server is not None
-    # A server that is stopped and keeps being stopped again does not answer: simulate a hang
-    # that SIGCONT cannot fix by stopping it from a tight loop until it is killed.
+    # A server that is stopped and keeps being stopped again does not answer: a hang that
+    # SIGCONT cannot fix.
     proc = psutil.Process(server)
-
-    import threading
-
-    stop = threading.Event()
-
-    def keep_stopped() -> None:
-        while not stop.is_set() and proc.is_running():
-            try:
-                os.kill(server, signal.SIGSTOP)
-            except ProcessLookupError:
-                return
-            stop.wait(0.005)
-
-    t = threading.Thread(target=keep_stopped, daemon=True)
-    t.start()
-    try:
+    with keep_stopping(server):
         wait_until(lambda: not psutil.pid_exists(server) or proc.status() == psutil.STATUS_ZOMBIE,
                    timeout=15)  # fmt: skip
-    finally:
-        stop.set()
-        t.join(2)
     wait_until(lambda: _program_running(tmux_client, "solo", _first_window(tmux_client, "solo")))
     assert tmux_client.server_pid() != server
 
@@ -353,24 +359,9 @@ def test_a_program_that_stays_stopped_after_sigcont_is_respawned(
     app = make_app(frozen_grace=0.3)
     wait_until(lambda: checkpointed(app, "held"))
 
-    stop = threading.Event()
-
-    def keep_stopped() -> None:  # SIGCONT cannot help: something stops it again at once
-        while not stop.is_set():
-            try:
-                os.kill(pid, signal.SIGSTOP)
-            except ProcessLookupError:
-                return
-            stop.wait(0.002)
-
-    worker = threading.Thread(target=keep_stopped, daemon=True)
-    worker.start()
-    try:
+    with keep_stopping(pid):  # SIGCONT cannot help: something stops it again at once
         wait_until(lambda: (s := _program_session(tmux_client, "held"))
                    and s.windows[0].panes[0].program_pid != pid)  # fmt: skip
-    finally:
-        stop.set()
-        worker.join(2)
     assert app.store is not None
     actions = [e.action for e in app.store.audit.query(subject="held")]
     assert "sigcont" in actions

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tmuxp.workspace import loader
 
 from yesman_recovery.errors import SpecError
 from yesman_recovery.tmux.client import stored_session_name
@@ -51,6 +50,9 @@ def spec_from_dict(raw: Any, file: Path) -> SessionSnapshot:
     _validate(raw, file)
     cfg = copy.deepcopy(raw)
     try:
+        # Imported here: tmuxp (and libtmux under it) costs ~6 MB and 40 ms, only for specs.
+        from tmuxp.workspace import loader
+
         cfg = loader.trickle(loader.expand(cfg, cwd=file.parent.resolve()))
     except (KeyError, TypeError, AttributeError, AssertionError) as exc:
         raise SpecError(f"{file}: tmuxp cannot expand this spec: {exc!r}") from exc

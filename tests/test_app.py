@@ -70,6 +70,7 @@ def test_the_root_giving_up_ends_with_status_1_and_an_audit_record(tmp_path: Pat
                 crashes += 1
         assert crashes == 4
         assert app.wait(timeout=10) == 1
+        assert app.wait(timeout=1) == 1  # asking again records nothing twice
         assert app.store is not None
         events = app.store.audit.query(kind="supervisor", subject="root")
         assert [e.action for e in events] == ["give_up"]

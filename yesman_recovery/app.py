@@ -76,6 +76,7 @@ class RecoveryApp:
         self._root: SupervisedRef | None = None
         self._lock = threading.Lock()  # serialises start/stop
         self._stop_requested = threading.Event()  # set by stop(): wait() then returns 0
+        self._give_up_recorded = False  # True iff the root's give-up is in the audit trail
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -125,7 +126,9 @@ class RecoveryApp:
             return None
         if self._stop_requested.is_set() or not reason.abnormal:
             return 0
-        self._record_give_up(str(reason))
+        if not self._give_up_recorded:
+            self._give_up_recorded = True
+            self._record_give_up(str(reason))
         return 1
 
     def __enter__(self) -> Self:

@@ -246,8 +246,20 @@ class SupervisedActor(pykka.ThreadingActor):
             logger.exception("%s ended by an unexpected exception", self)
         finally:
             link.reason = self._exit_reason()
+            try:
+                self.on_exit(link.reason)
+            except Exception:  # the exit must still be reported
+                logger.exception("on_exit of %s failed", self)
             link.down.set()
             self._report_exit(link)
+
+    def on_exit(self, reason: ExitReason) -> None:
+        """Run once in the actor's thread after its loop ended, whatever ended it.
+
+        Unlike Pykka's ``on_stop`` (normal stops only) and ``on_failure`` (crashes of ``tell``
+        handlers only), this runs on every path — a failed ``on_start`` and an interrupt in an
+        ``ask`` included — before the supervisor hears of the exit. Release resources here.
+        """
 
     def _actor_loop_setup(self) -> None:
         try:

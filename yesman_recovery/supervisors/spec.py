@@ -86,11 +86,14 @@ class Backoff:
         return base * (1.0 + self.jitter * draw)
 
 
-class _DefaultShutdown(float):
-    """The ``shutdown`` of a spec that gave none: 5 s for a worker, unbounded for a supervisor."""
+class _Default(float):
+    """A default that depends on whether the child is a supervisor (see :class:`ChildSpec`)."""
 
 
-_DEFAULT_SHUTDOWN = _DefaultShutdown(5.0)
+_DEFAULT_SHUTDOWN = _Default(5.0)
+_DEFAULT_START_TIMEOUT = _Default(10.0)
+SUPERVISOR_START_TIMEOUT = 300.0
+"""Default ``start_timeout`` of a supervisor child: its start is the sum of its children's."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,9 @@ class ChildSpec:
     ``start(*args, **kwargs)`` on every (re)start. ``shutdown`` is the seconds the child gets to
     stop before it is abandoned; ``None`` waits without limit. Left out, it is 5 s for a worker
     and ``None`` for a :class:`~yesman_recovery.supervisors.supervisor.Supervisor` (whose own
-    children are each bounded, so its stop is bounded too).
+    children are each bounded, so its stop is bounded too). ``start_timeout`` is the seconds its
+    ``on_start`` may take; left out, 10 s for a worker and 300 s for a supervisor (which starts
+    all its children in its ``on_start``).
     """
 
     id: str
@@ -111,7 +116,7 @@ class ChildSpec:
     restart: Restart = Restart.PERMANENT
     shutdown: float | None = _DEFAULT_SHUTDOWN
     backoff: Backoff | None = None
-    start_timeout: float = 10.0
+    start_timeout: float = _DEFAULT_START_TIMEOUT
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
@@ -120,11 +125,15 @@ class ChildSpec:
             raise ValueError(f"`shutdown` must be positive or None, got {self.shutdown}")
         _positive("start_timeout", self.start_timeout)
         object.__setattr__(self, "restart", Restart(self.restart))
-        if isinstance(self.shutdown, _DefaultShutdown):
+        if isinstance(self.shutdown, _Default) or isinstance(self.start_timeout, _Default):
             from yesman_recovery.supervisors.supervisor import Supervisor
 
             is_sup = isinstance(self.start, type) and issubclass(self.start, Supervisor)
-            object.__setattr__(self, "shutdown", None if is_sup else 5.0)
+            if isinstance(self.shutdown, _Default):
+                object.__setattr__(self, "shutdown", None if is_sup else float(self.shutdown))
+            if isinstance(self.start_timeout, _Default):
+                timeout = SUPERVISOR_START_TIMEOUT if is_sup else float(self.start_timeout)
+                object.__setattr__(self, "start_timeout", timeout)
 
 
 def _positive(name: str, value: float) -> None:

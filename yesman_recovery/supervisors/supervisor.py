@@ -21,7 +21,6 @@ import logging
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import pykka
@@ -183,16 +182,9 @@ class Supervisor(SupervisedActor):
             started.append(child)
         self._publish()
 
-    def on_stop(self) -> None:
-        self._terminate_all()
-
-    def on_failure(
-        self,
-        exception_type: type[BaseException] | None,
-        exception_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        # A supervisor that dies must not leave orphans running: stop them in reverse order.
+    def on_exit(self, reason: ExitReason) -> None:
+        # However the supervisor ends (stopped, gave up, crashed, interrupted), it must not
+        # leave orphans running: stop every child in reverse start order.
         self._terminate_all()
 
     def on_receive(self, message: Any) -> Any:

@@ -7,8 +7,8 @@
        ├─ metrics      MetricsServer: /metrics /healthz /status on 127.0.0.1 ([metrics])
        ├─ storage      StoreMaintenance: retention and reader_check ([storage])
        └─ tmux         Supervisor rest_for_one ([tmux], [[sessions]])
-          ├─ watcher   TmuxWatcher
-          └─ sessions  Supervisor one_for_one, one SessionActor per watched session
+          ├─ sessions  SessionsSupervisor one_for_one, one SessionActor per watched session
+          └─ watcher   TmuxWatcher (started after the sessions it feeds)
 
 ``yesman-recovery run`` is a thin wrapper: ``with RecoveryApp(config) as app: app.wait()``.
 The exit status contract: :meth:`RecoveryApp.wait` returns 0 after :meth:`RecoveryApp.stop`
@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import pykka
 from prometheus_client import CollectorRegistry
 
 from yesman_recovery import __version__
@@ -43,7 +45,7 @@ from yesman_recovery.supervisors.actor import SupervisedRef
 from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
 from yesman_recovery.supervisors.spec import ChildSpec
-from yesman_recovery.supervisors.supervisor import Supervisor, describe_tree
+from yesman_recovery.supervisors.supervisor import ChildInfo, Supervisor, describe_tree
 from yesman_recovery.tmux.client import TmuxClient
 from yesman_recovery.tmux.policy import ProgramPolicy
 
@@ -110,7 +112,10 @@ class RecoveryApp:
         with self._lock:
             root = self._root
             if root is not None and not root.shutdown(timeout):
+                # Abandoned actors may still be writing: closing the store under them could
+                # crash the process. Leave it open; the process is about to exit anyway.
                 logger.error("the supervision tree did not stop within %s s", timeout)
+                return
             self._close_resources()
 
     def wait(self, timeout: float | None = None) -> int | None:
@@ -215,6 +220,7 @@ class RecoveryApp:
                     "retention": cfg.storage.retention,
                     "interval": cfg.storage.maintenance_interval,
                     "scheduler": self.scheduler,
+                    "metrics": self.metrics,
                 },
             )
         )
@@ -273,16 +279,32 @@ class RecoveryApp:
             max_seconds=self.config.supervisor.max_seconds,
         )
 
-    def sessions(self) -> list[dict[str, Any]]:
-        """The state of every watched session (``sessions list``), asked of the actors."""
+    def sessions(self, timeout: float = 2.0) -> list[dict[str, Any]]:
+        """The state of every watched session (``sessions list``), asked of the actors.
+
+        Asked from the caller's thread, all at once with one deadline, so a session busy with
+        a restore delays this answer by at most ``timeout`` and never blocks a supervisor.
+        """
         if self._root is None or not self._root.is_alive():
             return []
-        tmux = self._root.proxy().whereis("tmux").get(timeout=2.0)
-        sup = tmux and tmux.proxy().whereis("sessions").get(timeout=2.0)
+        tmux = self._root.proxy().whereis("tmux").get(timeout=timeout)
+        sup = tmux and tmux.proxy().whereis("sessions").get(timeout=timeout)
         if sup is None:
             return []
-        states: list[dict[str, Any]] = sup.proxy().session_states().get(timeout=5.0)
-        return states
+        infos: list[ChildInfo] = sup.proxy().which_children().get(timeout=timeout)
+        asked = [(i, i.ref.proxy().describe() if i.ref else None) for i in infos]
+        deadline = time.monotonic() + timeout
+        out: list[dict[str, Any]] = []
+        for info, future in asked:
+            fallback = {"name": info.id, "state": info.state.value, "detail": info.last_exit}
+            if future is None:
+                out.append(fallback)
+                continue
+            try:
+                out.append(future.get(timeout=max(0.0, deadline - time.monotonic())))
+            except (pykka.Timeout, pykka.ActorDeadError):
+                out.append({**fallback, "state": "busy"})
+        return out
 
     def _record_give_up(self, reason: str) -> None:
         logger.critical("the root supervisor gave up: %s", reason)

@@ -48,12 +48,35 @@ def test_a_healthy_session_has_no_problem() -> None:
     assert run(s, s) == []
 
 
-def test_an_agent_back_at_its_shell_or_dead_is_disconnected_with_the_argv_to_respawn() -> None:
-    expected = session(("main", [pane(AGENT), pane(AGENT, index=1, pane_id="%2")]))
+CLAUDE = ("claude", "--dangerously-skip-permissions")
+
+
+def test_an_agent_back_at_its_shell_or_a_dead_pane_is_disconnected() -> None:
+    expected = session(("main", [pane(CLAUDE), pane(AGENT, index=1, pane_id="%2")]))
     actual = session(("main", [pane(("bash",)), pane(None, index=1, pane_id="%2", dead=True)]))
     [found] = run(expected, actual)
     assert found.kind is FailureKind.DISCONNECTED
-    assert [(a.pane_id, a.argv) for a in found.panes] == [("%1", AGENT), ("%2", AGENT)]
+    assert [(a.pane_id, a.argv) for a in found.panes] == [("%1", CLAUDE), ("%2", AGENT)]
+
+
+def test_a_program_the_user_quit_is_not_brought_back_but_one_we_started_is() -> None:
+    by_hand = session(("main", [pane(AGENT)]))
+    at_shell = session(("main", [pane(("bash",))]))
+    assert run(by_hand, at_shell) == []
+    ours = session(("main", [pane(AGENT, command=AGENT)]))
+    [found] = run(ours, session(("main", [pane(("bash",), command=AGENT)])))
+    assert found.kind is FailureKind.DISCONNECTED
+
+
+def test_panes_are_matched_by_id_while_the_server_lives() -> None:
+    # The user split the first pane: positions shift, ids do not.
+    expected = session(("main", [pane(("bash",)), pane(CLAUDE, index=1, pane_id="%2")]))
+    actual = session(
+        ("main", [pane(("bash",)), pane(("bash",), index=1, pane_id="%3"),
+                  pane(CLAUDE, index=2, pane_id="%2")])
+    )  # fmt: skip
+    assert run(expected, actual, match_ids=True) == []
+    assert run(expected, actual, match_ids=False) != []  # by position it would be wrong
 
 
 def test_a_program_not_on_the_allowlist_is_never_respawned() -> None:
@@ -72,6 +95,16 @@ def test_a_stopped_program_is_resumed_after_the_grace_then_respawned() -> None:
     [second] = run(expected, actual, stopped_for={(0, 0): 5.0}, resumed_for={(0, 0): 2.5})
     assert (second.kind, second.resume) == (FailureKind.FROZEN, False)
     assert second.panes[0].argv == AGENT
+
+
+def test_unnamed_spec_windows_are_matched_by_position() -> None:
+    unnamed = WindowSnapshot(index=None, name="", panes=(pane(AGENT),), automatic_rename=True)
+    spec = SessionSnapshot(name="work", windows=(unnamed,))
+    actual = SessionSnapshot(
+        name="work", windows=(WindowSnapshot(index=1, name="bash", panes=(pane(AGENT),)),)
+    )
+    assert missing_structure(spec, actual) == []
+    assert run(None, actual, spec=spec) == []
 
 
 def test_a_window_the_spec_declares_is_missing_but_extra_windows_are_fine() -> None:

@@ -7,12 +7,14 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
+from yesman_recovery.app import RecoveryApp
 from yesman_recovery.config import SessionConfig
 from yesman_recovery.errors import TmuxError
 from yesman_recovery.supervisors.spec import Restart
@@ -140,46 +142,116 @@ def test_sigkill_of_the_server_brings_the_session_back_as_it_was(
     )
 
 
-def test_a_killed_program_is_respawned_in_its_pane(
+def _fake_agent(tmp_path: Path) -> Path:
+    """A stand-in for Claude Code: a script named ``claude`` run by an interpreter (as
+    ``node .../claude`` is), which the policy therefore knows as the agent ``claude``."""
+    agent = tmp_path / "bin" / "claude"
+    agent.parent.mkdir(exist_ok=True)
+    agent.write_text("#!/usr/bin/env python3\nimport time\ntime.sleep(100000)\n")
+    agent.chmod(0o755)
+    return agent
+
+
+def _agent_pid(client: TmuxClient, name: str) -> int | None:
+    """Pid of the running, not stopped, fake agent in the session's first pane."""
+    session = _session(client, name)
+    pane = session.windows[0].panes[0] if session and session.windows else None
+    if pane is None or pane.stopped or not pane.argv or not pane.argv[-1].endswith("/claude"):
+        return None
+    return pane.program_pid
+
+
+def _start_agent_at_a_prompt(client: TmuxClient, tmp_path: Path) -> int:
+    """The usual shape: a session whose shell runs the agent the user typed."""
+    agent = _fake_agent(tmp_path)
+    client.run_chain([("new-session", "-d", "-s", "agent", "-n", "main", "-c", str(tmp_path)),
+                      ("send-keys", "-t", "=agent:main", "exec sh", "Enter"),
+                      ("send-keys", "-t", "=agent:main", str(agent), "Enter")])  # fmt: skip
+    return int(wait_until(lambda: _agent_pid(client, "agent")))
+
+
+def _successes(app: RecoveryApp, *kinds: str) -> float:
+    return sum(
+        app.metrics.registry.get_sample_value(
+            "yesman_recovery_recoveries_total", {"kind": kind, "outcome": "success"}
+        )
+        or 0.0
+        for kind in kinds
+    )
+
+
+def test_an_agent_killed_at_its_prompt_is_respawned_in_its_pane(
+    tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
+) -> None:
+    old = _start_agent_at_a_prompt(tmux_client, tmp_path)
+    app = make_app()
+    wait_until(lambda: checkpointed(app, "agent"))
+
+    os.kill(old, signal.SIGKILL)
+
+    wait_until(lambda: (pid := _agent_pid(tmux_client, "agent")) and pid != old)
+    wait_until(lambda: _successes(app, "disconnected") == 1.0)
+
+
+def test_a_program_started_by_a_restore_is_respawned_when_it_dies(
     tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
 ) -> None:
     _build_work_session(tmux_client, tmp_path)
     app = make_app()
     wait_until(lambda: checkpointed(app, "work"))
+    server = tmux_client.server_pid()
+    assert server is not None
+    os.kill(server, signal.SIGKILL)
+    wait_until(lambda: _program_running(tmux_client, "work", "edit"))
     old = _program_pid(tmux_client, "work")
 
+    # Restored programs run with remain-on-exit: killing one leaves a dead pane to respawn.
     os.kill(old, signal.SIGKILL)
 
     wait_until(lambda: _program_running(tmux_client, "work", "edit")
                and _program_pid(tmux_client, "work") != old)  # fmt: skip
-    wait_until(lambda: app.metrics.registry.get_sample_value(
-        "yesman_recovery_recoveries_total", {"kind": "disconnected", "outcome": "success"}
-    ) == 1.0)  # fmt: skip
+    wait_until(lambda: _successes(app, "disconnected") == 1.0)
+    assert [w[1] for w in _shape(tmux_client, "work")] == ["edit", "logs", "shell"]
 
 
 def test_a_stopped_agent_under_its_shell_is_running_again(
     tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
 ) -> None:
-    # The usual shape: the user typed the program at a shell prompt; SIGSTOP makes the shell
-    # take the terminal back with the job stopped.
-    tmux_client.run_chain([("new-session", "-d", "-s", "agent", "-n", "main", "-c", str(tmp_path)),
-                           ("send-keys", "-t", "=agent:main", "exec sh", "Enter"),
-                           ("send-keys", "-t", "=agent:main", "sleep 1000", "Enter")])  # fmt: skip
-    wait_until(lambda: _program_running(tmux_client, "agent", "main"))
+    # SIGSTOP makes the shell take the terminal back with the job stopped: the pane is back at
+    # its prompt, and the agent is brought back.
+    pid = _start_agent_at_a_prompt(tmux_client, tmp_path)
     app = make_app(frozen_grace=0.3)
     wait_until(lambda: checkpointed(app, "agent"))
-    pid = _program_pid(tmux_client, "agent")
 
     os.kill(pid, signal.SIGSTOP)
 
-    wait_until(lambda: _program_running(tmux_client, "agent", "main")
-               and _program_pid(tmux_client, "agent") != pid)  # fmt: skip
-    wait_until(lambda: sum(
-        app.metrics.registry.get_sample_value(
-            "yesman_recovery_recoveries_total", {"kind": kind, "outcome": "success"}
-        ) or 0.0
-        for kind in ("frozen", "disconnected")
-    ) >= 1)  # fmt: skip
+    wait_until(lambda: (now := _agent_pid(tmux_client, "agent")) and now != pid)
+    wait_until(lambda: _successes(app, "frozen", "disconnected") >= 1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)  # the stopped job, if its shell did not end it
+
+
+def test_an_editor_the_user_quits_is_not_brought_back(
+    tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
+) -> None:
+    tmux_client.run_chain([("new-session", "-d", "-s", "edit", "-c", str(tmp_path)),
+                           ("send-keys", "-t", "=edit:", "exec sh", "Enter"),
+                           ("send-keys", "-t", "=edit:", "sleep 1000", "Enter")])  # fmt: skip
+    wait_until(lambda: _program_running(tmux_client, "edit", _first_window(tmux_client, "edit")))
+    app = make_app()
+    wait_until(lambda: checkpointed(app, "edit"))
+    pid = _program_pid(tmux_client, "edit")
+
+    os.kill(pid, signal.SIGINT)  # as a user quitting it
+    wait_until(lambda: not psutil.pid_exists(pid))
+
+    # A negative outcome needs time to pass: five polls (0.2 s each), then some.
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        assert not _program_running(tmux_client, "edit", _first_window(tmux_client, "edit"))
+        time.sleep(0.05)
+    assert _successes(app, "disconnected") == 0.0
+    assert session_state(app, "edit")["state"] == "healthy"  # type: ignore[index]
 
 
 def test_a_removed_window_of_a_declared_session_is_recreated(

@@ -1,19 +1,29 @@
 """What is wrong with one tmux session: the four failure kinds, decided by pure functions.
 
 The :class:`~yesman_recovery.actors.session.SessionActor` calls :func:`diagnose` with what it
-expects and what the watcher observed; it gets back at most one :class:`Diagnosis` per problem,
-each naming its kind, the panes involved and the action to take. No tmux, no threads.
+expects and what the watcher observed; it gets back at most one :class:`Diagnosis` per kind,
+naming the panes involved and the action to take. No tmux, no threads.
 
 - ``crashed``: the session is not on the server (or there is no server).
 - ``frozen``: the server does not answer (decided by the watcher), or a pane's program has been
-  stopped (state ``T``) for longer than the grace period → SIGCONT first, respawn if that did not
-  help by the next grace period.
-- ``corrupted``: a declared session lacks windows or panes its spec has → recreate what is
-  missing (a window is matched by name, so the user's own windows are never touched).
-- ``disconnected``: a pane that should run a program (one the allowlist restarts, as expected
-  from the newest good checkpoint or the spec) is dead or back at its shell → respawn it.
+  stopped (state ``T``) for longer than the grace period → SIGCONT first, respawn if it is still
+  stopped a grace period later.
+- ``corrupted``: a declared session lacks windows or panes of its spec, or a restore left the
+  session short of its checkpoint → recreate what is missing (windows are matched by
+  :func:`~yesman_recovery.tmux.compare.match_window`, so the user's own windows are never
+  touched).
+- ``disconnected``: a pane that should run a program is dead (its program exited; panes whose
+  programs yesman-recovery starts keep ``remain-on-exit``) or back at its shell → respawn it.
 
-Panes are matched between expected and observed state by (window index, pane position).
+Which program a pane *should* run: the one the newest good checkpoint saw in that pane, else the
+one its spec declares, if the allowlist restarts it. "Back at its shell" counts only for programs
+yesman-recovery started or the spec declares, and for AI agents (:data:`AGENTS`): an editor or a
+pager the user opened by hand and quit is not brought back behind their back (it is restored
+after a crash like everything else).
+
+Matching panes between the checkpoint and the server: by pane id while the server that the
+checkpoint saw still runs (a split or a closed pane then shifts nothing), by (window index, pane
+position) after the server changed; spec panes by window (name, else position) and position.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from yesman_recovery.tmux.compare import match_window
 from yesman_recovery.tmux.policy import ProgramPolicy, program_name
 from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot
 
@@ -29,6 +40,10 @@ PaneKey = tuple[int, int]
 """(window index, pane position within the window)."""
 GRACE_SLACK = 0.05
 """Seconds early an observation may arrive and still count a grace period as over."""
+AGENTS = frozenset(
+    {"claude", "codex", "aider", "gemini", "goose", "opencode", "cursor-agent", "amp", "qwen"}
+)
+"""Programs brought back when they exit to their shell even if the user started them by hand."""
 
 
 class FailureKind(enum.StrEnum):
@@ -67,16 +82,16 @@ def pane_map(session: SessionSnapshot) -> dict[PaneKey, PaneSnapshot]:
     }
 
 
-def missing_structure(spec: SessionSnapshot, actual: SessionSnapshot) -> list[str]:
-    """Windows (by name) and pane counts of ``spec`` that ``actual`` lacks; extras are fine."""
-    by_name = {w.name: w for w in actual.windows}
+def missing_structure(expected: SessionSnapshot, actual: SessionSnapshot) -> list[str]:
+    """Windows and pane counts of ``expected`` that ``actual`` lacks; extras are fine."""
     problems: list[str] = []
-    for w in spec.windows:
-        have = by_name.get(w.name)
+    for position, w in enumerate(expected.windows):
+        have = match_window(w, position, actual)
+        label = repr(w.name) if w.name and not w.automatic_rename else f"#{position}"
         if have is None:
-            problems.append(f"window {w.name!r} is missing")
+            problems.append(f"window {label} is missing")
         elif len(have.panes) < len(w.panes):
-            problems.append(f"window {w.name!r} has {len(have.panes)} of {len(w.panes)} panes")
+            problems.append(f"window {label} has {len(have.panes)} of {len(w.panes)} panes")
     return problems
 
 
@@ -89,13 +104,13 @@ def diagnose(
     stopped_for: Mapping[PaneKey, float],
     resumed_for: Mapping[PaneKey, float],
     frozen_grace: float,
+    match_ids: bool = False,
 ) -> list[Diagnosis]:
     """The problems of one session, most severe first; empty when it is healthy.
 
     ``stopped_for`` is how long each pane's program has been seen stopped; ``resumed_for`` how
-    long ago the panes already sent SIGCONT for the current stop got it. A stopped program gets
-    SIGCONT once its stop outlived ``frozen_grace``, and is respawned when it is still stopped
-    ``frozen_grace`` after that.
+    long ago the panes already sent SIGCONT for the current stop got it. ``match_ids`` says the
+    pane ids of ``expected`` are valid on the observed server (see the module docstring).
     """
     if actual is None:
         return [Diagnosis(FailureKind.CRASHED, "the session is not on the tmux server")]
@@ -104,53 +119,73 @@ def diagnose(
         missing = missing_structure(spec, actual)
         if missing:
             found.append(Diagnosis(FailureKind.CORRUPTED, "; ".join(missing)))
-    observed = pane_map(actual)
-    wanted = pane_map(expected) if expected is not None else {}
-    if spec is not None:
-        # The spec's programs count too where no checkpoint says otherwise.
-        wanted = {**pane_map(spec), **wanted}
+    wanted = _Expectations(expected, spec, actual, match_ids)
     disconnected: list[PaneAction] = []
     resume: list[PaneAction] = []
     respawn_frozen: list[PaneAction] = []
-    for key, pane in observed.items():
-        should = wanted.get(key)
-        argv = _program(policy, should) if should is not None else None
-        if argv is not None and _exited(policy, pane):
-            disconnected.append(_action(key, pane, argv))
-            continue
-        if pane.stopped and stopped_for.get(key, 0.0) >= frozen_grace - GRACE_SLACK:
-            own = _program(policy, pane) or argv
-            action = _action(key, pane, own or ())
-            if key not in resumed_for:
-                resume.append(action)
-            elif own and resumed_for[key] >= frozen_grace - GRACE_SLACK:
-                respawn_frozen.append(action)
+    for wpos, window in enumerate(actual.windows):
+        for ppos, pane in enumerate(window.panes):
+            key = (window.index if window.index is not None else wpos, ppos)
+            should = wanted.pane(wpos, ppos, pane)
+            argv = _program(policy, should) if should is not None else None
+            if should is not None and argv is not None and _exited(policy, pane, should, argv):
+                disconnected.append(_action(key, pane, argv))
+                continue
+            if pane.stopped and stopped_for.get(key, 0.0) >= frozen_grace - GRACE_SLACK:
+                own = _program(policy, pane) or argv
+                action = _action(key, pane, own or ())
+                if key not in resumed_for:
+                    resume.append(action)
+                elif own and resumed_for[key] >= frozen_grace - GRACE_SLACK:
+                    respawn_frozen.append(action)
     if disconnected:
-        found.append(
-            Diagnosis(
-                FailureKind.DISCONNECTED,
-                ", ".join(f"{_where(a.key)} {program_name(a.argv)!r} exited" for a in disconnected),
-                tuple(disconnected),
-            )
-        )
+        where = ", ".join(f"{_where(a.key)} {program_name(a.argv)!r} exited" for a in disconnected)
+        found.append(Diagnosis(FailureKind.DISCONNECTED, where, tuple(disconnected)))
     if resume:
-        found.append(
-            Diagnosis(
-                FailureKind.FROZEN,
-                ", ".join(f"{_where(a.key)} stopped" for a in resume),
-                tuple(resume),
-                resume=True,
-            )
-        )
+        where = ", ".join(f"{_where(a.key)} stopped" for a in resume)
+        found.append(Diagnosis(FailureKind.FROZEN, where, tuple(resume), resume=True))
     if respawn_frozen:
-        found.append(
-            Diagnosis(
-                FailureKind.FROZEN,
-                ", ".join(f"{_where(a.key)} still stopped after SIGCONT" for a in respawn_frozen),
-                tuple(respawn_frozen),
-            )
-        )
+        where = ", ".join(f"{_where(a.key)} still stopped after SIGCONT" for a in respawn_frozen)
+        found.append(Diagnosis(FailureKind.FROZEN, where, tuple(respawn_frozen)))
     return found
+
+
+class _Expectations:
+    """Which expected pane (checkpoint first, then spec) an observed pane stands for."""
+
+    def __init__(
+        self,
+        expected: SessionSnapshot | None,
+        spec: SessionSnapshot | None,
+        actual: SessionSnapshot,
+        match_ids: bool,
+    ) -> None:
+        self._by_id: dict[str, PaneSnapshot] = {}
+        self._by_key: dict[PaneKey, PaneSnapshot] = {}
+        if expected is not None:
+            if match_ids:
+                self._by_id = {p.pane_id: p for p in expected.panes() if p.pane_id}
+            else:
+                self._by_key = pane_map(expected)
+        self._match_ids = match_ids and bool(self._by_id)
+        # Spec panes by the observed window they match, then position.
+        self._spec: dict[tuple[int, int], PaneSnapshot] = {}
+        if spec is not None:
+            for spos, sw in enumerate(spec.windows):
+                window = match_window(sw, spos, actual)
+                if window is not None:
+                    wpos = actual.windows.index(window)
+                    for ppos, pane in enumerate(sw.panes):
+                        self._spec[(wpos, ppos)] = pane
+        self._actual = actual
+
+    def pane(self, wpos: int, ppos: int, pane: PaneSnapshot) -> PaneSnapshot | None:
+        if self._match_ids:
+            should = self._by_id.get(pane.pane_id)
+        else:
+            window = self._actual.windows[wpos]
+            should = self._by_key.get((window.index if window.index is not None else wpos, ppos))
+        return should if should is not None else self._spec.get((wpos, ppos))
 
 
 def _program(policy: ProgramPolicy, pane: PaneSnapshot) -> tuple[str, ...] | None:
@@ -158,8 +193,17 @@ def _program(policy: ProgramPolicy, pane: PaneSnapshot) -> tuple[str, ...] | Non
     return tuple(argv) if argv else None
 
 
-def _exited(policy: ProgramPolicy, pane: PaneSnapshot) -> bool:
-    return pane.dead or policy.is_shell(pane.argv)
+def _exited(
+    policy: ProgramPolicy, pane: PaneSnapshot, should: PaneSnapshot, argv: tuple[str, ...]
+) -> bool:
+    if pane.dead:
+        return True
+    if not policy.is_shell(pane.argv):
+        return False
+    # Back at its shell: ours (started by us or declared) or an agent, not a program the user
+    # opened by hand and quit.
+    managed = bool(pane.command or should.command or should.shell_commands)
+    return managed or program_name(argv) in AGENTS
 
 
 def _action(key: PaneKey, pane: PaneSnapshot, argv: tuple[str, ...]) -> PaneAction:

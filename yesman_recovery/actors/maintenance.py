@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from yesman_recovery.errors import StoreError
+from yesman_recovery.metrics.definitions import RecoveryMetrics, default_metrics
 from yesman_recovery.supervisors.actor import SupervisedActor
+from yesman_recovery.supervisors.restart import ExitReason
 from yesman_recovery.supervisors.scheduler import Periodic, Scheduler, default_scheduler
 
 if TYPE_CHECKING:
@@ -32,32 +35,33 @@ class StoreMaintenance(SupervisedActor):
         retention: RetentionPolicy,
         interval: float = 60.0,
         scheduler: Scheduler | None = None,
+        metrics: RecoveryMetrics | None = None,
     ) -> None:
         super().__init__()
+        self._metrics = metrics if metrics is not None else default_metrics()
         self._store = store
         self._retention = retention
         self._interval = interval
         self._scheduler = scheduler if scheduler is not None else default_scheduler()
         self._periodic: Periodic | None = None
-        self.passes = 0  # completed maintenance passes of this incarnation
 
     def on_start(self) -> None:
         self._periodic = self._scheduler.every(self._interval, self.actor_ref, _MAINTAIN)
 
-    def on_stop(self) -> None:
-        self._cancel()
-
-    def on_failure(self, *_exc_info: Any) -> None:
-        self._cancel()
+    def on_exit(self, reason: ExitReason) -> None:
+        if self._periodic is not None:
+            self._periodic.cancel()
 
     def on_receive(self, message: Any) -> Any:
         if message == _MAINTAIN:
-            report = self._store.maintain(self._retention)
-            self.passes += 1
+            try:
+                report = self._store.maintain(self._retention)
+            except StoreError as exc:
+                # Housekeeping that fails (a full disk, say) must not take the daemon down by
+                # crash-looping under the root: log it, count it, and try again next interval.
+                logger.error("store maintenance failed: %s", exc)
+                self._metrics.checkpoints.labels("maintain", "error").inc()
+                return None
             logger.debug("store maintenance: %s", report)
             return None
         return super().on_receive(message)
-
-    def _cancel(self) -> None:
-        if self._periodic is not None:
-            self._periodic.cancel()

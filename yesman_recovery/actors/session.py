@@ -6,26 +6,32 @@ whole server after every poll and every process-exit event; the actor compares w
 what it expects (the newest good checkpoint, else the session's spec), classifies what is wrong
 (:func:`~yesman_recovery.actors.diagnosis.diagnose`), runs that kind's recovery, observes again
 to validate it, and records the outcome in the audit trail and the metrics. While the session is
-healthy, every structural change is checkpointed (deduplicated).
+healthy, every structural change is checkpointed (deduplicated); a session with a problem, an
+empty one, or one whose restore has not been validated is never checkpointed, so a bad state
+never replaces a good one.
 
-Declared sessions (from the config) are ``permanent`` and always brought back. Adopted sessions
-are ``transient``: brought back after the tmux server died, but a session the user closes while
-the same server keeps running is let go — the actor records that and stops normally.
+Declared sessions (from the config) are created when missing and brought back always (their
+restart type, ``permanent`` by default, applies to the actor). Adopted sessions are
+``transient``: brought back after the tmux server died, but a session the user closes while the
+same server keeps running is let go — the actor records that and stops normally. A declared
+session with neither a checkpoint nor a spec *waits* for the session to appear.
 
-Program respawns and restores are bounded by a per-session restart intensity
-(``program_max_restarts`` in ``program_max_seconds``): over it, the session is ``failed`` with the
-reason in the audit trail, and the actor stops acting on it (it keeps reporting its state).
+Recoveries are bounded per failure kind by a restart intensity (``program_max_restarts`` in
+``program_max_seconds``), kept outside the actor so a crash of the actor does not reset it. Over
+it, the session is ``failed`` for that kind, with the reason in the audit trail: that kind is
+left alone until the window has passed, while other kinds (a server crash, say) are still
+recovered.
 """
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +42,15 @@ from yesman_recovery.actors.diagnosis import (
     missing_structure,
     pane_map,
 )
-from yesman_recovery.errors import RecoveryError, SpecError, StoreError, TmuxError
+from yesman_recovery.errors import RecoveryError, SpecError, StoreError
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.storage import Store
 from yesman_recovery.supervisors.actor import SupervisedActor
 from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock
-from yesman_recovery.supervisors.restart import IntensityWindow
+from yesman_recovery.supervisors.restart import ExitReason, IntensityWindow
 from yesman_recovery.supervisors.scheduler import Scheduler
 from yesman_recovery.supervisors.spec import Restart
-from yesman_recovery.tmux.client import TmuxClient
+from yesman_recovery.tmux.client import TmuxClient, wait_pid_gone
 from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.records import ServerSnapshot, SessionSnapshot
 from yesman_recovery.tmux.restore import (
@@ -62,13 +68,17 @@ logger = logging.getLogger(__name__)
 # Fields that change without the session changing shape: not a reason to write a checkpoint.
 _VOLATILE = frozenset(
     {"session_id", "window_id", "pane_id", "pid", "program_pid", "stopped", "dead",
-     "dead_status", "title", "scrollback"}
+     "dead_status", "dead_signal", "title", "scrollback"}
 )  # fmt: skip
-SCROLLBACK_CHECKPOINT_INTERVAL = 60.0
+SCROLLBACK_INTERVAL = 60.0
+"""Seconds between checkpoints written only because the scrollback changed."""
+SETTLE = 2.0
+"""Seconds a respawned program gets to show up before the respawn counts as failed."""
 
 
 class SessionState(enum.StrEnum):
     STARTING = "starting"
+    WAITING = "waiting"  # declared, not on the server, nothing to build it from yet
     HEALTHY = "healthy"
     RECOVERING = "recovering"
     FROZEN = "frozen"
@@ -111,13 +121,18 @@ class SessionSettings:
 
 @dataclass(frozen=True)
 class SessionContext:
-    """What every session actor shares: tmux client, store, metrics, clock and scheduler."""
+    """What every session actor shares: tmux client, store, metrics, clock and scheduler.
+
+    ``intensities`` keeps each session's recovery history across restarts of its actor (one
+    :class:`IntensityWindow` per session and failure kind; each actor touches only its own).
+    """
 
     client: TmuxClient
     store: Store
     metrics: RecoveryMetrics
     clock: Clock = SYSTEM_CLOCK
     scheduler: Scheduler | None = None  # for the grace-period re-check of stopped programs
+    intensities: dict[tuple[str, FailureKind], IntensityWindow] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,31 +152,23 @@ class SessionActor(SupervisedActor):
         self.recoveries = 0  # successful recoveries by this incarnation
         self._spec: SessionSnapshot | None = None
         self._expected: SessionSnapshot | None = None  # newest good checkpoint
-        self._server_pid: int | None = None  # server pid when the session was last seen
+        self._server_pid: int | None = None  # server on which _expected's pane ids are valid
         self._fingerprint: Any = None  # shape of the last checkpoint written or read
         self._last_write = 0.0  # monotonic time of the last checkpoint write
+        self._unvalidated = False  # True iff a restore ran and its result did not match
         self._acted_at = float("-inf")  # monotonic time our last recovery action finished
-        self._frozen_at: float | None = None  # detection time of an unresponsive server
+        self._failed: dict[FailureKind, str] = {}  # kinds given up on, with the reason
         self._stopped_since: dict[tuple[int, int], float] = {}
         self._resumed: dict[tuple[int, int], float] = {}  # pane → time SIGCONT was sent
         self._recheck_pending = False  # True iff a _Recheck is scheduled
-        self._intensity = IntensityWindow(
-            settings.program_max_restarts, settings.program_max_seconds
-        )
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def on_start(self) -> None:
         # yesman_recovery_sessions{state} counts live session actors by state: +1 here, moved
-        # by _set, -1 when the actor ends.
+        # by _set, -1 in on_exit.
         self._ctx.metrics.sessions.labels(self.state.value).inc()
         name = self.settings.name
-        if self.settings.spec_path is not None:
-            try:
-                self._spec = load_spec(self.settings.spec_path)
-            except SpecError as exc:
-                # One bad spec must not take the other sessions down: fail this one, visibly.
-                self._fail(str(exc))
         try:
             latest = self._ctx.store.checkpoints.latest_good(name)
         except StoreError as exc:
@@ -170,15 +177,23 @@ class SessionActor(SupervisedActor):
         if latest is not None:
             try:
                 self._expected = SessionSnapshot.from_dict(latest.state["session"])
-                self._server_pid = (latest.metadata or {}).get("server_pid")
-                self._fingerprint = _fingerprint(self._expected)
-            except (KeyError, TypeError, ValueError) as exc:
+                self._server_pid = latest.state.get("server_pid")
+                self._fingerprint = _fingerprint(self._expected, self._server_pid)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 logger.error("session %r: newest checkpoint unusable: %s", name, exc)
+        if self.settings.spec_path is not None:
+            try:
+                self._spec = replace(load_spec(self.settings.spec_path), name=name)
+            except SpecError as exc:
+                # One bad spec must not take the other sessions down, nor this one when it has
+                # a checkpoint: keep the session as it last was, and say why.
+                self._audit("spec", str(exc), "load_spec", "failed")
+                if self._expected is None:
+                    self._fail(FailureKind.CORRUPTED, str(exc))
+                else:
+                    self.detail = f"spec ignored: {exc}"
 
-    def on_stop(self) -> None:
-        self._ctx.metrics.sessions.labels(self.state.value).dec()
-
-    def on_failure(self, *_exc_info: Any) -> None:
+    def on_exit(self, reason: ExitReason) -> None:
         self._ctx.metrics.sessions.labels(self.state.value).dec()
 
     def on_receive(self, message: Any) -> Any:
@@ -190,27 +205,6 @@ class SessionActor(SupervisedActor):
             self._look_again()
             return None
         return super().on_receive(message)
-
-    def _look_again(self) -> None:
-        """Observe the server ourselves (a grace period ended between two polls)."""
-        now = self._ctx.clock.monotonic()
-        try:
-            snapshot = take_snapshot(self._ctx.client)
-        except TmuxError:
-            return  # the watcher's next poll reports what is wrong with the server
-        self._observe(Observation(ObservationKind.OK, snapshot, now))
-
-    def _schedule_recheck(self, now: float) -> None:
-        """Look again the moment the oldest stop outlives its grace, not at the next poll."""
-        scheduler = self._ctx.scheduler
-        if scheduler is None or self._recheck_pending or not self._stopped_since:
-            return
-        due = min(self._stopped_since.values()) + self.settings.frozen_grace
-        if self._resumed:
-            due = min(due, min(self._resumed.values()) + self.settings.frozen_grace)
-        if due > now:
-            self._recheck_pending = True
-            scheduler.call_later(due - now, self.actor_ref, _Recheck())
 
     def describe(self) -> dict[str, Any]:
         """This session's state for ``/status`` and ``sessions list``."""
@@ -226,41 +220,60 @@ class SessionActor(SupervisedActor):
     # --- observation → diagnosis → recovery ----------------------------------------------
 
     def _observe(self, obs: Observation) -> None:
-        if self.state in (SessionState.FAILED, SessionState.RELEASED):
-            return
+        if self.state is SessionState.RELEASED or self._supervision.stop_requested.is_set():
+            return  # let go, or being replaced: the next incarnation acts
         if obs.at < self._acted_at:
             return  # taken before our last recovery finished: it shows the old failure
         if obs.kind in (ObservationKind.TIMEOUT, ObservationKind.ERROR):
-            if self._frozen_at is None:
-                self._frozen_at = obs.at
-                self._set(SessionState.FROZEN, f"tmux server unresponsive: {obs.detail}")
+            # The watcher handles the server (SIGCONT, kill if allowed) and counts it once.
+            self._set(SessionState.FROZEN, f"tmux server unresponsive: {obs.detail}")
             return
+        self._unfail(obs.at)
         snapshot = obs.snapshot
         actual = snapshot.session(self.settings.name) if snapshot is not None else None
-        if self._frozen_at is not None:
-            self._server_answers_again(obs, actual)
         if actual is None:
             self._missing(obs)
             return
-        self._server_pid = snapshot.pid if snapshot is not None else None
+        assert snapshot is not None
         self._track_stops(actual, obs.at)
-        self._schedule_recheck(obs.at)
-        found = diagnose(
+        found = self._problems(actual, snapshot)
+        for problem in found:
+            if problem.kind in self._failed:
+                continue
+            self._recover(problem, obs)
+        self._schedule_recheck(self._ctx.clock.monotonic())
+        if found:
+            return
+        if self._failed:
+            self._set(SessionState.FAILED, "; ".join(self._failed.values()))
+        elif self.state is not SessionState.HEALTHY:
+            self._set(SessionState.HEALTHY, "")
+        self._checkpoint(actual, snapshot)
+
+    def _problems(self, actual: SessionSnapshot, snapshot: ServerSnapshot) -> list[Diagnosis]:
+        now = self._ctx.clock.monotonic()
+        found: list[Diagnosis] = []
+        if self._unvalidated and self._expected is not None:
+            # Our last restore did not match: finish it from the checkpoint before anything
+            # else, and never checkpoint the half-built session.
+            missing = missing_structure(self._expected, actual)
+            if missing:
+                found.append(
+                    Diagnosis(FailureKind.CORRUPTED, "incomplete restore: " + "; ".join(missing))
+                )
+            else:
+                self._unvalidated = False
+        found += diagnose(
             expected=self._expected,
             spec=self._spec,
             actual=actual,
             policy=self.settings.policy,
-            stopped_for={k: obs.at - t for k, t in self._stopped_since.items()},
-            resumed_for={k: obs.at - t for k, t in self._resumed.items()},
+            stopped_for={k: now - t for k, t in self._stopped_since.items()},
+            resumed_for={k: now - t for k, t in self._resumed.items()},
             frozen_grace=self.settings.frozen_grace,
+            match_ids=snapshot.pid is not None and snapshot.pid == self._server_pid,
         )
-        for problem in found:
-            if not self._recover(problem, obs):
-                return
-        if not found:
-            if self.state is not SessionState.HEALTHY:
-                self._set(SessionState.HEALTHY, "")
-            self._checkpoint(actual, snapshot)
+        return found
 
     def _missing(self, obs: Observation) -> None:
         snapshot = obs.snapshot
@@ -270,11 +283,20 @@ class SessionActor(SupervisedActor):
         if not self.settings.declared and same_server:
             self._release()
             return
+        if self._expected is None and self._spec is None:
+            if not self._failed:
+                self._set(SessionState.WAITING, "not on the tmux server; nothing to build it from")
+            return
+        if obs.kind is ObservationKind.GONE and self._server_pid is not None:
+            # A server that was just killed may still be exiting; a new-session on its socket
+            # then fails. Wait (bounded) for the old pid to be gone first.
+            wait_pid_gone(self._server_pid, 2.0)
         detail = "no tmux server" if obs.kind is ObservationKind.GONE else "session closed"
-        self._recover(Diagnosis(FailureKind.CRASHED, detail), obs)
+        if FailureKind.CRASHED not in self._failed:
+            self._recover(Diagnosis(FailureKind.CRASHED, detail), obs)
 
-    def _recover(self, problem: Diagnosis, obs: Observation) -> bool:
-        """Run the recovery for ``problem``; False iff the session is now ``failed``."""
+    def _recover(self, problem: Diagnosis, obs: Observation) -> None:
+        """Run the recovery for ``problem``, bounded by the restart intensity of its kind."""
         clock = self._ctx.clock
         detected = clock.monotonic()
         if obs.onset is not None:
@@ -283,19 +305,23 @@ class SessionActor(SupervisedActor):
             )
         if problem.kind is FailureKind.FROZEN and problem.resume:
             self._resume(problem)
-            return True
-        if self._intensity.record(detected):
-            self._fail(
+            return
+        window = self._intensity(problem.kind)
+        if window.record(detected):
+            reason = (
                 f"{problem.kind.value}: {problem.detail}; gave up after more than "
-                f"{self._intensity.max_restarts} recoveries in {self._intensity.max_seconds} s"
+                f"{window.max_restarts} recoveries in {window.max_seconds:g} s"
             )
-            self._record(problem, "give_up", "failed", None)
-            return False
+            self._fail(problem.kind, reason)
+            self._ctx.metrics.recoveries.labels(problem.kind.value, "failed").inc()
+            self._audit(problem.kind.value, problem.detail, "give_up", "failed")
+            return
         self._set(SessionState.RECOVERING, f"{problem.kind.value}: {problem.detail}")
         try:
             action, ok, why = self._act(problem)
-        except (TmuxError, OSError, RecoveryError) as exc:
-            action, ok, why = _ACTIONS[problem.kind], False, str(exc)
+        except Exception as exc:  # a recovery that raises is a failed recovery, not a crash
+            logger.exception("session %r: %s recovery raised", self.settings.name, problem.kind)
+            action, ok, why = _ACTIONS[problem.kind], False, f"{type(exc).__name__}: {exc}"
         self._acted_at = clock.monotonic()
         duration = self._acted_at - detected
         outcome = "success" if ok else "failed"
@@ -306,44 +332,47 @@ class SessionActor(SupervisedActor):
             self._set(SessionState.HEALTHY, "")
         else:
             self.detail = f"{problem.kind.value}: {why}"
-        self._record(problem, action, outcome, duration, why)
-        return True
+        detail = problem.detail if not why else f"{problem.detail} ({why})"
+        self._audit(problem.kind.value, detail, action, outcome, duration)
 
     def _act(self, problem: Diagnosis) -> tuple[str, bool, str]:
+        """Carry out the recovery of ``problem``: (action, validated, why not)."""
         client = self._ctx.client
         kind = problem.kind
         if kind is FailureKind.CRASHED:
             source = self._expected or self._spec
-            if source is None:
-                return "restore", False, "no checkpoint and no spec to restore from"
+            assert source is not None  # _missing waits when there is neither
             result = restore_session(client, source, self.settings.policy)
+            self._unvalidated = not result.ok
+            if result.ok and result.session is not None and self._expected is not None:
+                self._rebind(result.session)
             return "restore", result.ok, "; ".join(result.differences)
-        actual = take_snapshot(client).session(self.settings.name)
+        actual = self._observe_own()
         if actual is None:
             return _ACTIONS[kind], False, "the session vanished during the recovery"
         if kind is FailureKind.CORRUPTED:
-            assert self._spec is not None
-            execute_plan(client, plan_repair(self._spec, actual, self.settings.policy))
-            return "recreate_missing", *self._validate_structure()
+            reference = self._expected if self._unvalidated else self._spec
+            assert reference is not None
+            execute_plan(client, plan_repair(reference, actual, self.settings.policy))
+            after = self._observe_own()
+            missing = ["the session vanished"] if after is None else missing_structure(
+                reference, after
+            )  # fmt: skip
+            if not missing and reference is self._expected and after is not None:
+                self._unvalidated = False
+                self._rebind(after)
+            return "recreate_missing", not missing, "; ".join(missing)
         for pane in problem.panes:
             respawn_pane(client, pane.pane_id, pane.argv, pane.cwd)
             self._stopped_since.pop(pane.key, None)
             self._resumed.pop(pane.key, None)
         return "respawn", *self._validate_programs(problem)
 
-    def _validate_structure(self) -> tuple[bool, str]:
-        actual = take_snapshot(self._ctx.client).session(self.settings.name)
-        if actual is None or self._spec is None:
-            return False, "the session vanished after the repair"
-        missing = missing_structure(self._spec, actual)
-        return not missing, "; ".join(missing)
-
-    def _validate_programs(self, problem: Diagnosis, settle: float = 2.0) -> tuple[bool, str]:
-        """Observe until every respawned program runs, for at most ``settle`` seconds."""
-        deadline = time.monotonic() + settle
+    def _validate_programs(self, problem: Diagnosis) -> tuple[bool, str]:
+        """Observe until every respawned program runs, for at most :data:`SETTLE` seconds."""
+        deadline = time.monotonic() + SETTLE
         while True:
-            actual = take_snapshot(self._ctx.client).session(self.settings.name)
-            problems = _program_problems(problem, actual)
+            problems = _program_problems(problem, self._observe_own())
             if not problems or time.monotonic() >= deadline:
                 return not problems, "; ".join(problems)
             time.sleep(0.02)
@@ -353,11 +382,11 @@ class SessionActor(SupervisedActor):
         now = self._ctx.clock.monotonic()
         for pane in problem.panes:
             if pane.program_pid:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
+                with suppress(ProcessLookupError, PermissionError):
                     os.killpg(os.getpgid(pane.program_pid), signal.SIGCONT)
             self._resumed[pane.key] = now
         self._set(SessionState.FROZEN, problem.detail)
-        self._record(problem, "sigcont", "attempted", None)
+        self._audit(problem.kind.value, problem.detail, "sigcont", "attempted")
 
     def _track_stops(self, actual: SessionSnapshot, now: float) -> None:
         stopped = {key for key, pane in pane_map(actual).items() if pane.stopped}
@@ -375,39 +404,57 @@ class SessionActor(SupervisedActor):
                 self.recoveries += 1
                 self._audit("frozen", f"pane {key} resumed", "sigcont", "success", now - sent)
 
-    def _server_answers_again(self, obs: Observation, actual: SessionSnapshot | None) -> None:
-        assert self._frozen_at is not None
-        duration = max(0.0, obs.at - self._frozen_at)
-        self._frozen_at = None
-        outcome = "success" if actual is not None else "escalated"
-        self._ctx.metrics.recoveries.labels("frozen", outcome).inc()
-        if actual is not None:
-            self._ctx.metrics.recovery_duration.labels("frozen").observe(duration)
-            self.recoveries += 1
-            self._set(SessionState.HEALTHY, "")
-        self._audit("frozen", "tmux server answers again", "wait", outcome, duration)
+    # --- looking again --------------------------------------------------------------------
 
-    # --- checkpoints, audit, state --------------------------------------------------------
+    def _observe_own(self) -> SessionSnapshot | None:
+        """A fresh snapshot of this session (scrollback included when it asks for it)."""
+        return self._snapshot().session(self.settings.name)
 
-    def _checkpoint(self, actual: SessionSnapshot, snapshot: ServerSnapshot | None) -> None:
-        if actual.is_empty:
-            return  # never save an empty snapshot over a good one
+    def _snapshot(self) -> ServerSnapshot:
+        lines = self.settings.scrollback
+        return take_snapshot(
+            self._ctx.client, scrollback={self.settings.name: lines} if lines else None
+        )
+
+    def _look_again(self) -> None:
+        """Observe the server ourselves (a grace period ended between two polls)."""
+        now = self._ctx.clock.monotonic()
+        with suppress(RecoveryError):  # the watcher's next poll reports a server problem
+            self._observe(Observation(ObservationKind.OK, self._snapshot(), now))
+
+    def _schedule_recheck(self, now: float) -> None:
+        """Look again the moment a stop or a SIGCONT outlives its grace, not at the next poll."""
+        scheduler = self._ctx.scheduler
+        if scheduler is None or self._recheck_pending:
+            return
+        grace = self.settings.frozen_grace
+        deadlines = [t + grace for t in (*self._stopped_since.values(), *self._resumed.values())]
+        future = [d for d in deadlines if d > now]
+        if future:
+            self._recheck_pending = True
+            scheduler.call_later(min(future) - now, self.actor_ref, _Recheck())
+
+    # --- checkpoints, intensity, audit, state ---------------------------------------------
+
+    def _checkpoint(self, actual: SessionSnapshot, snapshot: ServerSnapshot) -> None:
+        if actual.is_empty or self._unvalidated:
+            return  # never save an empty or half-restored snapshot over a good one
         if any(p.argv is None and not p.dead for p in actual.panes()):
             return  # a pane whose program just exited and tmux has not reaped yet: unsettled
-        fingerprint = _fingerprint(actual)
+        fingerprint = _fingerprint(actual, snapshot.pid)
         now = self._ctx.clock.monotonic()
-        scrollback_due = (
-            self.settings.scrollback > 0
-            and now - self._last_write >= SCROLLBACK_CHECKPOINT_INTERVAL
-        )
+        since_write = now - self._last_write
+        scrollback_due = self.settings.scrollback > 0 and since_write >= SCROLLBACK_INTERVAL
         if fingerprint == self._fingerprint and not scrollback_due:
             return
         try:
             self._ctx.store.checkpoints.create(
                 self.settings.name,
-                {"session": actual.to_dict()},
+                # The server pid is part of the state so the first look at a new server writes
+                # a checkpoint: its pane ids are then valid again for matching.
+                {"session": actual.to_dict(), "server_pid": snapshot.pid},
                 metadata={
-                    "server_pid": snapshot.pid if snapshot is not None else None,
+                    "server_pid": snapshot.pid,
                     "mode": "declared" if self.settings.declared else "adopted",
                 },
             )
@@ -415,17 +462,44 @@ class SessionActor(SupervisedActor):
             logger.error("session %r: checkpoint failed: %s", self.settings.name, exc)
             return
         self._expected = actual
+        self._server_pid = snapshot.pid
         self._fingerprint = fingerprint
         self._last_write = now
+
+    def _rebind(self, actual: SessionSnapshot) -> None:
+        """After our own restore or repair: the checkpoint's panes now have ``actual``'s ids."""
+        assert self._expected is not None
+        self._expected = _with_ids(self._expected, actual)
+        with suppress(RecoveryError):
+            self._server_pid = self._ctx.client.server_pid()
+
+    def _intensity(self, kind: FailureKind) -> IntensityWindow:
+        key = (self.settings.name, kind)
+        window = self._ctx.intensities.get(key)
+        if window is None:
+            window = IntensityWindow(
+                self.settings.program_max_restarts, self.settings.program_max_seconds
+            )
+            self._ctx.intensities[key] = window
+        return window
+
+    def _fail(self, kind: FailureKind, reason: str) -> None:
+        self._failed[kind] = reason
+        self._set(SessionState.FAILED, "; ".join(self._failed.values()))
+        logger.error("session %r failed: %s", self.settings.name, reason)
+
+    def _unfail(self, now: float) -> None:
+        """Re-arm the kinds whose intensity window has passed since they were given up on."""
+        for kind in list(self._failed):
+            window = self._ctx.intensities.get((self.settings.name, kind))
+            if window is not None and window.count(now) == 0:
+                del self._failed[kind]
+                self._audit(kind.value, "restart intensity window passed", "rearm", "success")
 
     def _release(self) -> None:
         self._set(SessionState.RELEASED, "closed while the tmux server kept running")
         self._audit("released", "closed by the user; no longer watched", "release", "success")
         self.actor_ref.stop(block=False)  # a normal exit: a transient child is not restarted
-
-    def _fail(self, reason: str) -> None:
-        self._set(SessionState.FAILED, reason)
-        logger.error("session %r failed: %s", self.settings.name, reason)
 
     def _set(self, state: SessionState, detail: str) -> None:
         if state is not self.state:
@@ -435,23 +509,13 @@ class SessionActor(SupervisedActor):
         self.state = state
         self.detail = detail
 
-    def _record(
-        self,
-        problem: Diagnosis,
-        action: str,
-        outcome: str,
-        duration: float | None,
-        why: str = "",
-    ) -> None:
-        detail = problem.detail if not why else f"{problem.detail} ({why})"
-        self._audit(problem.kind.value, detail, action, outcome, duration)
-
     def _audit(
         self, kind: str, detail: str, action: str, outcome: str, duration: float | None = None
     ) -> None:
+        audit_kind = "recovery" if kind in FailureKind.__members__.values() else "session"
         try:
             self._ctx.store.audit.append(
-                "recovery" if kind in FailureKind.__members__.values() else "session",
+                audit_kind,
                 self.settings.name,
                 detail=f"{kind}: {detail}",
                 action=action,
@@ -486,8 +550,24 @@ def _program_problems(problem: Diagnosis, actual: SessionSnapshot | None) -> lis
     return problems
 
 
-def _fingerprint(session: SessionSnapshot) -> Any:
-    return _strip(session.to_dict())
+def _with_ids(expected: SessionSnapshot, actual: SessionSnapshot) -> SessionSnapshot:
+    """``expected`` with the session, window and pane ids (and pids) of ``actual``, by position."""
+    windows = []
+    for w, aw in zip(expected.windows, actual.windows, strict=False):
+        panes = (
+            tuple(
+                replace(p, pane_id=ap.pane_id, pid=ap.pid, program_pid=ap.program_pid)
+                for p, ap in zip(w.panes, aw.panes, strict=False)
+            )
+            + w.panes[len(aw.panes) :]
+        )
+        windows.append(replace(w, window_id=aw.window_id, panes=panes))
+    windows += expected.windows[len(actual.windows) :]
+    return replace(expected, session_id=actual.session_id, windows=tuple(windows))
+
+
+def _fingerprint(session: SessionSnapshot, server_pid: int | None) -> Any:
+    return (_strip(session.to_dict()), server_pid)
 
 
 def _strip(value: Any) -> Any:

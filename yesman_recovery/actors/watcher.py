@@ -49,6 +49,7 @@ from yesman_recovery.actors.session import (
 )
 from yesman_recovery.errors import StoreError, TmuxError, TmuxServerGone, TmuxTimeout
 from yesman_recovery.supervisors.actor import SupervisedActor
+from yesman_recovery.supervisors.restart import ExitReason
 from yesman_recovery.supervisors.scheduler import Periodic, Scheduler
 from yesman_recovery.supervisors.spec import ChildSpec, Restart, Strategy
 from yesman_recovery.supervisors.supervisor import ChildInfo, ChildState, Supervisor
@@ -91,22 +92,9 @@ class SessionsSupervisor(Supervisor):
         super().on_start()
         self._cell.set(self.actor_ref)
 
-    def on_stop(self) -> None:
-        self._cell.set(None)
-        super().on_stop()
-
-    def session_states(self) -> list[dict[str, Any]]:
-        """``describe()`` of every running session actor (for ``/status``)."""
-        out: list[dict[str, Any]] = []
-        for info in self.which_children():
-            if info.ref is None:
-                out.append({"name": info.id, "state": info.state.value, "detail": info.last_exit})
-                continue
-            try:
-                out.append(info.ref.proxy().describe().get(timeout=2.0))
-            except (pykka.Timeout, pykka.ActorDeadError):
-                out.append({"name": info.id, "state": "unresponsive", "detail": ""})
-        return out
+    def on_exit(self, reason: ExitReason) -> None:
+        self._cell.set(None)  # before the children stop: nobody should send them more
+        super().on_exit(reason)
 
 
 @dataclass(frozen=True)
@@ -157,18 +145,15 @@ class TmuxWatcher(SupervisedActor):
         self._server_pid: int | None = None  # pid of the server as last observed
         self._unresponsive_since: float | None = None
         self._exit_poll_pending = False  # True iff an exit-triggered poll is scheduled
+        self.polls = 0  # observations taken by this incarnation (read by the benchmark)
         self._continued = False  # True iff SIGCONT was sent in the current unresponsive spell
-        self.polls = 0
 
     def on_start(self) -> None:
         self._adopted = self._load_adopted()
         self._exits = ExitWatcher(self._on_exit)
         self._periodic = self._scheduler.every(self.settings.poll_interval, self.actor_ref, _Poll())
 
-    def on_stop(self) -> None:
-        self._close()
-
-    def on_failure(self, *_exc_info: Any) -> None:
+    def on_exit(self, reason: ExitReason) -> None:
         self._close()
 
     def on_receive(self, message: Any) -> Any:
@@ -193,7 +178,11 @@ class TmuxWatcher(SupervisedActor):
         sup = self._sessions.get()
         if sup is None:
             return obs
-        children = {c.id: c for c in sup.proxy().which_children().get(timeout=ASK_TIMEOUT)}
+        try:
+            infos = sup.proxy().which_children().get(timeout=ASK_TIMEOUT)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            return obs  # the sessions supervisor is being restarted; next tick
+        children = {c.id: c for c in infos}
         self._forget_released(sup, children)
         self._adopt(sup, children, obs.snapshot)
         for info in children.values():
@@ -211,16 +200,30 @@ class TmuxWatcher(SupervisedActor):
         try:
             snap = take_snapshot(self._ctx.client, scrollback=dict(self.settings.scrollback))
         except TmuxServerGone as exc:
-            self._unresponsive_since = None
+            self._answers_again(now, "escalated")
             return Observation(ObservationKind.GONE, None, now, onset, str(exc))
         except TmuxTimeout as exc:
             self._unresponsive(now)
             return Observation(ObservationKind.TIMEOUT, None, now, onset, str(exc))
         except TmuxError as exc:
             return Observation(ObservationKind.ERROR, None, now, onset, str(exc))
-        self._unresponsive_since = None
+        self._answers_again(now, "success" if snap.pid == self._server_pid else "escalated")
         self._server_pid = snap.pid
         return Observation(ObservationKind.OK, snap, now, onset)
+
+    def _answers_again(self, now: float, outcome: str) -> None:
+        """Count a spell of an unresponsive server once, when it ends (not once per session)."""
+        since = self._unresponsive_since
+        if since is None:
+            return
+        self._unresponsive_since = None
+        metrics = self._ctx.metrics
+        metrics.recoveries.labels("frozen", outcome).inc()
+        if outcome == "success":
+            metrics.recovery_duration.labels("frozen").observe(max(0.0, now - since))
+        self._audit(
+            "frozen", f"tmux server answers again after {now - since:.1f} s", "wait", outcome
+        )
 
     def _unresponsive(self, now: float) -> None:
         """First SIGCONT a stopped server (once), then, if allowed, kill one that stays hung."""
@@ -314,7 +317,8 @@ class TmuxWatcher(SupervisedActor):
         if latest is None:
             return set()
         names = latest.state.get("sessions", []) if isinstance(latest.state, dict) else []
-        return {n for n in names if isinstance(n, str)}
+        # Filter by today's settings: a pattern removed from `adopt` lets its sessions go.
+        return {n for n in names if isinstance(n, str) and self.settings.adopts(n)}
 
     def _save_adopted(self) -> None:
         try:
@@ -322,14 +326,14 @@ class TmuxWatcher(SupervisedActor):
         except (StoreError, ValueError) as exc:
             logger.error("cannot save the list of adopted sessions: %s", exc)
 
-    def _audit(self, kind: str, detail: str, action: str) -> None:
+    def _audit(self, kind: str, detail: str, action: str, outcome: str = "attempted") -> None:
         with contextlib.suppress(StoreError, ValueError):
             self._ctx.store.audit.append(
                 "recovery",
                 "tmux-server",
                 detail=f"{kind}: {detail}",
                 action=action,
-                outcome="attempted",
+                outcome=outcome,
             )
 
     def _close(self) -> None:

@@ -180,3 +180,19 @@ def _window_differences(exp: WindowSnapshot, act: WindowSnapshot) -> list[str]:
 
 def _real(path: str) -> str:
     return os.path.realpath(path) if path else path
+
+
+def match_window(
+    window: WindowSnapshot, position: int, actual: SessionSnapshot
+) -> WindowSnapshot | None:
+    """The window of ``actual`` that plays the part of ``window`` (at ``position`` in its session).
+
+    A named window is matched by name; an automatically named one by its index, or, when it has
+    none (a spec's window), by its position. Repairs and diagnosis both use this one rule, so a
+    window counted as missing is exactly one a repair creates.
+    """
+    if not window.automatic_rename and window.name:
+        return next((w for w in actual.windows if w.name == window.name), None)
+    if window.index is not None:
+        return next((w for w in actual.windows if w.index == window.index), None)
+    return actual.windows[position] if position < len(actual.windows) else None

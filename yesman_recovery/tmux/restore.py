@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 
 from yesman_recovery.errors import TmuxError
 from yesman_recovery.tmux.client import TmuxClient, literal, unvis
-from yesman_recovery.tmux.compare import compare
+from yesman_recovery.tmux.compare import compare, match_window
 from yesman_recovery.tmux.policy import ProgramPolicy
-from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot, WindowSnapshot
+from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot
 from yesman_recovery.tmux.snapshot import ARGV_OPTION, take_snapshot
 
 log = logging.getLogger(__name__)
@@ -217,7 +217,7 @@ def plan_repair(
 ) -> RestorePlan:
     """Plan the creation of the windows and panes ``actual`` lacks; nothing existing is touched.
 
-    Windows are matched by name (by index for automatically named ones); a missing window goes
+    Windows are matched by :func:`match_window`; a missing window goes
     to its expected index when free, else after the last window. A window with fewer panes gets
     the missing ones after its last pane, then the expected layout. Panes are never removed.
     """
@@ -226,8 +226,8 @@ def plan_repair(
     cmds: list[Command] = []
     starts: list[PaneStart] = []
     finish: list[Command] = []
-    for window in expected.windows:
-        found = _match(window, actual)
+    for position, window in enumerate(expected.windows):
+        found = match_window(window, position, actual)
         if found is None:
             index = (
                 window.index
@@ -279,16 +279,6 @@ def plan_repair(
         if window.layout:
             finish.append(("select-layout", "-t", target, window.layout))
     return RestorePlan(actual.name, tuple(cmds), (), tuple(starts), tuple(finish))
-
-
-def _match(window: WindowSnapshot, actual: SessionSnapshot) -> WindowSnapshot | None:
-    if not window.automatic_rename:
-        named = next((w for w in actual.windows if w.name == window.name), None)
-        if named is not None:
-            return named
-    if window.index is None:
-        return None
-    return next((w for w in actual.windows if w.index == window.index), None)
 
 
 def _start(pane: PaneSnapshot, policy: ProgramPolicy) -> PaneStart:

@@ -6,7 +6,8 @@ open the store of the resolved state directory directly; LMDB lets them run whil
 writes to the same store.
 
 Checkpoints written by ``save`` are the daemon's own format: scope = session name, state
-``{"session": SessionSnapshot.to_dict()}``, metadata ``{"server_pid", "mode"}``. So a daemon
+``{"session": SessionSnapshot.to_dict(), "server_pid": PID}``, metadata ``{"server_pid",
+"mode"}``. So a daemon
 started later restores from them, and ``restore`` reads the daemon's.
 """
 
@@ -147,7 +148,7 @@ def save_session(
     mode = "declared" if config.session(session.name) is not None else "adopted"
     return store.checkpoints.create(
         session.name,
-        {"session": session.to_dict()},
+        {"session": session.to_dict(), "server_pid": server_pid},
         metadata={"server_pid": server_pid, "mode": mode},
     )
 

@@ -60,22 +60,10 @@ TAIL = ("tail", "-f", "/dev/null")
 BASELINE_INTERVAL = 5.0
 DETECTION = "yesman_recovery_failure_detection_seconds"
 RECOVERY = "yesman_recovery_recovery_duration_seconds"
-# Runs `tail` as the terminal's foreground process group while this process (the pane's own
-# process) waits without WUNTRACED: a stopped tail is then resumed by nobody but the daemon.
-FOREGROUND_WRAPPER = """
-import os, signal
-signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-pid = os.fork()
-if pid == 0:
-    os.setpgid(0, 0)
-    os.execvp("tail", ["tail", "-f", "/dev/null"])
-try:
-    os.setpgid(pid, pid)
-except OSError:
-    pass
-os.tcsetpgrp(0, pid)
-os.waitpid(pid, 0)
-"""
+# `tail` as the terminal's foreground process group, resumed by nobody but the daemon.
+FOREGROUND_WRAPPER = str(
+    Path(__file__).resolve().parent.parent / "tests" / "integration" / "foreground_tail.py"
+)
 
 
 def p99(values: list[float]) -> float:
@@ -200,7 +188,7 @@ def bench_crash_and_frozen(rounds: int, frozen_rounds: int, work: Path) -> dict[
                 durations = until(partial(restores, app, since), 10, "10 restore records")
                 out["restore"] += durations
             # frozen: one more session whose tail is a foreground process group
-            client.run("new-session", "-d", "-s", "frozen", "--", sys.executable, "-c",
+            client.run("new-session", "-d", "-s", "frozen", "--", sys.executable,
                        FOREGROUND_WRAPPER)  # fmt: skip
 
             def frozen_tail() -> int | None:

@@ -377,29 +377,13 @@ def test_an_unresponsive_server_is_killed_and_restored_only_when_allowed(
     assert tmux_client.server_pid() != server
 
 
-# Runs `tail` as the terminal's foreground process group while the pane's own process waits
-# without WUNTRACED: a stopped tail is then resumed by nobody but the daemon (as happens to a
-# program whose launcher does not do job control).
-FOREGROUND_TAIL = """
-import os, signal
-signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-pid = os.fork()
-if pid == 0:
-    os.setpgid(0, 0)
-    os.execvp("tail", ["tail", "-f", "/dev/null"])
-try:
-    os.setpgid(pid, pid)
-except OSError:
-    pass
-os.tcsetpgrp(0, pid)
-os.waitpid(pid, 0)
-"""
+FOREGROUND_TAIL = str(Path(__file__).with_name("foreground_tail.py"))
 
 
 def test_a_stopped_foreground_program_gets_sigcont_after_its_grace(
     tmux_client: TmuxClient, make_app: AppFactory
 ) -> None:
-    tmux_client.run("new-session", "-d", "-s", "held", "--", sys.executable, "-c", FOREGROUND_TAIL)
+    tmux_client.run("new-session", "-d", "-s", "held", "--", sys.executable, FOREGROUND_TAIL)
 
     def tail_pid() -> int | None:
         session = _session(tmux_client, "held")
@@ -425,7 +409,7 @@ def test_a_stopped_foreground_program_gets_sigcont_after_its_grace(
 def test_a_program_that_stays_stopped_after_sigcont_is_respawned(
     tmux_client: TmuxClient, make_app: AppFactory
 ) -> None:
-    tmux_client.run("new-session", "-d", "-s", "held", "--", sys.executable, "-c", FOREGROUND_TAIL)
+    tmux_client.run("new-session", "-d", "-s", "held", "--", sys.executable, FOREGROUND_TAIL)
     session = wait_until(lambda: _program_session(tmux_client, "held"))
     pid = session.windows[0].panes[0].program_pid
     app = make_app(frozen_grace=0.3)

@@ -75,9 +75,12 @@ def test_the_root_giving_up_ends_with_status_1_and_an_audit_record(tmp_path: Pat
         events = app.store.audit.query(kind="supervisor", subject="root")
         assert [e.action for e in events] == ["give_up"]
         assert "RestartIntensityExceeded" in events[0].detail
-        assert app.metrics.registry.get_sample_value(
-            "yesman_recovery_restart_intensity_exceeded_total", {"supervisor": "root"}
-        ) == 1.0
+        assert (
+            app.metrics.registry.get_sample_value(
+                "yesman_recovery_restart_intensity_exceeded_total", {"supervisor": "root"}
+            )
+            == 1.0
+        )
     finally:
         app.stop()
 

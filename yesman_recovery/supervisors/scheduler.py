@@ -127,6 +127,13 @@ class _Queue:
     def push(self, due: float, entry: _Entry) -> None:
         heapq.heappush(self._heap, (due, next(self._seq), entry))
 
+    def reschedule(self, when: float, periodic: Periodic, now: float) -> None:
+        """Queue ``periodic``'s next tick after the one due at ``when`` fired at ``now``."""
+        # Counted from the scheduled time, not from now, so ticks do not drift; if we fell
+        # behind by more than a period, start again from now.
+        nxt = when + periodic.interval
+        self.push(nxt if nxt > now else now + periodic.interval, periodic)
+
     def next_due(self) -> float | None:
         return self._heap[0][0] if self._heap else None
 
@@ -143,10 +150,7 @@ class _Queue:
 
 def _fire(queue: _Queue, when: float, entry: _Entry, now: float) -> None:
     if entry.fire() and isinstance(entry, Periodic):
-        # Next period counted from the scheduled time, not from now, so ticks do not drift;
-        # if we fell behind by more than a period, start again from now.
-        nxt = when + entry.interval
-        queue.push(nxt if nxt > now else now + entry.interval, entry)
+        queue.reschedule(when, entry, now)
 
 
 class ThreadScheduler:
@@ -213,8 +217,7 @@ class ThreadScheduler:
             if fired:
                 with self._cond:
                     for when, entry in fired:
-                        nxt = when + entry.interval
-                        self._queue.push(nxt if nxt > now else now + entry.interval, entry)
+                        self._queue.reschedule(when, entry, now)
 
 
 class ManualScheduler:

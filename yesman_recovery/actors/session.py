@@ -29,7 +29,6 @@ import enum
 import logging
 import os
 import signal
-import time
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -55,6 +54,7 @@ from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.records import ServerSnapshot, SessionSnapshot
 from yesman_recovery.tmux.restore import (
     execute_plan,
+    observe_until,
     plan_repair,
     program_matches,
     respawn_pane,
@@ -370,12 +370,13 @@ class SessionActor(SupervisedActor):
 
     def _validate_programs(self, problem: Diagnosis) -> tuple[bool, str]:
         """Observe until every respawned program runs, for at most :data:`SETTLE` seconds."""
-        deadline = time.monotonic() + SETTLE
-        while True:
-            problems = _program_problems(problem, self._observe_own())
-            if not problems or time.monotonic() >= deadline:
-                return not problems, "; ".join(problems)
-            time.sleep(0.02)
+        _, problems = observe_until(
+            self._ctx.client,
+            self.settings.name,
+            lambda seen: _program_problems(problem, seen),
+            SETTLE,
+        )
+        return not problems, "; ".join(problems)
 
     def _resume(self, problem: Diagnosis) -> None:
         """First step for a stopped program: SIGCONT its process group."""

@@ -31,7 +31,7 @@ import logging
 import os
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from yesman_recovery.errors import TmuxError
@@ -355,16 +355,32 @@ def restore_session(
     started = time.monotonic()
     plan = plan_restore(session, policy)
     execute_plan(client, plan)
-    deadline = started + settle
-    while True:
-        actual = take_snapshot(client).session(session.name)
-        diffs = _differences(session, actual, plan)
-        if not diffs or time.monotonic() >= deadline:
-            break
-        time.sleep(0.02)
+    actual, diffs = observe_until(
+        client, session.name, lambda seen: _differences(session, seen, plan), settle
+    )
     ok = not diffs
     log.info("restored session %r: ok=%s %s", session.name, ok, diffs)
     return RestoreResult(ok, diffs, time.monotonic() - started, actual)
+
+
+def observe_until(
+    client: TmuxClient,
+    name: str,
+    problems: Callable[[SessionSnapshot | None], list[str]],
+    settle: float,
+) -> tuple[SessionSnapshot | None, list[str]]:
+    """Observe session ``name`` until ``problems`` finds none, for at most ``settle`` seconds.
+
+    Programs take a moment to start after a restore or a respawn; returns the last observation
+    and what was still wrong with it (empty: validated).
+    """
+    deadline = time.monotonic() + settle
+    while True:
+        actual = take_snapshot(client).session(name)
+        found = problems(actual)
+        if not found or time.monotonic() >= deadline:
+            return actual, found
+        time.sleep(0.02)
 
 
 def _differences(

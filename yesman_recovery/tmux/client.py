@@ -36,7 +36,7 @@ import psutil
 
 from yesman_recovery.errors import TmuxError, TmuxServerGone, TmuxTimeout
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 FIELD_SEP = "\x1f"
 RECORD_END = "\x1e"
@@ -101,7 +101,7 @@ def parse_records(output: str, width: int | None = None) -> list[list[str]]:
             continue
         fields = chunk.lstrip("\n").split(FIELD_SEP)
         if width is not None and len(fields) != width:
-            log.warning("dropping a tmux record with %d fields, expected %d", len(fields), width)
+            logger.warning("dropping a tmux record with %d fields, expected %d", len(fields), width)
             continue
         records.append(fields)
     return records

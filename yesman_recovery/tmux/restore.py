@@ -41,7 +41,7 @@ from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot
 from yesman_recovery.tmux.snapshot import ARGV_OPTION, take_snapshot
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 Command = tuple[str, ...]
 
@@ -359,7 +359,7 @@ def restore_session(
         client, session.name, lambda seen: _differences(session, seen, plan), settle
     )
     ok = not diffs
-    log.info("restored session %r: ok=%s %s", session.name, ok, diffs)
+    logger.info("restored session %r: ok=%s %s", session.name, ok, diffs)
     return RestoreResult(ok, diffs, time.monotonic() - started, actual)
 
 

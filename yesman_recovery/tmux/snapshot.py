@@ -31,7 +31,7 @@ from yesman_recovery.tmux.records import (
     WindowSnapshot,
 )
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 ARGV_OPTION = "@yr_argv"
 

@@ -233,3 +233,19 @@ def test_declared_sessions_are_children_and_only_matching_ones_are_adopted(
     modes = {name: d["mode"] for name, d in tree.describe().items()}
     assert modes == {"work": "declared", "agent-1": "adopted"}
     assert adopted_names(world) == ["agent-1"]  # declared sessions are not in the list
+
+
+def test_a_spell_that_ends_on_another_server_counts_as_escalated(
+    world: World, trees: Callable[..., Tree]
+) -> None:
+    world.tmux.start(session("a", ("main", 1)))
+    tree = trees()
+    tree.poll()
+    world.tmux.frozen = True
+    tree.poll()
+    world.tmux.frozen = False
+    world.tmux.kill()
+    world.tmux.start(session("a", ("main", 1)))  # someone restarted the server meanwhile
+    tree.poll()
+    assert world.recoveries("frozen", "escalated") == 1
+    assert world.recoveries("frozen", "success") == 0

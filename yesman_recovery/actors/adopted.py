@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from yesman_recovery.errors import StoreError
 from yesman_recovery.storage import Store
@@ -21,9 +21,9 @@ ADOPTED_SCOPE = "yesman-recovery:adopted"
 """Checkpoint scope listing adopted sessions (``:`` cannot occur in a tmux session name)."""
 
 
-def adopts(name: str, patterns: Iterable[str], declared: Iterable[str]) -> bool:
+def adopts(name: str, patterns: Iterable[str], declared: Collection[str]) -> bool:
     """True iff the undeclared session ``name`` matches one of the ``adopt`` patterns."""
-    return name not in set(declared) and any(fnmatch.fnmatchcase(name, p) for p in patterns)
+    return name not in declared and any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
 class AdoptedSessions:

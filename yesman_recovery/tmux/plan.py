@@ -8,10 +8,10 @@ How programs run: a program the :class:`ProgramPolicy` allows is the pane's own 
 (``new-window … -- argv``), not a line typed into a shell, so it gets exactly that argv; the pane
 gets ``remain-on-exit on``, so when the program exits the pane stays, dead, with
 ``#{pane_dead}`` and ``#{pane_dead_status}`` set (seen by ``take_snapshot``), and
-:func:`~.restore.respawn_pane` (``respawn-pane -k``) revives it. The argv started is kept in the pane option
-``@yr_argv``, so a dead pane still tells which program it ran. A one-word argv runs as
-``exec 'word'`` through tmux's ``default-shell``. Programs inherit the tmux server's environment
-(plus the session's ``environment``), not a shell rc's.
+:func:`~.restore.respawn_pane` (``respawn-pane -k``) revives it. The argv started is kept in
+the pane option ``@yr_argv``, so a dead pane still tells which program it ran. A one-word argv
+runs as ``exec 'word'`` through tmux's ``default-shell``. Programs inherit the tmux server's
+environment (plus the session's ``environment``), not a shell rc's.
 
 Spec panes with ``shell_command`` lines get a shell and the lines are typed into it, as
 ``tmuxp load`` does; the last line is replaced by the policy's command when it is a simple,

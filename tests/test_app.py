@@ -23,11 +23,6 @@ class Crasher(SupervisedActor):
         raise RuntimeError(f"told {message!r}")
 
 
-class CrashingApp(RecoveryApp):
-    def extra_children(self) -> list[ChildSpec]:
-        return [*super().extra_children(), ChildSpec("crasher", Crasher)]
-
-
 def _config(tmp_path: Path) -> Any:
     base = load_config(None)
     return dataclasses.replace(
@@ -54,7 +49,7 @@ def test_status_lists_the_whole_tree(tmp_path: Path) -> None:
 
 
 def test_the_root_giving_up_ends_with_status_1_and_an_audit_record(tmp_path: Path) -> None:
-    app = CrashingApp(_config(tmp_path))
+    app = RecoveryApp(_config(tmp_path), children=[ChildSpec("crasher", Crasher)])
     app.start()
     try:
         # Default intensity is 3 restarts in 5 s: the fourth crash makes the root give up.

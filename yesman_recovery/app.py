@@ -10,6 +10,7 @@
           ├─ sessions  SessionsSupervisor one_for_one, one SessionActor per watched session
           └─ watcher   TmuxWatcher (started after the sessions it feeds)
 
+An embedding host's own ``children`` start under the root after ``tmux``.
 ``yesman-recovery run`` is a thin wrapper: ``with RecoveryApp(config) as app: app.wait()``.
 The exit status contract: :meth:`RecoveryApp.wait` returns 0 after :meth:`RecoveryApp.stop`
 (SIGTERM, SIGINT) and 1 when the root supervisor gave up (restart intensity exceeded), which is
@@ -26,6 +27,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -34,22 +36,23 @@ from typing import Any, Self
 import pykka
 from prometheus_client import CollectorRegistry
 
-from yesman_recovery import __version__
+from yesman_recovery.actors.context import SessionContext, SessionSettings
 from yesman_recovery.actors.maintenance import StoreMaintenance
-from yesman_recovery.actors.session import SessionContext, SessionSettings
-from yesman_recovery.actors.watcher import WatchSettings, tmux_subtree
+from yesman_recovery.actors.tree import tmux_subtree
+from yesman_recovery.actors.watcher import WatchSettings
+from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.config import Config
+from yesman_recovery.config.build import frozen_grace, program_policy, tmux_client
 from yesman_recovery.control import ControlServer, socket_path
+from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.metrics.server import MetricsServer
 from yesman_recovery.storage import Store, open_store
 from yesman_recovery.supervisors.actor import SupervisedRef
-from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
 from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.supervisors.supervisor import ChildInfo, Supervisor, describe_tree
-from yesman_recovery.tmux.client import TmuxClient
-from yesman_recovery.tmux.policy import ProgramPolicy
+from yesman_recovery.version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +61,9 @@ class RecoveryApp:
     """Builds the tree from a validated :class:`Config` and runs it until stopped or it gives up.
 
     ``registry`` lets a host collect our metrics in its own ``CollectorRegistry``; by default the
-    app has a fresh one of its own. ``clock`` and ``scheduler`` are for tests.
+    app has a fresh one of its own. ``children`` are the host's own actors or subtrees, started
+    under the root supervisor after the built-in ones (and under its restart intensity).
+    ``clock`` and ``scheduler`` are for tests.
     """
 
     def __init__(
@@ -67,6 +72,7 @@ class RecoveryApp:
         *,
         state_dir: Path | None = None,
         registry: CollectorRegistry | None = None,
+        children: Sequence[ChildSpec] = (),
         clock: Clock = SYSTEM_CLOCK,
         scheduler: Scheduler | None = None,
     ) -> None:
@@ -74,6 +80,7 @@ class RecoveryApp:
         self.state_dir = Path(state_dir) if state_dir is not None else config.storage.path
         self.metrics = RecoveryMetrics(registry)
         self.clock = clock
+        self._extra = tuple(children)
         self._own_scheduler = scheduler is None
         self.scheduler: Scheduler = scheduler if scheduler is not None else ThreadScheduler()
         self.store: Store | None = None
@@ -231,27 +238,22 @@ class RecoveryApp:
                 },
             )
         )
-        children.extend(self.extra_children())
+        children.append(self._tmux_subtree())
+        children.extend(self._extra)
         return children
 
-    def extra_children(self) -> list[ChildSpec]:
-        """Subtrees added after the core ones: the tmux subtree."""
-        return [self._tmux_subtree()]
-
     def _tmux_subtree(self) -> ChildSpec:
-        tmux = self.config.tmux
+        cfg = self.config
+        tmux = cfg.tmux
         assert self.store is not None
-        client = TmuxClient(
-            socket_name=tmux.socket_name,
-            socket_path=None if tmux.socket_path is None else str(tmux.socket_path),
-            timeout=tmux.command_timeout,
+        context = SessionContext(
+            tmux_client(cfg), self.store, self.metrics, self.clock, self.scheduler
         )
-        context = SessionContext(client, self.store, self.metrics, self.clock, self.scheduler)
         base = SessionSettings(
             name="",
             declared=False,
-            policy=ProgramPolicy(allowlist=tmux.programs),
-            frozen_grace=tmux.frozen_grace,
+            policy=program_policy(cfg),
+            frozen_grace=frozen_grace(cfg),
             program_max_restarts=tmux.program_max_restarts,
             program_max_seconds=tmux.program_max_seconds,
         )
@@ -262,11 +264,11 @@ class RecoveryApp:
                 declared=True,
                 spec_path=s.spec,
                 restart=s.restart,
-                policy=ProgramPolicy(allowlist=tmux.programs | s.programs),
-                frozen_grace=s.frozen_grace if s.frozen_grace is not None else tmux.frozen_grace,
+                policy=program_policy(cfg, s.name),
+                frozen_grace=frozen_grace(cfg, s.name),
                 scrollback=s.scrollback,
             )
-            for s in self.config.sessions
+            for s in cfg.sessions
         ]
         watch = WatchSettings(
             poll_interval=tmux.poll_interval,
@@ -274,7 +276,7 @@ class RecoveryApp:
             declared=frozenset(s.name for s in declared),
             adopted_template=base,
             allow_kill_server=tmux.allow_kill_server,
-            frozen_grace=tmux.frozen_grace,
+            frozen_grace=frozen_grace(cfg),
             scrollback=tuple((s.name, s.scrollback) for s in declared if s.scrollback),
         )
         return tmux_subtree(
@@ -282,8 +284,8 @@ class RecoveryApp:
             declared=declared,
             context=context,
             scheduler=self.scheduler,
-            max_restarts=self.config.supervisor.max_restarts,
-            max_seconds=self.config.supervisor.max_seconds,
+            max_restarts=cfg.supervisor.max_restarts,
+            max_seconds=cfg.supervisor.max_seconds,
         )
 
     def sessions(self, timeout: float = 2.0) -> list[dict[str, Any]]:
@@ -320,7 +322,11 @@ class RecoveryApp:
             return
         try:
             store.audit.append(
-                "supervisor", "root", detail=reason, action="give_up", outcome="failed"
+                AuditKind.SUPERVISOR,
+                "root",
+                detail=reason,
+                action=Action.GIVE_UP,
+                outcome=Outcome.FAILED,
             )
         except Exception:  # the audit trail must not turn a give-up into a traceback
             logger.exception("could not record the give-up in the audit trail")

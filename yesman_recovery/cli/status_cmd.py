@@ -38,6 +38,11 @@ def status(ctx: click.Context, url: str | None, as_json: bool) -> None:
         return
     console = output_console()
     console.print(render_status(document, base))
+    breakers = [b for b in document.get("breakers") or () if isinstance(b, dict)]
+    if breakers:
+        from yesman_recovery.cli.breakers_cmds import render_breakers
+
+        console.print(render_breakers(breakers))
 
 
 def status_url(base: str) -> str:

@@ -234,14 +234,12 @@ class Circuit:
         if state is BreakerState.CLOSED:
             window = self.window
             window.add(failed, now)
-            if not failed:
-                self.consecutive = 0
-                return
-            self.consecutive += 1
+            self.consecutive = self.consecutive + 1 if failed else 0
             limit = self.policy.consecutive_failures
             if limit is not None and self.consecutive >= limit:
                 self._trip(now, f"{self.consecutive} consecutive failures")
                 return
+            # Judged after successes too: the minimum number of calls may be reached by one.
             threshold = self.policy.failure_rate
             if threshold is not None:
                 calls, failures = window.totals(now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import pytest
@@ -145,7 +146,7 @@ class BreakerAgainstModel(RuleBasedStateMachine):
     @invariant()
     def transitions_chain(self) -> None:
         moved = self.circuit.take_transitions()
-        for before, after in zip(moved, moved[1:], strict=False):
+        for before, after in itertools.pairwise(moved):
             assert before.to_state is after.from_state
 
 

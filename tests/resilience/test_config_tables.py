@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -93,9 +94,9 @@ def test_each_bad_value_names_the_key_the_value_and_what_is_allowed(tmp_path: Pa
 
 def test_the_python_api_says_the_same_words(tmp_path: Path) -> None:
     [line] = problems(tmp_path, '[retry.x]\njitter = "ful"\n')
-    with pytest.raises(ValueError) as caught:
+    words = line.split(": ", 1)[1]
+    with pytest.raises(ValueError, match=re.escape(words)):
         RetryPolicy(jitter="ful")  # type: ignore[arg-type]
-    assert line.split(": ", 1)[1] in str(caught.value)
 
 
 def test_an_unknown_key_lists_the_keys_of_its_table(tmp_path: Path) -> None:

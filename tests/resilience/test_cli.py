@@ -113,3 +113,17 @@ def test_without_a_daemon_the_message_names_the_state_directory(tmp_path: Path) 
     assert out == ""
     assert f"no daemon is running on state directory {tmp_path}" in err
     assert "Traceback" not in err
+
+
+def test_the_cli_starts_without_importing_the_retry_engine() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, yesman_recovery.cli; "
+        "print(sorted(m for m in ('tenacity', 'yesman_recovery.resilience.retry', "
+        "'yesman_recovery.resilience.breakers', 'yesman_recovery.control') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True)  # fmt: skip
+    assert done.stdout.strip() == "[]"

@@ -15,9 +15,10 @@ series, and runs plain and ``async`` callables through tenacity's ``Retrying`` /
 - **before sleep**: spend one budget token, or fail fast with :class:`RetryBudgetExhausted`.
 
 When retries end, the last exception is re-raised as it was (no wrapper to unpack), or the
-last result is returned when results were what retried. Each call builds its own tenacity
-controller, as tenacity's decorator does, so one :class:`Retry` serves any number of threads
-and tasks and may be re-entered.
+last result is returned when results were what retried. The first attempt runs without the
+engine; a call that needs a retry builds its own tenacity controller, as tenacity's decorator
+does for every call, so one :class:`Retry` serves any number of threads and tasks and may be
+re-entered.
 """
 
 from __future__ import annotations
@@ -151,6 +152,21 @@ def _last_outcome(retry_state: RetryCallState) -> Any:
     return retry_state.outcome.result()
 
 
+class _Outcome:
+    """The first attempt's outcome, replayed as tenacity's first attempt."""
+
+    __slots__ = ("error", "result")
+
+    def __init__(self, *, error: BaseException | None = None, result: Any = None) -> None:
+        self.error = error
+        self.result = result
+
+    def get(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
 class _Attempts:
     __slots__ = ("count",)
 
@@ -243,47 +259,69 @@ class Retry:
 
     # --- outcomes -----------------------------------------------------------------------
 
-    def _succeeded(self, attempts: int, result: Any) -> None:
-        check = self.policy.retry_if_result
-        if check is not None and check(result):  # given up on results: a failure
-            self._kinds["failed_with_retry" if attempts > 1 else "failed_without_retry"].inc()
-            return
-        if self.budget is not None:
-            self.budget.deposit()
-        self._kinds["successful_with_retry" if attempts > 1 else "successful_without_retry"].inc()
+    def _retryable(self, exc: BaseException) -> bool:
+        return isinstance(exc, self.policy.retry_on) and not isinstance(exc, NEVER_RETRIED)
 
-    def _failed(self, attempts: int, exc: BaseException) -> None:
+    def _bad(self, result: Any) -> bool:
+        check = self.policy.retry_if_result
+        return check is not None and bool(check(result))
+
+    def _count(self, attempts: int, *, ok: bool) -> None:
+        if ok and self.budget is not None:
+            self.budget.deposit()
+        outcome = "successful" if ok else "failed"
+        self._kinds[f"{outcome}_{'with' if attempts > 1 else 'without'}_retry"].inc()
+
+    def _given_up(self, attempts: int, exc: BaseException) -> None:
         if isinstance(exc, Exception):  # cancellation and interrupts are not failures
-            self._kinds["failed_with_retry" if attempts > 1 else "failed_without_retry"].inc()
+            self._count(attempts, ok=False)
 
     # --- calling ------------------------------------------------------------------------
+    #
+    # The first attempt runs directly: a call that succeeds (or fails in a way that is not
+    # retried) never builds a tenacity controller, which costs ~15 us (~70 us for asyncio).
+    # From the first retryable outcome on, tenacity's engine runs the call; its first
+    # "attempt" replays the outcome already in hand, so its strategies see every attempt.
 
     def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call ``fn(*args, **kwargs)`` under the policy; its result or its last exception."""
+        deadline_at = self._deadline_at()
+        try:
+            first = fn(*args, **kwargs)
+        except BaseException as exc:
+            if not self._retryable(exc):
+                self._given_up(1, exc)
+                raise
+            replay = _Outcome(error=exc)
+        else:
+            if not self._bad(first):
+                self._count(1, ok=True)
+                return first
+            replay = _Outcome(result=first)
         attempts = _Attempts()
 
         def attempt() -> R:
             attempts.count += 1
+            if attempts.count == 1:
+                return replay.get()  # type: ignore[no-any-return]
             return fn(*args, **kwargs)
 
-        controller = Retrying(sleep=self._sleep, **self._controller_args(self._deadline_at()))
+        controller = Retrying(sleep=self._sleep, **self._controller_args(deadline_at))
         try:
             result: R = controller(attempt)
         except BaseException as exc:
-            self._failed(attempts.count, exc)
+            self._given_up(attempts.count, exc)
             raise
-        self._succeeded(attempts.count, result)
+        self._count(attempts.count, ok=not self._bad(result))
         return result
 
     async def acall(self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Await ``fn(*args, **kwargs)`` under the policy, each attempt bounded by
         ``attempt_timeout`` and the time left before the deadline (``TimeoutError``)."""
-        attempts = _Attempts()
         deadline_at = self._deadline_at()
         per_attempt = self.policy.attempt_timeout
 
-        async def attempt() -> R:
-            attempts.count += 1
+        async def run() -> R:
             timeout = per_attempt
             if deadline_at is not None:
                 left = max(0.0, deadline_at - self._clock())
@@ -292,16 +330,33 @@ class Retry:
                 return await fn(*args, **kwargs)
             return await asyncio.wait_for(fn(*args, **kwargs), timeout)
 
-        controller = AsyncRetrying(
-            sleep=self._async_sleep,
-            **self._controller_args(deadline_at),
-        )
+        try:
+            first = await run()
+        except BaseException as exc:
+            if not self._retryable(exc):
+                self._given_up(1, exc)
+                raise
+            replay = _Outcome(error=exc)
+        else:
+            if not self._bad(first):
+                self._count(1, ok=True)
+                return first
+            replay = _Outcome(result=first)
+        attempts = _Attempts()
+
+        async def attempt() -> R:
+            attempts.count += 1
+            if attempts.count == 1:
+                return replay.get()  # type: ignore[no-any-return]
+            return await run()
+
+        controller = AsyncRetrying(sleep=self._async_sleep, **self._controller_args(deadline_at))
         try:
             result: R = await controller(attempt)
         except BaseException as exc:
-            self._failed(attempts.count, exc)
+            self._given_up(attempts.count, exc)
             raise
-        self._succeeded(attempts.count, result)
+        self._count(attempts.count, ok=not self._bad(result))
         return result
 
     @overload

@@ -148,7 +148,7 @@ def test_configure_reads_the_tables_of_a_file(tmp_path: Path) -> None:
         '[retry.model-api]\nattempts = 4\ninitial_delay = "200ms"\njitter = "decorrelated"\n'
         '[breakers.model-api]\nfailure_rate = 50\nminimum_calls = 20\nopen_duration = "1m"\n'
     )
-    res = configure(path)
+    res = configure(path, metrics=RecoveryMetrics())
     assert policy("model-api").policy.attempts == 4
     assert policy("model-api").policy.initial_delay == 0.2
     assert breaker("model-api").policy.open_duration == 60.0

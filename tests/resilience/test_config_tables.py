@@ -119,3 +119,11 @@ def test_config_check_exits_2_naming_a_typo_d_jitter(tmp_path: Path) -> None:
         'of "full", "equal", "decorrelated", "none"'
     )
     assert "Traceback" not in result.output
+
+
+def test_config_check_names_the_policies_and_breakers(tmp_path: Path) -> None:
+    path = write(tmp_path, "[retry.model-api]\n[retry.git]\n[breakers.model-api]\n")
+    result = CliRunner().invoke(main, ["config", "check", str(path)])
+    assert result.exit_code == 0
+    assert "  retry:      git, model-api" in result.stdout.splitlines()
+    assert "  breakers:   model-api" in result.stdout.splitlines()

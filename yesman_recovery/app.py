@@ -47,6 +47,8 @@ from yesman_recovery.control import ControlServer, socket_path
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.metrics.server import MetricsServer
+from yesman_recovery.resilience.daemon import StoreAudit, register_breaker_commands
+from yesman_recovery.resilience.registry import Resilience
 from yesman_recovery.storage import Store, open_store
 from yesman_recovery.supervisors.actor import SupervisedRef
 from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
@@ -88,6 +90,12 @@ class RecoveryApp:
         """The control channel (``yesman_recovery.control``): subsystems register their commands."""
         self.control.register("ping", lambda _args: {"pid": os.getpid(), "version": __version__})
         self.control.register("status", lambda _args: self.status())
+        self.resilience = Resilience.from_config(
+            config, metrics=self.metrics, audit=StoreAudit(lambda: self.store)
+        )
+        """Named retry policies and breakers (``[retry.*]``, ``[breakers.*]``); see
+        ``docs/resilience.md``. Breaker transitions go to this app's audit trail."""
+        register_breaker_commands(self.control, self.resilience)
         self._root: SupervisedRef | None = None
         self._lock = threading.Lock()  # serialises start/stop
         self._stop_requested = threading.Event()  # set by stop(): wait() then returns 0
@@ -192,6 +200,7 @@ class RecoveryApp:
             "healthy": self.healthy(),
             "tree": tree,
             "sessions": sessions,
+            "breakers": self.resilience.describe_breakers(),
         }
 
     @property

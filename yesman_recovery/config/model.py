@@ -7,11 +7,14 @@ and ``Config()`` is the built-in configuration (adopt every session on the defau
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from yesman_recovery.defaults import DEFAULT_FROZEN_GRACE, DEFAULT_PROGRAMS
+from yesman_recovery.resilience.circuit import BreakerPolicy
+from yesman_recovery.resilience.policies import RetryPolicy
 from yesman_recovery.storage.paths import default_state_dir
 from yesman_recovery.storage.retention import RetentionPolicy
 from yesman_recovery.supervisors.spec import Backoff, Restart, Strategy
@@ -110,7 +113,10 @@ class SessionConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """The whole validated configuration; ``source`` is the file it came from, or None."""
+    """The whole validated configuration; ``source`` is the file it came from, or None.
+
+    ``retry`` and ``breakers`` hold the ``[retry.<name>]`` and ``[breakers.<name>]`` tables.
+    """
 
     supervisor: SupervisorConfig = field(default_factory=SupervisorConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
@@ -118,6 +124,8 @@ class Config:
     tmux: TmuxConfig = field(default_factory=TmuxConfig)
     sessions: tuple[SessionConfig, ...] = ()
     source: Path | None = None
+    retry: Mapping[str, RetryPolicy] = field(default_factory=dict)
+    breakers: Mapping[str, BreakerPolicy] = field(default_factory=dict)
 
     @classmethod
     def default(cls) -> Config:

@@ -29,6 +29,7 @@ from yesman_recovery.config.model import (
     SupervisorConfig,
     TmuxConfig,
 )
+from yesman_recovery.config.resilience import BreakerTable, RetryTable
 from yesman_recovery.errors import ConfigError
 from yesman_recovery.storage.retention import RetentionPolicy
 from yesman_recovery.supervisors.spec import Backoff, Restart, Strategy
@@ -130,9 +131,11 @@ class _Document(_Table):
     storage: _StorageTable = _StorageTable()
     tmux: _TmuxTable = _TmuxTable()
     sessions: list[_SessionTable] = []
+    retry: dict[str, RetryTable] = {}
+    breakers: dict[str, BreakerTable] = {}
 
 
-_TABLES: Mapping[tuple[str, ...], type[_Table]] = {
+_TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
     (): _Document,
     ("supervisor",): _SupervisorTable,
     ("supervisor", "backoff"): _BackoffTable,
@@ -141,6 +144,8 @@ _TABLES: Mapping[tuple[str, ...], type[_Table]] = {
     ("storage", "retention"): _RetentionTable,
     ("tmux",): _TmuxTable,
     ("sessions", "*"): _SessionTable,
+    ("retry", "*"): RetryTable,
+    ("breakers", "*"): BreakerTable,
 }
 
 
@@ -161,6 +166,8 @@ def _build(doc: _Document, source: Path | None) -> Config:
         storage=StorageConfig(**storage),
         tmux=TmuxConfig(**doc.tmux.given()),
         sessions=sessions,
+        retry={name: table.build() for name, table in doc.retry.items()},
+        breakers={name: table.build() for name, table in doc.breakers.items()},
         source=source,
     )
 
@@ -246,7 +253,7 @@ def _describe(where: str, err: Any) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         parent = tuple("*" if isinstance(p, int) else p for p in loc[:-1])
-        table = _TABLES.get(parent)
+        table = _TABLES.get(parent) or _TABLES.get((*parent[:-1], "*"))  # named tables too
         allowed = ", ".join(sorted(table.model_fields)) if table else "none"
         section = f"[{_key_path(loc[:-1])}]" if parent else "the top level"
         return f"{where}: {key}: unknown key; allowed keys in {section}: {allowed}"

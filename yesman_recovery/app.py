@@ -292,7 +292,10 @@ class RecoveryApp:
         if sup is None:
             return []
         infos: list[ChildInfo] = sup.proxy().which_children().get(timeout=timeout)
-        asked = [(i, i.ref.proxy().describe() if i.ref else None) for i in infos]
+        asked = [
+            (i, i.ref.proxy().describe() if isinstance(i.ref, SupervisedRef) else None)
+            for i in infos
+        ]
         deadline = time.monotonic() + timeout
         out: list[dict[str, Any]] = []
         for info, future in asked:

@@ -23,7 +23,8 @@ class Monitor(pykka.ThreadingActor):
         self.reports: list[ChildExited] = []
 
     def on_receive(self, message: Any) -> Any:
-        self.reports.append(message)
+        if isinstance(message, ChildExited):  # SyncWithSupervisor asks are answered with None
+            self.reports.append(message)
         return None
 
     def seen(self) -> list[ChildExited]:

@@ -92,7 +92,7 @@ class RecoveryApp:
             )
             try:
                 self._root = Supervisor.start(
-                    children=self._children(),
+                    children=self._with_backoff(self._children()),
                     strategy=self.config.supervisor.strategy,
                     max_restarts=self.config.supervisor.max_restarts,
                     max_seconds=self.config.supervisor.max_seconds,
@@ -227,6 +227,13 @@ class RecoveryApp:
         children.extend(self.extra_children())
         return children
 
+    def _with_backoff(self, children: list[ChildSpec]) -> list[ChildSpec]:
+        """The root's children with ``[supervisor.backoff]``, unless a child brings its own."""
+        backoff = self.config.supervisor.backoff
+        if backoff is None:
+            return children
+        return [c if c.backoff is not None else replace(c, backoff=backoff) for c in children]
+
     def extra_children(self) -> list[ChildSpec]:
         """Subtrees added after the core ones: the tmux subtree."""
         return [self._tmux_subtree()]
@@ -275,8 +282,10 @@ class RecoveryApp:
             declared=declared,
             context=context,
             scheduler=self.scheduler,
-            max_restarts=self.config.supervisor.max_restarts,
-            max_seconds=self.config.supervisor.max_seconds,
+            max_restarts=self.config.supervisor.tmux.max_restarts,
+            max_seconds=self.config.supervisor.tmux.max_seconds,
+            sessions_max_restarts=self.config.supervisor.sessions.max_restarts,
+            sessions_max_seconds=self.config.supervisor.sessions.max_seconds,
         )
 
     def sessions(self, timeout: float = 2.0) -> list[dict[str, Any]]:

@@ -49,6 +49,27 @@ def test_embedded_agent_example_restarts_its_worker_and_exits_0() -> None:
                      flags=re.MULTILINE)  # fmt: skip
 
 
+def test_asyncio_agent_example_restarts_both_children_and_exits_by_itself() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "asyncio_agent.py"), "--seconds", "2"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    restarts = re.findall(r"^restart #(\d+): (fetcher|summarizer) incarnation (\d+) after "
+                          r"crashed: (\w+)", done.stdout, flags=re.MULTILINE)  # fmt: skip
+    kinds = {child: error for _, child, _, error in restarts}
+    assert kinds == {"fetcher": "ConnectionError", "summarizer": "RuntimeError"}, done.stdout
+    summary = re.search(r"^fetcher restarted (\d+) times, summarizer (\d+) times; loop ticked "
+                        r"(\d+) times, longest gap (\d+) ms; tree stopped$", done.stdout,
+                        flags=re.MULTILINE)  # fmt: skip
+    assert summary, done.stdout
+    assert int(summary[3]) > 100  # the loop kept its 5 ms heartbeat while children restarted
+
+
 def test_benchmark_quick_prints_one_table() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_supervisor.py"), "--quick"],

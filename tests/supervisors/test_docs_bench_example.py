@@ -83,12 +83,16 @@ def test_benchmark_quick_prints_one_table() -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("bench_supervisor: 200 crashes")
     assert lines[1].split()[:2] == ["what", "yesman-recovery"]
-    rows = {line[:38].strip() for line in lines[3:]}
+    rows = {line[:41].strip() for line in lines[3:]}
     assert {
         "crash -> replacement running, median",
         "crash -> replacement running, p99",
         "restarts per second (one child)",
         "RSS per 1,000 idle actors",
         "stop a tree of 1,000 children",
+        "awaited supervisor call, median",
+        "awaited supervisor call, p99",
+        "crash -> replacement task running, median",
+        "crash -> replacement task running, p99",
     } <= rows
     assert all(re.search(r"\d", line) for line in lines[3:])  # every row carries a figure

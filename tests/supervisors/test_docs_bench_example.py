@@ -25,9 +25,10 @@ def test_guide_snippets_run_sync_and_asyncio() -> None:
         exec(compile(with_asyncio, "supervision.md#asyncio", "exec"), namespace)
     assert out.getvalue().splitlines() == [
         "fetched page-1",
-        "[('fetcher', <ChildState.RUNNING: 'running'>, 1)]",
+        "[('fetcher', <ChildState.RUNNING: 'running'>, 1), "
+        "('poller', <ChildState.RUNNING: 'running'>, 1)]",
         "fetched page-2",
-        "fetched page-3",
+        "tree stopped, poller cancelled: ['item']",
     ]
 
 

@@ -37,14 +37,10 @@ import pykka
 from pykka import ThreadingFuture
 
 from yesman_recovery.errors import StartError
-from yesman_recovery.supervisors.actor import (
-    SYNC_TIMEOUT,
-    ChildRef,
-    SupervisedActor,
-    SupervisedRef,
-    _Latch,
-)
-from yesman_recovery.supervisors.actor import SupervisionLink as _Link
+from yesman_recovery.supervisors.actor import SupervisedActor
+from yesman_recovery.supervisors.link import Latch
+from yesman_recovery.supervisors.link import SupervisionLink as _Link
+from yesman_recovery.supervisors.refs import SYNC_TIMEOUT, ChildRef, SupervisedRef
 from yesman_recovery.supervisors.restart import ExitReason
 
 __all__ = ["Timeout", "add_done_callback", "get", "shutdown", "start", "wait_exit"]
@@ -212,7 +208,7 @@ async def _get_in_thread(
     return value
 
 
-async def _latch(latch: _Latch, timeout: float | None) -> bool:
+async def _latch(latch: Latch, timeout: float | None) -> bool:
     """Await a supervision latch without blocking the loop; False if ``timeout`` passed."""
     if latch.is_set():
         return True

@@ -36,313 +36,40 @@ the tests exercise every path above.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
-import threading
-import time
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, Literal, Self, TypeVar, overload
+from typing import Any, ClassVar
 
 import pykka
-from pykka import ActorRegistry, ThreadingFuture
+from pykka import ActorRegistry
 
 from yesman_recovery.errors import ActorInterrupted, StartError
+from yesman_recovery.supervisors.link import ChildExited, SupervisionLink, SyncWithSupervisor
+from yesman_recovery.supervisors.refs import (
+    SYNC_TIMEOUT,
+    ChildRef,
+    SupervisedFuture,
+    SupervisedRef,
+    running_loop,
+)
 from yesman_recovery.supervisors.restart import ExitKind, ExitReason
 from yesman_recovery.supervisors.scheduler import Tick
 
+__all__ = [
+    "SYNC_TIMEOUT",
+    "ChildExited",
+    "ChildRef",
+    "SupervisedActor",
+    "SupervisedFuture",
+    "SupervisedRef",
+    "SupervisionLink",
+    "SyncWithSupervisor",
+    "await_start",
+    "running_loop",
+]
+
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class ChildExited:
-    """Sent by a supervised actor to its supervisor when its actor loop has ended."""
-
-    child_id: str
-    incarnation: int
-    reason: ExitReason
-
-
-_CALLBACKS_LOCK = threading.Lock()  # guards every latch's callback list (rarely contended)
-
-
-def _run_callback(callback: Callable[[], None]) -> None:
-    try:
-        callback()
-    except Exception:  # a waiter's bug must not break the thread that sets the latch
-        logger.exception("latch callback %r failed", callback)
-
-
-class _Latch:
-    """A one-shot event on a single lock: ``set`` once, ``wait`` from any number of threads.
-
-    The part of ``threading.Event`` a link needs, for about a sixth of its memory (an Event
-    carries a Condition, a deque and two locks), which counts once per supervised actor. The
-    lock is held from creation until :meth:`set`; a waiter acquires and at once releases it,
-    so every waiter wakes. ``set`` is meant for one thread (the link says which); a racing
-    second ``set`` is harmless while nobody waits, which is the case for ``stop_requested``.
-    """
-
-    __slots__ = ("_callbacks", "_flag", "_lock")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._lock.acquire()  # released by set(): until then, waiters block on it
-        self._flag = False  # True iff set() has run
-        self._callbacks: list[Callable[[], None]] | None = None  # guarded by _CALLBACKS_LOCK
-
-    def is_set(self) -> bool:
-        return self._flag
-
-    def set(self) -> None:
-        if not self._flag:
-            self._flag = True
-            with contextlib.suppress(RuntimeError):  # a racing second set: already released
-                self._lock.release()
-        # Taken after the flag is written: a callback added before this sees the flag unset
-        # and is in the list; one added after sees the flag set and runs at once.
-        with _CALLBACKS_LOCK:
-            callbacks, self._callbacks = self._callbacks, None
-        for callback in callbacks or ():
-            _run_callback(callback)
-
-    def add_callback(self, callback: Callable[[], None]) -> None:
-        """Call ``callback()`` once the latch is set: in the thread that sets it, or now."""
-        with _CALLBACKS_LOCK:
-            if not self._flag:
-                if self._callbacks is None:
-                    self._callbacks = []
-                self._callbacks.append(callback)
-                return
-        _run_callback(callback)
-
-    def remove_callback(self, callback: Callable[[], None]) -> None:
-        """Forget ``callback`` if it has not run yet."""
-        with _CALLBACKS_LOCK:
-            if self._callbacks is not None and callback in self._callbacks:
-                self._callbacks.remove(callback)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """True once set; False if ``timeout`` seconds passed first."""
-        if self._flag:
-            return True
-        if self._lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
-            self._lock.release()
-            return True
-        return self._flag
-
-
-class SupervisionLink:
-    """What a supervisor and one incarnation of its child share.
-
-    Written by the child's thread (``start_error``, ``reason``, then the events) and by the
-    supervisor's thread (``stop_requested``); the events order those writes, so a reader that
-    waited on ``started``/``down`` sees the values written before them.
-    """
-
-    def __init__(
-        self, supervisor: pykka.ActorRef[Any] | None, child_id: str, incarnation: int
-    ) -> None:
-        self.supervisor = supervisor
-        self.child_id = child_id
-        self.incarnation = incarnation
-        self.started = _Latch()  # set once (by the child) when on_start has returned or raised
-        self.start_error: BaseException | None = None  # valid once `started` is set
-        self.down = _Latch()  # set once (by the child) when the actor loop has ended
-        self.reason: ExitReason | None = None  # valid once `down` is set
-        self.stop_requested = _Latch()  # set by whoever stops the child as its supervisor would
-
-
-@dataclass(frozen=True)
-class SyncWithSupervisor:
-    """Asked of a supervisor by :meth:`ChildRef.wait_exit`: answered once the exit reports
-    queued before it have been handled (a supervisor's inbox is first in, first out)."""
-
-
-SYNC_TIMEOUT = 5.0
-"""Seconds :meth:`ChildRef.wait_exit` without a timeout waits for the supervisor's answer."""
-
-
-class ChildRef:
-    """What every supervised child's ref offers: wait for its exit, stop it, stop as its
-    supervisor would. Shared by :class:`SupervisedRef` (a thread) and
-    :class:`~yesman_recovery.supervisors.tasks.TaskRef` (a task)."""
-
-    _link: SupervisionLink
-
-    @property
-    def child_id(self) -> str:
-        """The child's id under its supervisor (the class name when unsupervised)."""
-        return self._link.child_id
-
-    @property
-    def incarnation(self) -> int:
-        """Which start of the child this ref is (1 for the first)."""
-        return self._link.incarnation
-
-    def wait_exit(self, timeout: float | None = None) -> ExitReason | None:
-        """Block until the child has ended; its reason, or None if ``timeout`` passed first.
-
-        Once this returns a reason, the supervisor has taken the exit in: its answers
-        (``which_children``, ``whereis``…) no longer show this incarnation running. Waits for
-        that up to the rest of ``timeout`` (:data:`SYNC_TIMEOUT` without one).
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if not self._link.down.wait(timeout):
-            return None
-        sync = self._sync_with_supervisor()
-        if sync is not None:
-            left = SYNC_TIMEOUT if deadline is None else max(0.0, deadline - time.monotonic())
-            with contextlib.suppress(pykka.Timeout, pykka.ActorDeadError):
-                sync.get(timeout=left)
-        return self._link.reason
-
-    @property
-    def exit_reason(self) -> ExitReason | None:
-        """The reason the child ended, or None while it runs."""
-        return self._link.reason if self._link.down.is_set() else None
-
-    def shutdown(self, timeout: float | None = 30.0) -> bool:
-        """Ask the child to stop as its supervisor would; True iff it ended within ``timeout``.
-
-        For a supervisor, ended means its whole tree is down (or abandoned).
-        """
-        self._check_may_block("shutdown()")
-        self._link.stop_requested.set()
-        self._request_stop()
-        return self._link.down.wait(timeout)
-
-    def _request_stop(self) -> None:
-        """Ask the child to stop, without waiting (any thread)."""
-        raise NotImplementedError
-
-    def _check_may_block(self, what: str) -> None:
-        """Raise if blocking here would wait for the calling thread itself (an event loop)."""
-        _check_not_on_task_loop(what)
-
-    def _when_down(self, value: bool) -> SupervisedFuture[bool]:
-        """A future that gets ``value`` once the child (a supervisor: its tree) is down."""
-        future: SupervisedFuture[bool] = SupervisedFuture()
-        self._link.down.add_callback(lambda: future.set(value))
-        return future
-
-    def _sync_with_supervisor(self) -> pykka.Future[Any] | None:
-        supervisor = self._link.supervisor
-        if supervisor is None:
-            return None
-        try:
-            return supervisor.ask(SyncWithSupervisor(), block=False)
-        except pykka.ActorDeadError:
-            return None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        from yesman_recovery import aio
-
-        if not await aio.shutdown(self):
-            logger.error("%s did not stop within 30 s; abandoning it", self)
-
-
-class SupervisedRef(ChildRef, pykka.ActorRef[Any]):
-    """The ref of a :class:`SupervisedActor`: a Pykka ``ActorRef`` that can wait for the exit.
-
-    ``stop()`` keeps Pykka's contract for the whole tree: ``stop(block=True)`` returns once the
-    actor — and, for a supervisor, every actor below it — has stopped (or raises
-    ``pykka.Timeout``); ``stop(block=False)`` returns a future of that. Usable as a context
-    manager (``with``, or ``async with`` on an event loop): leaving the block stops the actor
-    (and, for a supervisor, its whole tree in reverse start order) and waits for it, so a crash
-    of the main thread never leaves the process hanging on actor threads.
-    """
-
-    @overload
-    def stop(self, *, block: Literal[True] = True, timeout: float | None = None) -> bool: ...
-
-    @overload
-    def stop(
-        self, *, block: Literal[False], timeout: float | None = None
-    ) -> pykka.Future[bool]: ...
-
-    @overload
-    def stop(
-        self, *, block: bool = True, timeout: float | None = None
-    ) -> bool | pykka.Future[bool]: ...
-
-    def stop(
-        self, *, block: bool = True, timeout: float | None = None
-    ) -> bool | pykka.Future[bool]:
-        """Ask the actor to stop; True once it (its tree) is down, False if it was dead already.
-
-        Stopped this way the actor ends ``normal``: its supervisor restarts a permanent child.
-        Raises ``pykka.Timeout`` if ``block`` and the tree is not down within ``timeout``.
-        """
-        if block:
-            self._check_may_block("stop()")
-        future = self._when_down(self.is_alive())
-        self._request_stop()
-        return future.get(timeout=timeout) if block else future
-
-    def _request_stop(self) -> None:
-        # Pykka's own stop message: it queues behind messages sent before it.
-        super().stop(block=False)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if not self.shutdown():
-            logger.error("%s did not stop within 30 s; abandoning it", self)
-
-
-class SupervisedFuture(ThreadingFuture[T]):
-    """The future of a call to a supervised actor: awaiting it never blocks an event loop.
-
-    Pykka's own ``await future`` waits in ``get()``, holding the loop; this one waits through
-    :func:`yesman_recovery.aio.get` when awaited on a running asyncio loop (use that function
-    directly for a timeout).
-    """
-
-    def __await__(self) -> Generator[Any, None, T]:
-        if running_loop() is None:
-            return (yield from super().__await__())
-        from yesman_recovery import aio
-
-        value: T = yield from aio.get(self).__await__()
-        return value
-
-
-def running_loop() -> Any:
-    """The asyncio loop running in this thread, or None (without importing asyncio)."""
-    asyncio = sys.modules.get("asyncio")
-    return None if asyncio is None else asyncio.events._get_running_loop()
-
-
-def _check_not_on_task_loop(what: str) -> None:
-    loop = running_loop()
-    if loop is None:
-        return
-    tasks = sys.modules.get("yesman_recovery.supervisors.tasks")
-    if tasks is not None and tasks.has_live_children(loop):
-        raise RuntimeError(
-            f"{what} would block the event loop that runs supervised coroutine children, and "
-            f"they need it to stop: use `await yesman_recovery.aio.shutdown(ref)` or "
-            f"`async with` on the loop"
-        )
 
 
 class SupervisedActor(pykka.ThreadingActor):

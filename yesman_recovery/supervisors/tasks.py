@@ -32,12 +32,8 @@ from typing import Any, ClassVar, Literal, overload
 import pykka
 
 from yesman_recovery.errors import ActorInterrupted
-from yesman_recovery.supervisors.actor import (
-    ChildExited,
-    ChildRef,
-    SupervisedFuture,
-    SupervisionLink,
-)
+from yesman_recovery.supervisors.link import ChildExited, SupervisionLink
+from yesman_recovery.supervisors.refs import ChildRef, SupervisedFuture
 from yesman_recovery.supervisors.restart import ExitKind, ExitReason
 from yesman_recovery.supervisors.spec import ChildSpec
 

@@ -190,7 +190,7 @@ class ChildSpec:
             "start": start,
             "args": tuple(args),
             "kwargs": {} if kwargs is None else kwargs,
-            "restart": Restart(restart),
+            "restart": _restart(id, restart),
             "shutdown": shutdown,
             "backoff": backoff,
             "start_timeout": start_timeout,
@@ -203,6 +203,16 @@ class ChildSpec:
     def runs_as_task(self) -> bool:
         """True iff the child is a coroutine (an async function or a TaskWorker) on ``loop``."""
         return self.loop is not None
+
+
+def _restart(child_id: str, restart: str) -> Restart:
+    try:
+        return Restart(restart)
+    except ValueError:
+        allowed = ", ".join(r.value for r in Restart)
+        raise ValueError(
+            f"child {child_id!r}: `restart` must be one of {allowed}; got {restart!r}"
+        ) from None
 
 
 def runs_as_task(start: object) -> bool:

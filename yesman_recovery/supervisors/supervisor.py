@@ -134,6 +134,8 @@ class Supervisor(SupervisedActor):
         self._children: list[_Child] = []  # in start order
         for spec in children:
             self._add_spec(spec)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"`name` must be a str or None, got {name!r}")
         self._name = name
         self._clock = clock
         self._scheduler = scheduler if scheduler is not None else default_scheduler()

@@ -196,9 +196,11 @@ def tree_costs(kind: str, n: int) -> dict[str, float]:
     return {"rss_bytes": rss, "start_s": started, "stop_s": stopped}
 
 
-def pinned_latencies(crashes: int) -> list[float]:
+def pinned_latencies(crashes: int, kind: str = "thread") -> list[float]:
     """Run in a fresh interpreter: crash latencies with every thread on one core."""
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    if kind == "task":
+        return asyncio.run(measure_task_restarts(crashes))
     latencies, _ = measure_restarts(crashes)
     return latencies
 
@@ -225,6 +227,7 @@ def main() -> int:
     parser.add_argument("--tree-child", choices=["supervised", "plain"], help=argparse.SUPPRESS)
     parser.add_argument("--actors", type=int, default=1000, help=argparse.SUPPRESS)
     parser.add_argument("--pinned-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--pinned-kind", default="thread", help=argparse.SUPPRESS)
     args = parser.parse_args()
     for name in ("pykka", "yesman_recovery"):
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
@@ -232,7 +235,7 @@ def main() -> int:
         print(json.dumps(tree_costs(args.tree_child, args.actors)))
         return 0
     if args.pinned_child:
-        print(json.dumps(pinned_latencies(args.pinned_child)))
+        print(json.dumps(pinned_latencies(args.pinned_child, args.pinned_kind)))
         return 0
 
     crashes = 200 if args.quick else 3000
@@ -244,6 +247,7 @@ def main() -> int:
     awaited, blocking = asyncio.run(measure_awaited_calls(crashes))
     task_latencies = asyncio.run(measure_task_restarts(crashes))
     pinned: list[float] = in_child("--pinned-child", str(crashes))
+    pinned_tasks: list[float] = in_child("--pinned-child", str(crashes), "--pinned-kind", "task")
     sup = in_child("--tree-child", "supervised", "--actors", str(actors))
     plain = in_child("--tree-child", "plain", "--actors", str(actors))
     per_k = 1000 / actors
@@ -279,6 +283,8 @@ def main() -> int:
          f"{task_med / ask_med:.1f}x", ""),
         ("crash -> replacement task running, p99", ms(task_p99), ms(ask_p99) + " (ask)",
          f"{task_p99 / ask_p99:.1f}x", "<= 2 ms " + ("ok" if task_p99 <= 0.002 else "MISSED")),
+        ("  same, pinned to one core, p99", ms(percentile(pinned_tasks, 0.99)), "", "",
+         "<= 2 ms " + ("ok" if percentile(pinned_tasks, 0.99) <= 0.002 else "MISSED")),
     ]  # fmt: skip
     head = ("what", "yesman-recovery", "Pykka baseline", "ratio", "target")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]

@@ -92,6 +92,10 @@ def test_nested_supervisor_gets_an_unbounded_shutdown_by_default(log: Log) -> No
     assert sup_spec("s").shutdown is None
     assert probe("w", log).shutdown == 5.0
     assert ChildSpec("s", Supervisor, shutdown=2.0).shutdown == 2.0
+    # The defaults come from the class being started (no import of Supervisor in spec.py).
+    assert (sup_spec("s").start_timeout, probe("w", log).start_timeout) == (300.0, 10.0)
+    assert (Supervisor.default_shutdown, Supervisor.default_start_timeout) == (None, 300.0)
+    assert ChildSpec("s", Supervisor, start_timeout=1.0).start_timeout == 1.0
 
 
 def test_root_as_context_manager_stops_the_tree_even_when_the_block_raises(

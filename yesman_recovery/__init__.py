@@ -3,11 +3,15 @@
 The supervision tree is importable from here::
 
     from yesman_recovery import Backoff, ChildSpec, Restart, Strategy, SupervisedActor, Supervisor
+
+and so are coroutine children (``TaskWorker``) and the asyncio bridge (``aio``), imported on
+first use so that a program without asyncio never loads it.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from yesman_recovery.supervisors import (
     Backoff,
@@ -28,5 +32,23 @@ __all__ = [
     "Strategy",
     "SupervisedActor",
     "Supervisor",
+    "TaskWorker",
     "__version__",
+    "aio",
 ]
+
+if TYPE_CHECKING:
+    from yesman_recovery import aio
+    from yesman_recovery.supervisors.tasks import TaskWorker
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TaskWorker":
+        from yesman_recovery.supervisors.tasks import TaskWorker
+
+        return TaskWorker
+    if name == "aio":
+        import importlib
+
+        return importlib.import_module("yesman_recovery.aio")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

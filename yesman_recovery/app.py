@@ -114,7 +114,7 @@ class RecoveryApp:
             try:
                 self.control.start()
                 self._root = Supervisor.start(
-                    children=self._children(),
+                    children=self._with_backoff(self._children()),
                     strategy=self.config.supervisor.strategy,
                     max_restarts=self.config.supervisor.max_restarts,
                     max_seconds=self.config.supervisor.max_seconds,
@@ -251,6 +251,13 @@ class RecoveryApp:
         children.extend(self._extra)
         return children
 
+    def _with_backoff(self, children: list[ChildSpec]) -> list[ChildSpec]:
+        """The root's children with ``[supervisor.backoff]``, unless a child brings its own."""
+        backoff = self.config.supervisor.backoff
+        if backoff is None:
+            return children
+        return [c if c.backoff is not None else replace(c, backoff=backoff) for c in children]
+
     def _tmux_subtree(self) -> ChildSpec:
         cfg = self.config
         tmux = cfg.tmux
@@ -293,8 +300,10 @@ class RecoveryApp:
             declared=declared,
             context=context,
             scheduler=self.scheduler,
-            max_restarts=cfg.supervisor.max_restarts,
-            max_seconds=cfg.supervisor.max_seconds,
+            max_restarts=cfg.supervisor.tmux.max_restarts,
+            max_seconds=cfg.supervisor.tmux.max_seconds,
+            sessions_max_restarts=cfg.supervisor.sessions.max_restarts,
+            sessions_max_seconds=cfg.supervisor.sessions.max_seconds,
         )
 
     def sessions(self, timeout: float = 2.0) -> list[dict[str, Any]]:
@@ -310,7 +319,10 @@ class RecoveryApp:
         if sup is None:
             return []
         infos: list[ChildInfo] = sup.proxy().which_children().get(timeout=timeout)
-        asked = [(i, i.ref.proxy().describe() if i.ref else None) for i in infos]
+        asked = [
+            (i, i.ref.proxy().describe() if isinstance(i.ref, SupervisedRef) else None)
+            for i in infos
+        ]
         deadline = time.monotonic() + timeout
         out: list[dict[str, Any]] = []
         for info, future in asked:

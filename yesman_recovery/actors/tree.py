@@ -67,8 +67,14 @@ def tmux_subtree(
     scheduler: Scheduler,
     max_restarts: int = 3,
     max_seconds: float = 5.0,
+    sessions_max_restarts: int | None = None,
+    sessions_max_seconds: float | None = None,
 ) -> ChildSpec:
-    """The ``tmux`` supervisor's spec: sessions supervisor, then the watcher (rest_for_one)."""
+    """The ``tmux`` supervisor's spec: sessions supervisor, then the watcher (rest_for_one).
+
+    ``max_restarts``/``max_seconds`` limit the tmux supervisor; the sessions supervisor's own
+    limit defaults to at least 10 restarts in ``max_seconds``.
+    """
     cell = RefCell()
     common = {"clock": context.clock, "scheduler": scheduler, "metrics": context.metrics}
     sessions = ChildSpec(
@@ -88,8 +94,10 @@ def tmux_subtree(
             "strategy": Strategy.ONE_FOR_ONE,
             # Sessions come and go; a crash-looping session actor is contained by its own
             # intensity (program_max_restarts), so the supervisor tolerates more restarts.
-            "max_restarts": max(10, max_restarts),
-            "max_seconds": max_seconds,
+            "max_restarts": (
+                max(10, max_restarts) if sessions_max_restarts is None else sessions_max_restarts
+            ),
+            "max_seconds": max_seconds if sessions_max_seconds is None else sessions_max_seconds,
             "name": "sessions",
             **common,
         },

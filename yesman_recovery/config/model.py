@@ -36,13 +36,29 @@ SCROLLBACK_TRUE_LINES = 2000
 
 
 @dataclass(frozen=True)
+class IntensityConfig:
+    """``[supervisor.tmux]``, ``[supervisor.sessions]``: one inner supervisor's restart limit."""
+
+    max_restarts: int = 3
+    max_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class SupervisorConfig:
-    """``[supervisor]``: the root supervisor's strategy, restart intensity and backoff."""
+    """``[supervisor]``: the root supervisor's strategy, restart intensity and backoff.
+
+    ``backoff`` delays restarts of the root's children (metrics, storage, tmux); ``tmux`` and
+    ``sessions`` are the restart limits of the two supervisors of the tmux subtree. Sessions
+    come and go and a crash-looping session is contained by its own program limit, so the
+    sessions supervisor tolerates more restarts by default.
+    """
 
     strategy: Strategy = Strategy.ONE_FOR_ONE
     max_restarts: int = 3
     max_seconds: float = 5.0
     backoff: Backoff | None = None
+    tmux: IntensityConfig = IntensityConfig()
+    sessions: IntensityConfig = IntensityConfig(max_restarts=10)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,11 +69,18 @@ class _BackoffTable(_Table):
         return Backoff(**self.given())
 
 
+class _IntensityTable(_Table):
+    max_restarts: Count = 3
+    max_seconds: PositiveDuration = 5.0
+
+
 class _SupervisorTable(_Table):
     strategy: Annotated[Strategy, v.checked(v.choice(Strategy))] = Strategy.ONE_FOR_ONE
     max_restarts: Count = 3
     max_seconds: PositiveDuration = 5.0
     backoff: _BackoffTable | None = None
+    tmux: _IntensityTable | None = None
+    sessions: _IntensityTable | None = None
 
 
 class _MetricsTable(_Table):
@@ -139,6 +147,8 @@ _TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
     (): _Document,
     ("supervisor",): _SupervisorTable,
     ("supervisor", "backoff"): _BackoffTable,
+    ("supervisor", "tmux"): _IntensityTable,
+    ("supervisor", "sessions"): _IntensityTable,
     ("metrics",): _MetricsTable,
     ("storage",): _StorageTable,
     ("storage", "retention"): _RetentionTable,
@@ -153,6 +163,11 @@ def _build(doc: _Document, source: Path | None) -> Config:
     sup = doc.supervisor.given()
     if doc.supervisor.backoff is not None:
         sup["backoff"] = doc.supervisor.backoff.build()
+    for inner in ("tmux", "sessions"):
+        table = getattr(doc.supervisor, inner)
+        if table is not None:
+            default = getattr(SupervisorConfig(), inner)
+            sup[inner] = replace(default, **table.given())
     metrics = doc.metrics.given()
     if "listen" in metrics:
         metrics["host"], metrics["port"] = metrics.pop("listen")

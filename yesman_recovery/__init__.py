@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import logging
 
-__version__ = "0.1.0"
-
-logging.getLogger(__name__).addHandler(logging.NullHandler())
-
-# Imported after __version__: the metric definitions read it.
-from yesman_recovery.supervisors import (  # noqa: E402
+from yesman_recovery.supervisors import (
     Backoff,
     ChildSpec,
     Restart,
@@ -22,6 +17,9 @@ from yesman_recovery.supervisors import (  # noqa: E402
     SupervisedActor,
     Supervisor,
 )
+from yesman_recovery.version import __version__
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "Backoff",

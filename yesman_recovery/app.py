@@ -34,7 +34,6 @@ from typing import Any, Self
 import pykka
 from prometheus_client import CollectorRegistry
 
-from yesman_recovery import __version__
 from yesman_recovery.actors.maintenance import StoreMaintenance
 from yesman_recovery.actors.session import SessionContext, SessionSettings
 from yesman_recovery.actors.watcher import WatchSettings, tmux_subtree
@@ -50,6 +49,7 @@ from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.supervisors.supervisor import ChildInfo, Supervisor, describe_tree
 from yesman_recovery.tmux.client import TmuxClient
 from yesman_recovery.tmux.policy import ProgramPolicy
+from yesman_recovery.version import __version__
 
 logger = logging.getLogger(__name__)
 

@@ -11,25 +11,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from yesman_recovery.defaults import DEFAULT_FROZEN_GRACE, DEFAULT_PROGRAMS
 from yesman_recovery.storage.paths import default_state_dir
 from yesman_recovery.storage.retention import RetentionPolicy
 from yesman_recovery.supervisors.spec import Backoff, Restart, Strategy
 
-DEFAULT_PROGRAMS: frozenset[str] = frozenset(
-    {
-        # AI coding agents
-        "claude", "codex", "aider", "gemini", "goose", "opencode", "cursor-agent", "amp", "qwen",
-        # editors and pagers
-        "vi", "vim", "nvim", "emacs", "nano", "hx", "helix", "micro", "less", "more", "man",
-        # watching things
-        "tail", "top", "htop", "btop", "watch", "journalctl",
-        # dev servers and runtimes
-        "npm", "npx", "pnpm", "yarn", "bun", "deno", "node", "python", "python3", "ipython",
-        "uv", "cargo", "go", "make", "just",
-    }
-)  # fmt: skip
-"""Programs restarted by default: agents, editors, pagers, monitors and dev servers. Shells are
-deliberately absent: a pane back at its shell is a program that exited, not one to re-run."""
+__all__ = [
+    "DEFAULT_FROZEN_GRACE",
+    "DEFAULT_PROGRAMS",
+    "SCROLLBACK_TRUE_LINES",
+    "Config",
+    "MetricsConfig",
+    "SessionConfig",
+    "StorageConfig",
+    "SupervisorConfig",
+    "TmuxConfig",
+]
 
 SCROLLBACK_TRUE_LINES = 2000
 """Lines kept when a session says ``scrollback = true``: tmux's default ``history-limit``."""
@@ -86,7 +83,7 @@ class TmuxConfig:
     adopt: tuple[str, ...] = ("*",)
     allow_kill_server: bool = False
     programs: frozenset[str] = DEFAULT_PROGRAMS
-    frozen_grace: float = 2.0
+    frozen_grace: float = DEFAULT_FROZEN_GRACE
     program_max_restarts: int = 3
     program_max_seconds: float = 60.0
 

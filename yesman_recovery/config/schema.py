@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from yesman_recovery.config import validators as v
 from yesman_recovery.config.model import (
+    DEFAULT_FROZEN_GRACE,
     DEFAULT_PROGRAMS,
     Config,
     MetricsConfig,
@@ -99,7 +100,7 @@ class _TmuxTable(_Table):
     adopt: Annotated[tuple[str, ...], v.checked(v.adopt)] = ("*",)
     allow_kill_server: Annotated[bool, v.checked(v.boolean)] = False
     programs: Annotated[frozenset[str], v.checked(v.programs)] = DEFAULT_PROGRAMS
-    frozen_grace: Annotated[float, v.checked(v.nonneg_duration)] = 2.0
+    frozen_grace: Annotated[float, v.checked(v.nonneg_duration)] = DEFAULT_FROZEN_GRACE
     program_max_restarts: Count = 3
     program_max_seconds: PositiveDuration = 60.0
 
@@ -120,7 +121,7 @@ class _SessionTable(_Table):
     restart: Annotated[Restart, v.checked(v.choice(Restart))] = Restart.PERMANENT
     programs: Annotated[frozenset[str], v.checked(v.programs)] = frozenset()
     scrollback: Annotated[int, v.checked(v.scrollback)] = 0
-    frozen_grace: Annotated[float, v.checked(v.nonneg_duration)] = 2.0
+    frozen_grace: Annotated[float, v.checked(v.nonneg_duration)] = DEFAULT_FROZEN_GRACE
 
 
 class _Document(_Table):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from yesman_recovery import __version__
+from yesman_recovery.version import __version__
 
 PREFIX = "yesman_recovery"
 

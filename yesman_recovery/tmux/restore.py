@@ -34,14 +34,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.errors import TmuxError
-from yesman_recovery.tmux.client import TmuxClient, literal, unvis
+from yesman_recovery.tmux.client import literal, unvis
 from yesman_recovery.tmux.compare import compare, match_window
 from yesman_recovery.tmux.policy import ProgramPolicy
+from yesman_recovery.tmux.protocol import ChainRunner, Tmux
 from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot
-from yesman_recovery.tmux.snapshot import ARGV_OPTION, take_snapshot
+from yesman_recovery.tmux.snapshot import ARGV_OPTION
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 Command = tuple[str, ...]
 
@@ -288,7 +290,7 @@ def _start(pane: PaneSnapshot, policy: ProgramPolicy) -> PaneStart:
     return PaneStart(_cwd(pane), None if argv is None else tuple(argv))
 
 
-def execute_plan(client: TmuxClient, plan: RestorePlan) -> None:
+def execute_plan(client: ChainRunner, plan: RestorePlan) -> None:
     """Run a plan: one tmux invocation, two for a repair that creates panes.
 
     Raises ``TmuxError`` (tmux refused a command; what ran before it stays), ``TmuxTimeout``
@@ -318,7 +320,7 @@ def _respawn_commands(pane_id: str, argv: Sequence[str], cwd: str) -> list[Comma
     ]
 
 
-def respawn_pane(client: TmuxClient, pane_id: str, argv: Sequence[str], cwd: str) -> None:
+def respawn_pane(client: ChainRunner, pane_id: str, argv: Sequence[str], cwd: str) -> None:
     """Restart ``argv`` in pane ``pane_id`` (``%12``), killing what runs there, in one call.
 
     The pane keeps ``remain-on-exit on`` and records the argv in ``@yr_argv``.
@@ -340,47 +342,63 @@ def program_matches(observed: Sequence[str] | None, started: Sequence[str]) -> b
 
 
 def restore_session(
-    client: TmuxClient,
+    client: Tmux,
     session: SessionSnapshot,
     policy: ProgramPolicy,
     *,
     settle: float = 2.0,
+    clock: Clock = SYSTEM_CLOCK,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> RestoreResult:
     """Restore ``session``, observe it again and compare.
 
     ``ok`` only when the structure matches (:func:`compare`) and every started program runs;
-    observation is retried for up to ``settle`` seconds while programs start. tmux errors
-    propagate (a session of that name already existing is a ``TmuxError``).
+    observation is retried for up to ``settle`` seconds (on ``clock``, pausing with ``sleep``)
+    while programs start. tmux errors propagate (a session of that name already existing is a
+    ``TmuxError``).
     """
-    started = time.monotonic()
+    started = clock.monotonic()
     plan = plan_restore(session, policy)
     execute_plan(client, plan)
     actual, diffs = observe_until(
-        client, session.name, lambda seen: _differences(session, seen, plan), settle
+        client,
+        session.name,
+        lambda seen: _differences(session, seen, plan),
+        settle,
+        clock=clock,
+        sleep=sleep,
     )
     ok = not diffs
-    log.info("restored session %r: ok=%s %s", session.name, ok, diffs)
-    return RestoreResult(ok, diffs, time.monotonic() - started, actual)
+    logger.info("restored session %r: ok=%s %s", session.name, ok, diffs)
+    return RestoreResult(ok, diffs, clock.monotonic() - started, actual)
+
+
+OBSERVE_PAUSE = 0.02
+"""Seconds between two looks while a restored or respawned session settles."""
 
 
 def observe_until(
-    client: TmuxClient,
+    client: Tmux,
     name: str,
     problems: Callable[[SessionSnapshot | None], list[str]],
     settle: float,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[SessionSnapshot | None, list[str]]:
     """Observe session ``name`` until ``problems`` finds none, for at most ``settle`` seconds.
 
     Programs take a moment to start after a restore or a respawn; returns the last observation
-    and what was still wrong with it (empty: validated).
+    and what was still wrong with it (empty: validated). Time is ``clock``'s; between looks it
+    calls ``sleep`` (a test's may advance a manual clock).
     """
-    deadline = time.monotonic() + settle
+    deadline = clock.monotonic() + settle
     while True:
-        actual = take_snapshot(client).session(name)
+        actual = client.snapshot().session(name)
         found = problems(actual)
-        if not found or time.monotonic() >= deadline:
+        if not found or clock.monotonic() >= deadline:
             return actual, found
-        time.sleep(0.02)
+        sleep(OBSERVE_PAUSE)
 
 
 def _differences(

@@ -38,6 +38,7 @@ from yesman_recovery.actors.maintenance import StoreMaintenance
 from yesman_recovery.actors.session import SessionContext, SessionSettings
 from yesman_recovery.actors.watcher import WatchSettings, tmux_subtree
 from yesman_recovery.config import Config
+from yesman_recovery.config.build import program_policy
 from yesman_recovery.control import ControlServer, socket_path
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.metrics.server import MetricsServer
@@ -48,7 +49,6 @@ from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
 from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.supervisors.supervisor import ChildInfo, Supervisor, describe_tree
 from yesman_recovery.tmux.client import TmuxClient
-from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -250,7 +250,7 @@ class RecoveryApp:
         base = SessionSettings(
             name="",
             declared=False,
-            policy=ProgramPolicy(allowlist=tmux.programs),
+            policy=program_policy(self.config),
             frozen_grace=tmux.frozen_grace,
             program_max_restarts=tmux.program_max_restarts,
             program_max_seconds=tmux.program_max_seconds,
@@ -262,7 +262,7 @@ class RecoveryApp:
                 declared=True,
                 spec_path=s.spec,
                 restart=s.restart,
-                policy=ProgramPolicy(allowlist=tmux.programs | s.programs),
+                policy=program_policy(self.config, s.name),
                 frozen_grace=s.frozen_grace if s.frozen_grace is not None else tmux.frozen_grace,
                 scrollback=s.scrollback,
             )

@@ -68,7 +68,7 @@ logger = logging.getLogger(__name__)
 # Fields that change without the session changing shape: not a reason to write a checkpoint.
 _VOLATILE = frozenset(
     {"session_id", "window_id", "pane_id", "pid", "program_pid", "stopped", "dead",
-     "dead_status", "dead_signal", "title", "scrollback"}
+     "dead_status", "dead_signal", "title", "scrollback", "jobs"}
 )  # fmt: skip
 SCROLLBACK_INTERVAL = 60.0
 """Seconds between checkpoints written only because the scrollback changed."""
@@ -184,6 +184,8 @@ class SessionActor(SupervisedActor):
         if self.settings.spec_path is not None:
             try:
                 self._spec = replace(load_spec(self.settings.spec_path), name=name)
+                policy = self.settings.policy.with_spec(self._spec)
+                self.settings = replace(self.settings, policy=policy)
             except SpecError as exc:
                 # One bad spec must not take the other sessions down, nor this one when it has
                 # a checkpoint: keep the session as it last was, and say why.
@@ -363,7 +365,7 @@ class SessionActor(SupervisedActor):
                 self._rebind(after)
             return "recreate_missing", not missing, "; ".join(missing)
         for pane in problem.panes:
-            respawn_pane(client, pane.pane_id, pane.argv, pane.cwd)
+            respawn_pane(client, pane.pane_id, pane.argv, pane.cwd, dead=pane.dead)
             self._stopped_since.pop(pane.key, None)
             self._resumed.pop(pane.key, None)
         return "respawn", *self._validate_programs(problem)

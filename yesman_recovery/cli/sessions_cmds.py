@@ -173,8 +173,9 @@ def restore(ctx: click.Context, name: str, checkpoint_id: str | None) -> None:
     server, when there is no usable checkpoint, or when the restored session does not match
     the checkpoint (the differences are printed).
     """
+    from yesman_recovery.config.build import program_policy
     from yesman_recovery.errors import TmuxError
-    from yesman_recovery.tmux import ProgramPolicy, restore_session
+    from yesman_recovery.tmux import restore_session
 
     config = load_config(ctx)
     client = _client(config)
@@ -182,12 +183,8 @@ def restore(ctx: click.Context, name: str, checkpoint_id: str | None) -> None:
         checkpoint = _checkpoint(store, name, checkpoint_id)
         session = _session_of(checkpoint)
         _require_absent(client, session.name)
-        programs = config.tmux.programs
-        declared = config.session(session.name)
-        if declared is not None:
-            programs = programs | declared.programs
         try:
-            result = restore_session(client, session, ProgramPolicy(allowlist=programs))
+            result = restore_session(client, session, program_policy(config, session.name))
         except TmuxError as exc:
             _audit_restore(
                 store, session.name, checkpoint.id, outcome="failed", duration=None, why=str(exc)

@@ -16,8 +16,8 @@ from yesman_recovery.tmux.policy import (
     ClaudeResume,
     ProgramPolicy,
     newest_conversation,
-    program_name,
 )
+from yesman_recovery.tmux.programs import ProgramRestart, RestartRule, program_name, restart_type
 from yesman_recovery.tmux.records import (
     PaneSnapshot,
     ServerSnapshot,

@@ -34,10 +34,13 @@ from __future__ import annotations
 import enum
 import os
 import re
+import shlex
 import signal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+
+from yesman_recovery.defaults import DEFAULT_PROGRAMS
 
 
 class ProgramRestart(enum.StrEnum):
@@ -198,16 +201,11 @@ class RestartRule:
         )
 
 
-AGENTS = ("claude", "codex", "aider", "gemini", "goose", "opencode", "cursor-agent", "amp", "qwen")
-EDITORS = ("vi", "vim", "nvim", "emacs", "nano", "hx", "helix", "micro", "kak")
-PAGERS = ("less", "more", "man", "most")
-MONITORS = ("tail", "top", "htop", "btop", "journalctl", "k9s", "lazygit")
-
 DEFAULT_RULES: tuple[RestartRule, ...] = tuple(
-    RestartRule(name, ProgramRestart.TRANSIENT) for name in (*AGENTS, *EDITORS, *PAGERS, *MONITORS)
+    RestartRule(name, ProgramRestart.TRANSIENT) for name in sorted(DEFAULT_PROGRAMS)
 )
-"""Agents, editors, pagers and monitors come back after an abnormal end; anything else (not
-listed) is ``temporary``. ``watch`` is not a monitor here: it re-runs an arbitrary command."""
+"""Agents, editors, pagers and monitors (:data:`~yesman_recovery.defaults.DEFAULT_PROGRAMS`)
+come back after an abnormal end; anything else is ``temporary``."""
 
 
 def restart_type(
@@ -273,3 +271,34 @@ def comes_back(restart: ProgramRestart, ending: Ending) -> bool:
 def typed_after(restart: ProgramRestart, ending: Ending) -> bool:
     """True iff the command is typed at the prompt (not run) in the rebuilt pane."""
     return restart is ProgramRestart.TEMPORARY and ending is Ending.LOST
+
+
+# --- how a program is started ----------------------------------------------------------------
+
+EXIT_OPTION = "@yr_exit"
+"""Pane option where a program started by :func:`launch_line` leaves its exit status."""
+LAUNCHER_NAME = "yesman-recovery"
+_LAUNCHER = (
+    'trap : INT QUIT; "$@"; s=$?; '
+    f'tmux set-option -p -t "$TMUX_PANE" {EXIT_OPTION} "$s" 2>/dev/null; exit "$s"'
+)
+
+
+def launch_line(argv: Sequence[str]) -> str:
+    """The line typed at the pane's shell prompt to run ``argv`` and record how it ended.
+
+    The user's own login shell runs it, so its rc files, ``PATH`` and exported variables apply
+    and the user is back at that shell when the program ends; Ctrl-Z stops the job as usual.
+    A small ``sh`` runs the exact argv (quoted, never re-parsed) and then stores its exit status
+    in the pane option :data:`EXIT_OPTION` (``130`` after Ctrl-C); it survives SIGINT/SIGQUIT
+    with a no-op trap (not an ignore, which the program would inherit). The leading space keeps
+    the line out of shell history where ``ignorespace`` is set.
+    """
+    return " " + shlex.join(["sh", "-c", _LAUNCHER, LAUNCHER_NAME, *argv])
+
+
+def launched_program(argv: Sequence[str]) -> tuple[str, ...] | None:
+    """The program argv inside a :func:`launch_line` process's argv, or None if it is not one."""
+    if len(argv) > 4 and list(argv[1:4]) == ["-c", _LAUNCHER, LAUNCHER_NAME]:
+        return tuple(argv[4:])
+    return None

@@ -37,6 +37,7 @@ from typing import Any
 from yesman_recovery.actors.diagnosis import (
     Diagnosis,
     FailureKind,
+    PaneAction,
     diagnose,
     missing_structure,
     pane_map,
@@ -51,9 +52,10 @@ from yesman_recovery.supervisors.scheduler import Scheduler
 from yesman_recovery.supervisors.spec import Restart
 from yesman_recovery.tmux.client import TmuxClient, wait_pid_gone
 from yesman_recovery.tmux.policy import ProgramPolicy
-from yesman_recovery.tmux.records import ServerSnapshot, SessionSnapshot
+from yesman_recovery.tmux.records import PaneSnapshot, ServerSnapshot, SessionSnapshot
 from yesman_recovery.tmux.restore import (
     execute_plan,
+    hold_pane,
     observe_until,
     plan_repair,
     program_matches,
@@ -365,10 +367,39 @@ class SessionActor(SupervisedActor):
                 self._rebind(after)
             return "recreate_missing", not missing, "; ".join(missing)
         for pane in problem.panes:
-            respawn_pane(client, pane.pane_id, pane.argv, pane.cwd, dead=pane.dead)
+            dead = pane.dead
+            if kind is FailureKind.FROZEN and not dead:
+                dead = self._end_frozen(pane)
+            respawn_pane(client, pane.pane_id, pane.argv, pane.cwd, dead=dead)
             self._stopped_since.pop(pane.key, None)
             self._resumed.pop(pane.key, None)
         return "respawn", *self._validate_programs(problem)
+
+    def _end_frozen(self, pane: PaneAction) -> bool:
+        """Kill a program that stayed stopped after SIGCONT, keeping its pane and its shell.
+
+        Returns whether the pane is now dead (the program was the pane's own process).
+        """
+        hold_pane(self._ctx.client, pane.pane_id)
+        if pane.program_pid:
+            with suppress(ProcessLookupError, PermissionError):
+                group = os.getpgid(pane.program_pid)
+                os.killpg(group, signal.SIGKILL)
+                os.killpg(group, signal.SIGCONT)
+            wait_pid_gone(pane.program_pid, SETTLE)
+        policy = self.settings.policy
+
+        def settled(seen: SessionSnapshot | None) -> list[str]:
+            now = (
+                next((p for p in seen.panes() if p.pane_id == pane.pane_id), None) if seen else None
+            )
+            if now is None or now.dead or (policy.is_shell(now.argv) and not now.jobs):
+                return []
+            return [f"pane {pane.pane_id} still runs {now.argv!r}"]
+
+        after, _ = observe_until(self._ctx.client, self.settings.name, settled, SETTLE)
+        now = _pane_by_id(after, pane.pane_id)
+        return now is None or now.dead
 
     def _validate_programs(self, problem: Diagnosis) -> tuple[bool, str]:
         """Observe until every respawned program runs, for at most :data:`SETTLE` seconds."""
@@ -579,3 +610,7 @@ def _strip(value: Any) -> Any:
     if isinstance(value, list):
         return [_strip(v) for v in value]
     return value
+
+
+def _pane_by_id(session: SessionSnapshot | None, pane_id: str) -> PaneSnapshot | None:
+    return next((p for p in session.panes() if p.pane_id == pane_id), None) if session else None

@@ -38,7 +38,7 @@ from yesman_recovery.errors import TmuxError
 from yesman_recovery.tmux.client import literal, unvis
 from yesman_recovery.tmux.compare import compare, match_window
 from yesman_recovery.tmux.policy import ProgramPolicy
-from yesman_recovery.tmux.programs import EXIT_OPTION, launch_line
+from yesman_recovery.tmux.programs import EXIT_OPTION, launch_line, launched_program
 from yesman_recovery.tmux.protocol import ChainRunner, Tmux
 from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot
 from yesman_recovery.tmux.snapshot import ARGV_OPTION
@@ -318,8 +318,9 @@ def respawn_pane(
     """Start ``argv`` again in pane ``pane_id`` (``%12``), in one call.
 
     A dead pane is first given a fresh login shell (:data:`LOGIN_SHELL`) in ``cwd``
-    (``respawn-pane -k``, which kills nothing: the pane's process is gone); a live pane must be at an idle prompt — the
-    caller checks — and the program is typed there, in the shell's own directory.
+    (``respawn-pane -k``, which kills nothing: the pane's process is gone); a live pane must be
+    at an idle prompt — the caller checks — and the program is typed there, in the shell's own
+    directory.
     """
     if not argv:
         raise ValueError(f"`argv` must name a program to run in pane {pane_id}, got {argv!r}")
@@ -328,12 +329,22 @@ def respawn_pane(
     if dead:
         home = literal(cwd or os.path.expanduser("~"))
         cmds.append(("respawn-pane", "-k", *target, "-c", home, "--", LOGIN_SHELL))
+    # Only once the pane lives again: turning remain-on-exit off closes a dead pane at once.
+    cmds.append(("set-option", "-p", "-u", *target, "remain-on-exit"))
     client.run_chain([*cmds, *launch_commands(target, argv)])
 
 
+def hold_pane(client: ChainRunner, pane_id: str) -> None:
+    """Keep pane ``pane_id`` open if its process exits (before a frozen program is killed)."""
+    client.run_chain([("set-option", "-p", "-t", pane_id, "remain-on-exit", "on")])
+
+
 def program_matches(observed: Sequence[str] | None, started: Sequence[str]) -> bool:
-    """True iff ``observed`` is the process of ``started`` (an interpreter may prefix it)."""
-    if not observed:
+    """True iff ``observed`` is the process of ``started`` (an interpreter may prefix it).
+
+    The launcher that runs it (before the program starts, or after it ended) is not it.
+    """
+    if not observed or launched_program(observed) is not None:
         return False
     tail = list(started[1:])
     if tail and list(observed[-len(tail) :]) != tail:

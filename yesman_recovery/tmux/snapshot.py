@@ -20,6 +20,7 @@ import os
 import secrets
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -125,22 +126,31 @@ def foreground_program(pane_pid: int) -> Foreground | None:
         except (OSError, psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
         if argv:
-            return Foreground(pid, _launched(pid, argv) or argv, stopped, jobs)
+            launched = _launched(pid, argv)
+            if launched is None:
+                return Foreground(pid, argv, stopped, jobs)
+            program_pid, program = launched
+            with suppress(psutil.Error):
+                stopped = psutil.Process(program_pid).status() == psutil.STATUS_STOPPED
+            return Foreground(program_pid, program, stopped, jobs)
     return None
 
 
-def _launched(pid: int, argv: tuple[str, ...]) -> tuple[str, ...] | None:
-    # The launcher runs `tmux set-option` once its program has ended: then it is not the program.
+def _launched(pid: int, argv: tuple[str, ...]) -> tuple[int, tuple[str, ...]] | None:
+    """(pid, argv) of the program a launcher runs; None when ``argv`` is no launcher or its
+    program has ended (it then runs ``tmux set-option``, or nothing)."""
     program = launched_program(argv)
     if program is None:
         return None
     for child in children(pid):
         try:
-            if os.path.basename(read_cmdline(child)[0]) == "tmux":
-                return None
-        except (OSError, IndexError):
+            seen = read_cmdline(child)
+        except OSError:
             continue
-    return program
+        # A child still showing the launcher's argv has forked but not yet run the program.
+        if seen and seen != argv and os.path.basename(seen[0]) != "tmux":
+            return child, program
+    return None
 
 
 def children(pid: int) -> list[int]:

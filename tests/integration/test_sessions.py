@@ -199,6 +199,7 @@ def test_an_agent_started_by_hand_that_ends_is_left_to_the_user(
     wait_until(lambda: checkpointed(app, "agent"))
 
     os.kill(old, signal.SIGKILL)
+    wait_until(lambda: _agent_pid(tmux_client, "agent") != old)
 
     deadline = time.monotonic() + 1.5  # five polls and some
     while time.monotonic() < deadline:

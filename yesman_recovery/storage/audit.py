@@ -126,7 +126,9 @@ class AuditTrail:
 
     def _decode(self, key: bytes, stored: bytes) -> AuditEvent | None:
         try:
-            body = envelope.decode(key, stored, f"audit event {key.hex()}")
+            body = envelope.decode(
+                key, stored, f"audit event {key.hex()}", self._ctx.max_state_size
+            )
             if not isinstance(body, dict):
                 raise CorruptRecordError(f"record audit event {key.hex()} is corrupt: not an event")
             time_ns, _seq = split_stamp(key)

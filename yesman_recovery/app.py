@@ -88,7 +88,10 @@ class RecoveryApp:
             if self._root is not None:
                 raise RuntimeError("RecoveryApp.start() was already called")
             self.store = open_store(
-                self.state_dir, durability=self.config.storage.durability, metrics=self.metrics
+                self.state_dir,
+                durability=self.config.storage.durability,
+                metrics=self.metrics,
+                max_state_size=self.config.storage.max_state_size,
             )
             try:
                 self._root = Supervisor.start(

@@ -69,9 +69,11 @@ def test_the_limit_is_configurable_and_writes_obey_it(tmp_path: Path) -> None:
         assert small.checkpoints.restore(ok) == {"text": "x" * 100}
     with open_store(tmp_path / "s2", durability="fast") as big:
         written = big.checkpoints.create("s", {"text": "x" * 5000})
-    with open_store(tmp_path / "s2", durability="fast", max_state_size=4096) as small:
-        with pytest.raises(CorruptRecordError, match="maximum state size"):
-            small.checkpoints.get(written)
+    with (
+        open_store(tmp_path / "s2", durability="fast", max_state_size=4096) as small,
+        pytest.raises(CorruptRecordError, match="maximum state size"),
+    ):
+        small.checkpoints.get(written)
 
 
 def test_deep_nesting_is_corrupt_and_the_previous_record_is_used(

@@ -34,12 +34,12 @@ import pykka
 from prometheus_client import CollectorRegistry
 
 from yesman_recovery import __version__
+from yesman_recovery.actors.endpoint import MetricsServer
 from yesman_recovery.actors.maintenance import StoreMaintenance
 from yesman_recovery.actors.session import SessionContext, SessionSettings
 from yesman_recovery.actors.watcher import WatchSettings, tmux_subtree
 from yesman_recovery.config import Config
 from yesman_recovery.metrics.definitions import RecoveryMetrics
-from yesman_recovery.metrics.server import MetricsServer
 from yesman_recovery.storage import Store, open_store
 from yesman_recovery.supervisors.actor import SupervisedRef
 from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock

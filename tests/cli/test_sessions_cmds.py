@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 
+from yesman_recovery.actors.http import StatusServer
 from yesman_recovery.app import RecoveryApp
 from yesman_recovery.cli import main
 from yesman_recovery.config import load_config
-from yesman_recovery.metrics.http import StatusServer
 from yesman_recovery.storage import open_store
 from yesman_recovery.tmux import SessionSnapshot, TmuxClient, take_snapshot, wait_pid_gone
 

@@ -335,7 +335,9 @@ def test_list_renders_states_details_and_an_empty_list() -> None:
          "recoveries": 0, "checkpointed": False},
     ]  # fmt: skip
     document: dict[str, Any] = {"version": "x", "healthy": True, "tree": {}, "sessions": sessions}
-    server = StatusServer("127.0.0.1", 0, CollectorRegistry(), lambda: True, lambda: document)
+    server = StatusServer(
+        "127.0.0.1", 0, CollectorRegistry(), lambda: True, lambda: document, status_max_age=0
+    )
     server.start()
     try:
         code, out, _ = invoke("sessions", "list", "--url", server.url)

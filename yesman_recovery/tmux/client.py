@@ -23,6 +23,7 @@ format-expanded by tmux, so :func:`literal` doubles their ``#``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -107,6 +108,51 @@ def parse_records(output: str, width: int | None = None) -> list[list[str]]:
     return records
 
 
+class DescriptorReserve:
+    """A few descriptors held open so that a tmux call still runs when the process has none left.
+
+    Starting tmux takes about six descriptors (pipes for its output and for the exec check). A
+    process that ran out of them (``EMFILE``) — a flood of connections, a leak elsewhere — would
+    fail exactly when it must restore a session; the client then closes the reserve, retries
+    the call once, and opens the reserve again when descriptors are back.
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._fds: list[int] = []  # guarded by _lock: open descriptors of /dev/null
+        self.fill()
+
+    def fill(self) -> None:
+        """Open descriptors until ``size`` are held (as many as possible)."""
+        with self._lock:
+            while len(self._fds) < self.size:
+                try:
+                    self._fds.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+                except OSError:
+                    return
+
+    def release(self) -> bool:
+        """Close every held descriptor; True iff there was one."""
+        with self._lock:
+            fds, self._fds = self._fds, []
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        return bool(fds)
+
+    @property
+    def held(self) -> int:
+        """Descriptors held now."""
+        with self._lock:
+            return len(self._fds)
+
+
+_OUT_OF_FILES = (errno.EMFILE, errno.ENFILE)
+RESERVE = DescriptorReserve()
+"""The process-wide reserve every :class:`TmuxClient` falls back on."""
+
+
 class TmuxClient:
     """Runs tmux on one server, each call bounded by ``timeout`` seconds.
 
@@ -187,14 +233,16 @@ class TmuxClient:
         env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
         argv = self.base_argv() + args
         try:
-            proc = subprocess.run(
-                argv,
-                capture_output=True,
-                timeout=self.timeout,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
+            try:
+                proc = self._spawn(argv, env)
+            except OSError as exc:
+                if exc.errno not in _OUT_OF_FILES or not RESERVE.release():
+                    raise
+                log.warning("out of file descriptors: running tmux on the reserve")
+                try:
+                    proc = self._spawn(argv, env)
+                finally:
+                    RESERVE.fill()
         except subprocess.TimeoutExpired as exc:
             raise TmuxTimeout(
                 f"tmux server {self.server_label} did not answer within {self.timeout}s "
@@ -204,6 +252,8 @@ class TmuxClient:
             raise TmuxError(
                 f"tmux binary {self.tmux_bin!r} not found: install tmux or pass `tmux_bin`"
             ) from exc
+        except OSError as exc:  # out of descriptors or processes: a failed call, not a crash
+            raise TmuxError(f"cannot run tmux on {self.server_label}: {exc}") from exc
         stdout = proc.stdout.decode("utf-8", errors="replace")
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", errors="replace").strip()
@@ -211,6 +261,16 @@ class TmuxClient:
                 raise TmuxServerGone(f"no tmux server on {self.server_label}: {err}")
             raise TmuxError(f"tmux {args[:3]!r}… on {self.server_label} failed: {err}")
         return stdout
+
+    def _spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            argv,
+            capture_output=True,
+            timeout=self.timeout,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
 
     def server_pid(self) -> int | None:
         """Return the server's pid, or None when no server runs on the socket."""
@@ -250,7 +310,11 @@ def wait_pid_gone(pid: int, timeout: float) -> bool:
         fd = -1
     if fd >= 0:
         try:
-            ready, _, _ = select.select([fd], [], [], timeout)
+            # poll(), not select(): select() refuses descriptors above 1023, which a process
+            # holding many connections has
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            ready = poller.poll(max(0.0, timeout) * 1000)
         finally:
             os.close(fd)
         return bool(ready) or not _alive(pid)

@@ -36,6 +36,7 @@ from prometheus_client import CollectorRegistry
 from yesman_recovery import __version__
 from yesman_recovery.actors.endpoint import MetricsServer
 from yesman_recovery.actors.maintenance import StoreMaintenance
+from yesman_recovery.actors.recovery_log import close_interrupted
 from yesman_recovery.actors.session import SessionContext, SessionSettings
 from yesman_recovery.actors.watcher import WatchSettings, tmux_subtree
 from yesman_recovery.config import Config
@@ -94,6 +95,8 @@ class RecoveryApp:
                 max_state_size=self.config.storage.max_state_size,
             )
             try:
+                # records a killed daemon left open are closed before anything is watched
+                close_interrupted(self.store, self._tmux_client())
                 self._root = Supervisor.start(
                     children=self._children(),
                     strategy=self.config.supervisor.strategy,
@@ -233,6 +236,14 @@ class RecoveryApp:
     def extra_children(self) -> list[ChildSpec]:
         """Subtrees added after the core ones: the tmux subtree."""
         return [self._tmux_subtree()]
+
+    def _tmux_client(self) -> TmuxClient:
+        tmux = self.config.tmux
+        return TmuxClient(
+            socket_name=tmux.socket_name,
+            socket_path=None if tmux.socket_path is None else str(tmux.socket_path),
+            timeout=tmux.command_timeout,
+        )
 
     def _tmux_subtree(self) -> ChildSpec:
         tmux = self.config.tmux

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from yesman_recovery.actors import recovery_log
 from yesman_recovery.actors.diagnosis import (
     Diagnosis,
     FailureKind,
@@ -317,6 +318,10 @@ class SessionActor(SupervisedActor):
             self._audit(problem.kind.value, problem.detail, "give_up", "failed")
             return
         self._set(SessionState.RECOVERING, f"{problem.kind.value}: {problem.detail}")
+        record = recovery_log.begin(
+            self._ctx.store, self.settings.name, problem.kind.value, problem.detail,
+            _ACTIONS[problem.kind],
+        )  # fmt: skip
         try:
             action, ok, why = self._act(problem)
         except Exception as exc:  # a recovery that raises is a failed recovery, not a crash
@@ -333,7 +338,10 @@ class SessionActor(SupervisedActor):
         else:
             self.detail = f"{problem.kind.value}: {why}"
         detail = problem.detail if not why else f"{problem.detail} ({why})"
-        self._audit(problem.kind.value, detail, action, outcome, duration)
+        recovery_log.complete(
+            self._ctx.store, record, self.settings.name, problem.kind.value,
+            detail=detail, action=action, outcome=outcome, duration=duration,
+        )  # fmt: skip
 
     def _act(self, problem: Diagnosis) -> tuple[str, bool, str]:
         """Carry out the recovery of ``problem``: (action, validated, why not)."""

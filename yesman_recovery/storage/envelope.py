@@ -251,7 +251,7 @@ def open_payload(
         )
     too_large = CorruptRecordError(
         f"record {name} holds more than the maximum state size of {max_size} bytes; it is "
-        "treated as corrupt (raise [storage] max_state_size if it is genuine)"
+        "treated as corrupt (raise storage.max_state_size in the configuration if it is genuine)"
     )
     if codec == CODEC_JSON:
         if len(payload) > max_size:

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,3 +157,13 @@ print("reserve", RESERVE.held)
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
     )
     assert "ran tmux" in out.stdout, out.stderr
+
+
+def test_the_flood_benchmark_runs_in_quick_mode() -> None:
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_flood.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=120,
+        check=True,
+    )  # fmt: skip
+    assert "parallel GET /status" in out.stdout
+    assert "idle connections still held afterwards" in out.stdout

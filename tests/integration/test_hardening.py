@@ -151,3 +151,37 @@ def test_a_daemon_killed_mid_recovery_leaves_a_record_the_next_one_closes(
             except subprocess.TimeoutExpired:
                 daemon.kill()
                 daemon.wait()
+
+
+def test_a_checkpoint_bomb_affects_neither_its_session_nor_another(
+    tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
+) -> None:
+    from tests.storage.test_bounded_decode import plant, zlib_bomb
+    from yesman_recovery.storage import envelope
+
+    with open_store(tmp_path / "state") as store:
+        now = time.time_ns()  # recent: retention must not prune them before they are read
+        bomb = plant(store, "victim", now - 2000, envelope.CODEC_JSON_ZLIB, zlib_bomb(256 << 20))
+        deep = b'{"metadata":{},"state":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+        plant(store, "victim", now - 1000, envelope.CODEC_JSON, deep)
+    tmux_client.run("new-session", "-d", "-s", "victim")
+    tmux_client.run("new-session", "-d", "-s", "other")
+    app = make_app()
+    wait_until(lambda: checkpointed(app, "victim") and checkpointed(app, "other"))
+    assert app.store is not None
+    corrupt = {e.subject for e in app.store.audit.query(kind="corruption")}
+    assert bomb in corrupt
+    old = tmux_client.server_pid()
+    assert old is not None
+    os.kill(old, signal.SIGKILL)
+    wait_pid_gone(old, 5.0)
+
+    def both_back() -> bool:
+        try:
+            snap = take_snapshot(tmux_client)
+        except Exception:
+            return False
+        return snap.session("victim") is not None and snap.session("other") is not None
+
+    wait_until(both_back, timeout=20)
+    assert app.root.is_alive()

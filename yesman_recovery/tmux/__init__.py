@@ -10,6 +10,7 @@ from yesman_recovery.tmux.client import (
     wait_pid_gone,
 )
 from yesman_recovery.tmux.compare import compare, layout_differences, parse_layout
+from yesman_recovery.tmux.layout import PRESETS, layout_problem
 from yesman_recovery.tmux.policy import (
     DEFAULT_ALLOWLIST,
     DEFAULT_SHELLS,
@@ -35,11 +36,12 @@ from yesman_recovery.tmux.restore import (
     restore_session,
 )
 from yesman_recovery.tmux.snapshot import foreground_program, take_snapshot
-from yesman_recovery.tmux.spec import load_spec
+from yesman_recovery.tmux.spec import check_spec, load_spec
 
 __all__ = [
     "DEFAULT_ALLOWLIST",
     "DEFAULT_SHELLS",
+    "PRESETS",
     "ClaudeResume",
     "PaneSnapshot",
     "ProgramPolicy",
@@ -49,11 +51,13 @@ __all__ = [
     "SessionSnapshot",
     "TmuxClient",
     "WindowSnapshot",
+    "check_spec",
     "choose_checkpoint",
     "compare",
     "execute_plan",
     "foreground_program",
     "layout_differences",
+    "layout_problem",
     "literal",
     "load_spec",
     "newest_conversation",

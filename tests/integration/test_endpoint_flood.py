@@ -168,7 +168,8 @@ def test_a_flooded_endpoint_does_not_stop_recovery(
             assert daemon.open_fds() < nofile - 100
     finally:
         prober.done.set()
-        prober.join(10)
+        if prober.ident is not None:  # started
+            prober.join(10)
         for conn in held:
             conn.close()
         err = daemon.stop()

@@ -37,7 +37,9 @@ import pykka
 from prometheus_client import CollectorRegistry
 
 from yesman_recovery.actors.context import SessionContext, SessionSettings
+from yesman_recovery.actors.endpoint import MetricsServer
 from yesman_recovery.actors.maintenance import StoreMaintenance
+from yesman_recovery.actors.recovery_log import close_interrupted
 from yesman_recovery.actors.tree import tmux_subtree
 from yesman_recovery.actors.watcher import WatchSettings
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
@@ -46,7 +48,6 @@ from yesman_recovery.config.build import frozen_grace, program_policy, tmux_clie
 from yesman_recovery.control import ControlServer, socket_path
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.metrics.definitions import RecoveryMetrics
-from yesman_recovery.metrics.server import MetricsServer
 from yesman_recovery.resilience.daemon import StoreAudit, register_breaker_commands
 from yesman_recovery.resilience.registry import Resilience
 from yesman_recovery.storage import Store, open_store
@@ -109,10 +110,15 @@ class RecoveryApp:
             if self._root is not None:
                 raise RuntimeError("RecoveryApp.start() was already called")
             self.store = open_store(
-                self.state_dir, durability=self.config.storage.durability, metrics=self.metrics
+                self.state_dir,
+                durability=self.config.storage.durability,
+                metrics=self.metrics,
+                max_state_size=self.config.storage.max_state_size,
             )
             try:
                 self.control.start()
+                # records a killed daemon left open are closed before anything is watched
+                close_interrupted(self.store, tmux_client(self.config))
                 self._root = Supervisor.start(
                     children=self._with_backoff(self._children()),
                     strategy=self.config.supervisor.strategy,

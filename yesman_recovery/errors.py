@@ -51,6 +51,10 @@ class CorruptRecordError(StoreError):
     """A stored record failed its checksum or could not be decoded; the message names it."""
 
 
+class DamagedStoreError(StoreError):
+    """The store's data file is truncated or not an LMDB file; the message says what to do."""
+
+
 class SchemaError(StoreError):
     """The store was written by a newer schema than this version understands."""
 

@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 
+from yesman_recovery.actors.http import StatusServer
 from yesman_recovery.app import RecoveryApp
 from yesman_recovery.cli import main
 from yesman_recovery.config import load_config
-from yesman_recovery.metrics.http import StatusServer
 from yesman_recovery.storage import open_store
 from yesman_recovery.tmux import SessionSnapshot, TmuxClient, take_snapshot, wait_pid_gone
 
@@ -335,7 +335,9 @@ def test_list_renders_states_details_and_an_empty_list() -> None:
          "recoveries": 0, "checkpointed": False},
     ]  # fmt: skip
     document: dict[str, Any] = {"version": "x", "healthy": True, "tree": {}, "sessions": sessions}
-    server = StatusServer("127.0.0.1", 0, CollectorRegistry(), lambda: True, lambda: document)
+    server = StatusServer(
+        "127.0.0.1", 0, CollectorRegistry(), lambda: True, lambda: document, status_max_age=0
+    )
     server.start()
     try:
         code, out, _ = invoke("sessions", "list", "--url", server.url)

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 
+from yesman_recovery.actors.http import StatusServer
 from yesman_recovery.cli import main
 from yesman_recovery.cli.status_cmd import format_uptime, status_url
-from yesman_recovery.metrics.http import StatusServer
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

@@ -1,9 +1,10 @@
 """``yesman-recovery run``: the daemon in the foreground.
 
 SIGTERM and SIGINT stop the tree cleanly and the command exits 0; the root supervisor giving up
-exits 1; a bad configuration exits 2 before anything starts. The stop runs on its own thread,
-not in the signal handler, so a handler never blocks the main thread that is waiting for the
-tree; the main thread waits in short slices so signals are handled promptly.
+exits 1; a bad configuration exits 2 before anything starts; a damaged store file exits 1 with
+a one-line message, unless ``--reset-damaged-store`` moves it aside first. The stop runs on its
+own thread, not in the signal handler, so a handler never blocks the main thread that is waiting
+for the tree; the main thread waits in short slices so signals are handled promptly.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
 
-from yesman_recovery.cli.common import common_options, load_config, resolve_state_dir
+from yesman_recovery.cli.common import common_options, fail, load_config, resolve_state_dir
 from yesman_recovery.errors import RecoveryError
 
 if TYPE_CHECKING:
@@ -40,8 +42,14 @@ STOP_TIMEOUT = 10.0
     show_default=True,
     help="Messages at this level and above go to stderr.",
 )
+@click.option(
+    "--reset-damaged-store",
+    is_flag=True,
+    help="If the store file is truncated or not a store, move it aside (kept as "
+    "data.mdb.damaged-TIME) and start with an empty store.",
+)
 @click.pass_context
-def run(ctx: click.Context, log_level: str) -> None:
+def run(ctx: click.Context, log_level: str, reset_damaged_store: bool) -> None:
     """Run the daemon in the foreground until SIGTERM or SIGINT (then exit 0)."""
     config = load_config(ctx)
     state_dir = resolve_state_dir(ctx)
@@ -50,6 +58,8 @@ def run(ctx: click.Context, log_level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if reset_damaged_store:
+        _reset_damaged_store(state_dir)
     # Imported here: the tree's dependencies (pykka, lmdb) slow down every other command.
     from yesman_recovery.app import RecoveryApp
 
@@ -76,6 +86,22 @@ def run(ctx: click.Context, log_level: str) -> None:
 
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _reset_damaged_store(state_dir: Path) -> None:
+    """Move a damaged ``data.mdb`` aside, saying so; a sound one is left alone."""
+    from yesman_recovery.errors import DamagedStoreError
+    from yesman_recovery.storage.datafile import check_data_file, move_aside
+
+    try:
+        check_data_file(state_dir)
+    except DamagedStoreError as exc:
+        try:
+            moved = move_aside(state_dir)
+        except OSError as err:
+            fail(f"error: {exc}; and it could not be moved aside: {err.strerror or err}")
+        click.echo(f"yesman-recovery: {exc}", err=True)
+        click.echo(f"yesman-recovery: moved it to {moved}; starting with an empty store", err=True)
 
 
 def _announce_metrics(app: RecoveryApp, *, enabled: bool) -> None:

@@ -297,7 +297,11 @@ def _store(ctx: click.Context, config: Config) -> Iterator[Store]:
 
     state_dir = resolve_state_dir(ctx)
     try:
-        store = open_store(state_dir, durability=config.storage.durability)
+        store = open_store(
+            state_dir,
+            durability=config.storage.durability,
+            max_state_size=config.storage.max_state_size,
+        )
     except StoreError as exc:
         fail(f"cannot open the store in {state_dir}: {exc}")
     with store:

@@ -49,7 +49,10 @@ def _open(ctx: click.Context) -> Iterator[Store | None]:
         yield None
         return
     try:
-        store = open_store(state_dir, durability=load_config(ctx).storage.durability)
+        storage = load_config(ctx).storage
+        store = open_store(
+            state_dir, durability=storage.durability, max_state_size=storage.max_state_size
+        )
     except StoreError as exc:
         fail(str(exc))
     try:

@@ -15,6 +15,7 @@ from typing import Literal
 from yesman_recovery.defaults import DEFAULT_FROZEN_GRACE, DEFAULT_PROGRAMS
 from yesman_recovery.resilience.circuit import BreakerPolicy
 from yesman_recovery.resilience.policies import RetryPolicy
+from yesman_recovery.storage.envelope import DEFAULT_MAX_STATE_SIZE
 from yesman_recovery.storage.paths import default_state_dir
 from yesman_recovery.storage.retention import RetentionPolicy
 from yesman_recovery.supervisors.spec import Backoff, Restart, Strategy
@@ -78,11 +79,16 @@ class MetricsConfig:
 
 @dataclass(frozen=True)
 class StorageConfig:
-    """``[storage]``: the state directory, durability, maintenance period and retention."""
+    """``[storage]``: the state directory, durability, maintenance period and retention.
+
+    ``max_state_size``: bytes of JSON one record may hold, read or written; a bigger stored
+    record reads as corrupt (see docs/storage.md).
+    """
 
     path: Path = field(default_factory=default_state_dir)
     durability: Literal["durable", "fast"] = "durable"
     maintenance_interval: float = 60.0
+    max_state_size: int = DEFAULT_MAX_STATE_SIZE
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
 

@@ -56,7 +56,7 @@ class _Table(BaseModel):
 class _BackoffTable(_Table):
     initial: PositiveDuration = 0.1
     max: PositiveDuration = 30.0
-    multiplier: float = 2.0
+    multiplier: Annotated[float, v.checked(v.multiplier)] = 2.0
     jitter: float = 0.2
     reset_after: PositiveDuration = 60.0
 
@@ -98,14 +98,15 @@ class _StorageTable(_Table):
     path: Annotated[Path, v.checked_with_info(v.path)] = Path()
     durability: Annotated[str, v.checked(v.durability)] = "durable"
     maintenance_interval: PositiveDuration = 60.0
+    max_state_size: Annotated[int, v.checked(v.state_size)] = 64 * 1024 * 1024
     retention: _RetentionTable | None = None
 
 
 class _TmuxTable(_Table):
     socket_name: Annotated[str, v.checked(v.word)] = ""
     socket_path: Annotated[Path, v.checked_with_info(v.path)] = Path()
-    poll_interval: PositiveDuration = 1.0
-    command_timeout: PositiveDuration = 2.0
+    poll_interval: Annotated[float, v.checked(v.poll_interval)] = 1.0
+    command_timeout: Annotated[float, v.checked(v.command_timeout)] = 2.0
     adopt: Annotated[tuple[str, ...], v.checked(v.adopt)] = ("*",)
     allow_kill_server: Annotated[bool, v.checked(v.boolean)] = False
     programs: Annotated[frozenset[str], v.checked(v.programs)] = DEFAULT_PROGRAMS

@@ -91,10 +91,10 @@ def _info(key: bytes, size: int) -> CheckpointInfo:
     return CheckpointInfo(checkpoint_id(key), scope_text(raw_scope), time_ns / NS, size)
 
 
-def _unseal(key: bytes, stored: bytes | memoryview) -> Checkpoint:
+def _unseal(key: bytes, stored: bytes | memoryview, max_size: int) -> Checkpoint:
     """The checkpoint stored under ``key``; :class:`CorruptRecordError` naming its id if bad."""
     name = checkpoint_id(key)
-    body = envelope.decode(key, stored, name)
+    body = envelope.decode(key, stored, name, max_size)
     if not (isinstance(body, dict) and "state" in body and isinstance(body.get("metadata"), dict)):
         raise CorruptRecordError(f"record {name} is corrupt: not a checkpoint body")
     info = _info(key, len(stored))
@@ -135,6 +135,7 @@ class CheckpointStore:
             envelope.check_json(state)
             envelope.check_json(metadata or {}, "metadata")
             state_json = envelope.dump_json(state)
+            envelope.check_size(state_json, state, "state", self._ctx.max_state_size)
             digest = envelope.state_digest(state_json)
             codec, body = envelope.compress(
                 b'{"metadata":' + envelope.dump_json(metadata or {}) + b',"state":'
@@ -174,7 +175,7 @@ class CheckpointStore:
         if known is not None and known[0] == checksum:
             return known[1]
         try:
-            previous = _unseal(key, stored)
+            previous = _unseal(key, stored, self._ctx.max_state_size)
         except CorruptRecordError:
             return None
         return envelope.state_digest(envelope.dump_json(previous.state))
@@ -215,7 +216,7 @@ class CheckpointStore:
                 "see `yesman-recovery checkpoints list`"
             )
         try:
-            return _unseal(key, stored)
+            return _unseal(key, stored, self._ctx.max_state_size)
         except CorruptRecordError:
             self._ctx.found_corrupt(key)
             raise
@@ -231,7 +232,7 @@ class CheckpointStore:
                     return None
                 stored = cursor.value()
             try:
-                return _unseal(key, stored)
+                return _unseal(key, stored, self._ctx.max_state_size)
             except CorruptRecordError:
                 self._ctx.found_corrupt(key)
                 raise
@@ -249,7 +250,7 @@ class CheckpointStore:
             with self._ctx.env.read() as txn:
                 for key, stored in _newest_first(txn.cursor(self._db), prefix(scope_bytes(scope))):
                     try:
-                        good = _unseal(key, stored)
+                        good = _unseal(key, stored, self._ctx.max_state_size)
                         break
                     except CorruptRecordError as exc:
                         corrupt.append((key, str(exc)))
@@ -313,7 +314,7 @@ class CheckpointStore:
                     key = bytes(raw_key)
                     checked += 1
                     try:
-                        _unseal(key, value)
+                        _unseal(key, value, self._ctx.max_state_size)
                     except CorruptRecordError as exc:
                         corrupt.append((checkpoint_id(key), str(exc)))
                         self._ctx.found_corrupt(key)

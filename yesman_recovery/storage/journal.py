@@ -44,10 +44,10 @@ class JournalRecord:
     terminal: bool
 
 
-def _record(key: bytes, stored: bytes) -> JournalRecord:
+def _record(key: bytes, stored: bytes, max_size: int) -> JournalRecord:
     raw_tx, time_ns, seq = split_key(key)
     name = f"journal {scope_text(raw_tx)!r} #{time_ns:x}.{seq}"
-    body = envelope.decode(key, stored, name)
+    body = envelope.decode(key, stored, name, max_size)
     if not (isinstance(body, dict) and {"kind", "data", "terminal"} <= body.keys()):
         raise CorruptRecordError(f"record {name} is corrupt: not a journal record")
     return JournalRecord(
@@ -79,6 +79,7 @@ class Journal:
             raise ValueError(f"`kind` must be a non-empty string, got {kind!r}")
         envelope.check_json(data, "journal data")
         payload = envelope.dump_json({"kind": kind, "data": data, "terminal": bool(terminal)})
+        envelope.check_size(payload, data, "journal data", self._ctx.max_state_size)
         now_ns = self._ctx.now_ns()
         db = self._db
 
@@ -86,7 +87,7 @@ class Journal:
             cursor = txn.cursor(db)
             newest = seek_newest(cursor, prefix(raw))
             if newest is not None:
-                last = _record(newest, cursor.value())
+                last = _record(newest, cursor.value(), self._ctx.max_state_size)
                 if last.terminal:
                     raise StoreError(
                         f"transaction {transaction!r} already ended with {last.kind!r}; "
@@ -114,7 +115,7 @@ class Journal:
             for key, stored in cursor:
                 if not key.startswith(pre):
                     break
-                found.append(_record(key, stored))
+                found.append(_record(key, stored, self._ctx.max_state_size))
         return found
 
     def _last_records(self) -> list[tuple[str, JournalRecord | None, list[bytes], float]]:
@@ -126,7 +127,9 @@ class Journal:
                 records = list(items)
                 last_key, last_value = records[-1]
                 try:
-                    last: JournalRecord | None = _record(last_key, last_value)
+                    last: JournalRecord | None = _record(
+                        last_key, last_value, self._ctx.max_state_size
+                    )
                 except CorruptRecordError:
                     self._ctx.found_corrupt(last_key)
                     last = None

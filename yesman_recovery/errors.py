@@ -83,3 +83,16 @@ class SpecError(RecoveryError, ValueError):
 
 class EndpointError(RecoveryError):
     """The HTTP endpoint cannot listen on its address, or was used before it started."""
+
+
+# --- transactions ------------------------------------------------------------------------------
+
+
+class TransactionError(RecoveryError):
+    """A transaction could not be started, found or changed; the message says which and why."""
+
+
+class TransactionInterrupted(TransactionError):
+    """The actor running a transaction ended before the transaction did (the process is
+    stopping, or its supervisor gave up); the journal still has it, and the next start of its
+    owner finishes it."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from yesman_recovery.config.transactions import TransactionsConfig
 from yesman_recovery.storage.paths import default_state_dir
 from yesman_recovery.storage.retention import RetentionPolicy
 from yesman_recovery.supervisors.spec import Backoff, Restart, Strategy
@@ -121,6 +122,7 @@ class Config:
     tmux: TmuxConfig = field(default_factory=TmuxConfig)
     sessions: tuple[SessionConfig, ...] = ()
     source: Path | None = None
+    transactions: TransactionsConfig = field(default_factory=TransactionsConfig)
 
     @classmethod
     def default(cls) -> Config:

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from yesman_recovery.config import transactions_table
 from yesman_recovery.config import validators as v
 from yesman_recovery.config.model import (
     DEFAULT_PROGRAMS,
@@ -129,9 +130,10 @@ class _Document(_Table):
     storage: _StorageTable = _StorageTable()
     tmux: _TmuxTable = _TmuxTable()
     sessions: list[_SessionTable] = []
+    transactions: transactions_table.TransactionsTable = transactions_table.TransactionsTable()
 
 
-_TABLES: Mapping[tuple[str, ...], type[_Table]] = {
+_TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
     (): _Document,
     ("supervisor",): _SupervisorTable,
     ("supervisor", "backoff"): _BackoffTable,
@@ -140,6 +142,7 @@ _TABLES: Mapping[tuple[str, ...], type[_Table]] = {
     ("storage", "retention"): _RetentionTable,
     ("tmux",): _TmuxTable,
     ("sessions", "*"): _SessionTable,
+    **transactions_table.TABLES,
 }
 
 
@@ -161,6 +164,7 @@ def _build(doc: _Document, source: Path | None) -> Config:
         tmux=TmuxConfig(**doc.tmux.given()),
         sessions=sessions,
         source=source,
+        transactions=doc.transactions.build(),
     )
 
 

@@ -13,6 +13,7 @@ the machine crashing too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -42,6 +43,16 @@ class JournalRecord:
     kind: str
     data: Any
     terminal: bool
+
+
+@dataclass(frozen=True)
+class TransactionSummary:
+    """One transaction as :meth:`Journal.summaries` lists it: its first time and last record."""
+
+    transaction: str
+    started: float
+    last: JournalRecord | None  # None iff the last record is damaged
+    records: int
 
 
 def _record(key: bytes, stored: bytes) -> JournalRecord:
@@ -74,31 +85,49 @@ class Journal:
         the transaction already has a terminal record, :class:`CorruptRecordError` if its last
         record is damaged.
         """
-        raw = scope_bytes(transaction, "transaction")
-        if not isinstance(kind, str) or not kind:
-            raise ValueError(f"`kind` must be a non-empty string, got {kind!r}")
-        envelope.check_json(data, "journal data")
-        payload = envelope.dump_json({"kind": kind, "data": data, "terminal": bool(terminal)})
+        return self.append_many([(transaction, kind, data, terminal)])[0]
+
+    def append_many(self, entries: Sequence[tuple[str, str, Any, bool]]) -> list[JournalRecord]:
+        """Append ``(transaction, kind, data, terminal)`` records in one flushed commit.
+
+        All or nothing: the same errors as :meth:`append` for any entry, and then none is
+        stored. One flush for many records is what lets concurrent transactions share the
+        cost of a durable commit (group commit).
+        """
+        prepared = []
+        for transaction, kind, data, terminal in entries:
+            raw = scope_bytes(transaction, "transaction")
+            if not isinstance(kind, str) or not kind:
+                raise ValueError(f"`kind` must be a non-empty string, got {kind!r}")
+            envelope.check_json(data, "journal data")
+            payload = envelope.dump_json({"kind": kind, "data": data, "terminal": bool(terminal)})
+            prepared.append((transaction, raw, payload))
         now_ns = self._ctx.now_ns()
         db = self._db
 
-        def work(txn: Txn) -> bytes:
+        def work(txn: Txn) -> list[bytes]:
             cursor = txn.cursor(db)
-            newest = seek_newest(cursor, prefix(raw))
-            if newest is not None:
-                last = _record(newest, cursor.value())
-                if last.terminal:
-                    raise StoreError(
-                        f"transaction {transaction!r} already ended with {last.kind!r}; "
-                        "records cannot follow a terminal record: use a new transaction id"
-                    )
-            key = make_key(raw, *next_stamp(now_ns, split_stamp(newest) if newest else None))
-            txn.put(key, envelope.seal(key, payload), db=db)
-            return key
+            keys = []
+            for transaction, raw, payload in prepared:
+                newest = seek_newest(cursor, prefix(raw))
+                if newest is not None:
+                    last = _record(newest, cursor.value())
+                    if last.terminal:
+                        raise StoreError(
+                            f"transaction {transaction!r} already ended with {last.kind!r}; "
+                            "records cannot follow a terminal record: use a new transaction id"
+                        )
+                key = make_key(raw, *next_stamp(now_ns, split_stamp(newest) if newest else None))
+                txn.put(key, envelope.seal(key, payload), db=db)
+                keys.append(key)
+            return keys
 
         with self._ctx.measure("journal_append"):
-            key = self._ctx.env.write(work, force_sync=True)
-        return JournalRecord(transaction, split_stamp(key)[0] / NS, kind, data, bool(terminal))
+            keys = self._ctx.env.write(work, force_sync=True)
+        return [
+            JournalRecord(transaction, split_stamp(key)[0] / NS, kind, data, bool(terminal))
+            for key, (transaction, kind, data, terminal) in zip(keys, entries, strict=True)
+        ]
 
     def records(self, transaction: str) -> list[JournalRecord]:
         """The records of ``transaction`` in append order ([] if it has none).
@@ -141,6 +170,37 @@ class Journal:
         A transaction whose last record is damaged counts as unfinished.
         """
         return [tx for tx, last, _keys, _t in self._last_records() if not (last and last.terminal)]
+
+    def summaries(self) -> list[TransactionSummary]:
+        """Every transaction in the journal, oldest first, with its last record.
+
+        Reads only each transaction's last record; ``last`` is None when it is damaged.
+        """
+        return [
+            TransactionSummary(tx, started, last, len(keys))
+            for tx, last, keys, started in self._last_records()
+        ]
+
+    def discard(self, transaction: str) -> int:
+        """Delete every record of ``transaction``, finished or not; how many were deleted.
+
+        For an operator giving up on a transaction whose records are damaged (nothing can be
+        appended after a damaged last record); record why elsewhere (the audit trail) first.
+        """
+        pre = prefix(scope_bytes(transaction, "transaction"))
+        db = self._db
+
+        def work(txn: Txn) -> int:
+            cursor = txn.cursor(db)
+            count = 0
+            if cursor.set_range(pre):
+                while cursor.key().startswith(pre):
+                    if not cursor.delete():
+                        break
+                    count += 1
+            return count
+
+        return self._ctx.env.write(work, force_sync=True)
 
     def compact(self, older_than: float = 0.0) -> int:
         """Delete finished transactions whose terminal record is ``older_than`` seconds old.

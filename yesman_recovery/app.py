@@ -23,6 +23,7 @@ may be opened only once per process).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import replace
@@ -38,6 +39,7 @@ from yesman_recovery.actors.maintenance import StoreMaintenance
 from yesman_recovery.actors.session import SessionContext, SessionSettings
 from yesman_recovery.actors.watcher import WatchSettings, tmux_subtree
 from yesman_recovery.config import Config
+from yesman_recovery.control import ControlServer, socket_path
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.metrics.server import MetricsServer
 from yesman_recovery.storage import Store, open_store
@@ -75,6 +77,10 @@ class RecoveryApp:
         self._own_scheduler = scheduler is None
         self.scheduler: Scheduler = scheduler if scheduler is not None else ThreadScheduler()
         self.store: Store | None = None
+        self.control = ControlServer(socket_path(self.state_dir))
+        """The control channel (``yesman_recovery.control``): subsystems register their commands."""
+        self.control.register("ping", lambda _args: {"pid": os.getpid(), "version": __version__})
+        self.control.register("status", lambda _args: self.status())
         self._root: SupervisedRef | None = None
         self._lock = threading.Lock()  # serialises start/stop
         self._stop_requested = threading.Event()  # set by stop(): wait() then returns 0
@@ -91,6 +97,7 @@ class RecoveryApp:
                 self.state_dir, durability=self.config.storage.durability, metrics=self.metrics
             )
             try:
+                self.control.start()
                 self._root = Supervisor.start(
                     children=self._children(),
                     strategy=self.config.supervisor.strategy,
@@ -319,6 +326,7 @@ class RecoveryApp:
             logger.exception("could not record the give-up in the audit trail")
 
     def _close_resources(self) -> None:
+        self.control.close()
         if self._own_scheduler and isinstance(self.scheduler, ThreadScheduler):
             self.scheduler.close()
         if self.store is not None:

@@ -238,7 +238,8 @@ def drive(outcomes: list[str], crashes: list[int], undo_fails: int) -> tuple[lis
                     write(k)
                 case p.Park(reason=r):
                     write(p.PARKED, {"reason": r})
-                    write(p.RETRY, {"by": "test"})  # an operator retries at once
+                    # An operator (another process, which this crash does not hit) retries.
+                    records.append(rec(p.RETRY, {"by": "test"}))
                     recovering = True
                 case p.Idle():
                     return records, world

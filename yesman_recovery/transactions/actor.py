@@ -259,7 +259,7 @@ class TransactionsSupervisor(Supervisor):
     def on_start(self) -> None:
         super().on_start()
         svc = self._service
-        self._backlog = list(reversed(svc._recoverable()))
+        self._backlog = list(reversed(svc.unfinished()))
         self._fill()
         self._compaction = svc.scheduler.every(
             svc.config.compact_interval, self.actor_ref, _COMPACT, first=svc.config.compact_interval

@@ -281,8 +281,12 @@ class Transactions:
         if self._supervisor is not None and self._supervisor.actor_urn == supervisor.actor_urn:
             self._supervisor = None
 
-    def _recoverable(self) -> builtins.list[str]:
-        """Unfinished transactions of this owner, oldest first (read at supervisor start)."""
+    def unfinished(self) -> builtins.list[str]:
+        """Transactions of this owner that are neither ended nor parked, oldest first.
+
+        What the supervisor finishes when it starts; a transaction with damaged records is
+        included (its actor parks it).
+        """
         out = []
         for summary in self.store.journal.summaries():
             last = summary.last

@@ -77,15 +77,17 @@ def main() -> None:
             die()
 
     class KillingWriter(JournalWriter):
-        def append(self, transaction: str, kind: str, data: Any = None, *,
-                   terminal: bool = False) -> Any:  # fmt: skip
+        def append(
+            self, transaction: str, kind: str, data: Any = None, *, terminal: bool = False
+        ) -> Any:
             step = data.get("step") if isinstance(data, dict) else None
             if boundary == "before_intent" and kind == "intent" and step == kill_step:
                 die()
             record = super().append(transaction, kind, data, terminal=terminal)
             if step == kill_step and (boundary, kind) in (
-                ("after_intent", "intent"), ("after_done", "done")
-            ):  # fmt: skip
+                ("after_intent", "intent"),
+                ("after_done", "done"),
+            ):
                 die()
             return record
 
@@ -93,8 +95,9 @@ def main() -> None:
         compensation_retry=RetrySettings(attempts=3, initial=0.01, max=0.05)
     )
     with open_store(state_dir, metrics=RecoveryMetrics()) as store:
-        service = Transactions(store, actions, config=config, owner=OWNER,
-                               metrics=RecoveryMetrics())  # fmt: skip
+        service = Transactions(
+            store, actions, config=config, owner=OWNER, metrics=RecoveryMetrics()
+        )
         service.writer = KillingWriter(store.journal)
         with service:
             handles = [

@@ -99,10 +99,10 @@ def test_killed_at_a_boundary_then_restarted_every_transaction_ends_once(
         st.lists(st.sampled_from(["ok", "ok", "fail"]), min_size=1, max_size=3),
         min_size=1,
         max_size=3,
-    ),  # fmt: skip
+    ),
     boundary=st.sampled_from(
         ["before_intent", "after_intent", "after_effect", "after_done", "during_undo"]
-    ),  # fmt: skip
+    ),
     step=st.integers(min_value=0, max_value=2),
 )
 def test_random_outcomes_and_kill_points_always_end_once(

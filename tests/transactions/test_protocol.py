@@ -25,13 +25,25 @@ def rec(kind: str, data: Any = None) -> JournalRecord:
     return JournalRecord(TX, float(next(_time)), kind, data, kind in p.TERMINAL_KINDS)
 
 
-def begin(n: int = 3, *, idempotent: bool = False, policy: str | None = None,
-          attempts: int = 1, compensate: bool = True) -> JournalRecord:  # fmt: skip
+def begin(
+    n: int = 3,
+    *,
+    idempotent: bool = False,
+    policy: str | None = None,
+    attempts: int = 1,
+    compensate: bool = True,
+) -> JournalRecord:
     steps = [
-        p.PlannedStep(f"a{i}", {"i": i}, f"undo{i}" if compensate else None, idempotent, None,
-                      RetrySettings(attempts=attempts, initial=0.5, max=2.0)).to_json()
+        p.PlannedStep(
+            f"a{i}",
+            {"i": i},
+            f"undo{i}" if compensate else None,
+            idempotent,
+            None,
+            RetrySettings(attempts=attempts, initial=0.5, max=2.0),
+        ).to_json()
         for i in range(n)
-    ]  # fmt: skip
+    ]
     return rec(p.BEGIN, {"name": "t", "owner": "o", "policy": policy, "steps": steps})
 
 
@@ -61,8 +73,13 @@ def test_steps_run_in_order_then_commit() -> None:
 
 
 def test_a_failed_step_compensates_the_completed_ones_in_reverse_order() -> None:
-    records = [begin(3), *done(0), *done(1), rec(p.INTENT, {"step": 2, "attempt": 1}),
-               rec(p.FAILED, {"step": 2, "attempt": 1, "error": "boom", "final": True})]  # fmt: skip
+    records = [
+        begin(3),
+        *done(0),
+        *done(1),
+        rec(p.INTENT, {"step": 2, "attempt": 1}),
+        rec(p.FAILED, {"step": 2, "attempt": 1, "error": "boom", "final": True}),
+    ]
     decision = decide(records)
     assert isinstance(decision, p.Abort)
     assert "step 2 (a2) failed: boom" in decision.reason
@@ -82,23 +99,35 @@ def test_a_failing_step_is_retried_with_backoff_before_it_aborts() -> None:
         d = decide(records)
         assert d == p.RunStep(0, attempt, d.delay)  # type: ignore[union-attr]
         delays.append(d.delay)  # type: ignore[union-attr]
-        records += [rec(p.INTENT, {"step": 0, "attempt": attempt}),
-                    rec(p.FAILED, {"step": 0, "attempt": attempt, "error": "x",
-                                   "final": attempt == 3})]  # fmt: skip
+        records += [
+            rec(p.INTENT, {"step": 0, "attempt": attempt}),
+            rec(p.FAILED, {"step": 0, "attempt": attempt, "error": "x", "final": attempt == 3}),
+        ]
     assert delays == [0.0, 0.5, 1.0]
     assert isinstance(decide(records), p.Abort)
 
 
 def test_a_timed_out_step_is_compensated_and_not_retried_unless_idempotent() -> None:
-    timeout = {"step": 0, "attempt": 1, "error": "timed out", "final": False,
-               "possibly_executed": True}  # fmt: skip
-    records = [begin(1, attempts=3), rec(p.INTENT, {"step": 0, "attempt": 1}),
-               rec(p.FAILED, timeout)]  # fmt: skip
+    timeout = {
+        "step": 0,
+        "attempt": 1,
+        "error": "timed out",
+        "final": False,
+        "possibly_executed": True,
+    }
+    records = [
+        begin(1, attempts=3),
+        rec(p.INTENT, {"step": 0, "attempt": 1}),
+        rec(p.FAILED, timeout),
+    ]
     assert isinstance(decide(records), p.Abort)
     records.append(rec(p.ABORTED, {"reason": "x"}))
     assert decide(records) == p.Compensate(0, 1)
-    idem = [begin(1, attempts=3, idempotent=True), rec(p.INTENT, {"step": 0, "attempt": 1}),
-            rec(p.FAILED, timeout)]  # fmt: skip
+    idem = [
+        begin(1, attempts=3, idempotent=True),
+        rec(p.INTENT, {"step": 0, "attempt": 1}),
+        rec(p.FAILED, timeout),
+    ]
     assert decide(idem) == p.RunStep(0, 2, 0.5)
 
 
@@ -108,8 +137,10 @@ def test_a_failing_compensation_is_retried_with_backoff_then_parked() -> None:
         d = decide(records, compensation_retry=RETRY3)
         assert isinstance(d, p.Compensate)
         assert (d.attempt, d.delay) == (attempt, RETRY3.delay(attempt - 1))
-        records += [rec(p.UNDO, {"step": 0, "attempt": attempt}),
-                    rec(p.UNDO_FAILED, {"step": 0, "attempt": attempt, "error": "denied"})]  # fmt: skip
+        records += [
+            rec(p.UNDO, {"step": 0, "attempt": attempt}),
+            rec(p.UNDO_FAILED, {"step": 0, "attempt": attempt, "error": "denied"}),
+        ]
     d = decide(records, compensation_retry=RETRY3)
     assert isinstance(d, p.Park)
     assert d.step == 0
@@ -153,8 +184,13 @@ def test_the_restart_policy_comes_from_the_configuration_unless_the_transaction_
 
 
 def test_a_compensation_interrupted_by_a_crash_runs_again_and_counts_once() -> None:
-    records = [begin(2), *done(0), *done(1), rec(p.ABORTED, {"reason": "x"}),
-               rec(p.UNDO, {"step": 1, "attempt": 1})]  # fmt: skip
+    records = [
+        begin(2),
+        *done(0),
+        *done(1),
+        rec(p.ABORTED, {"reason": "x"}),
+        rec(p.UNDO, {"step": 1, "attempt": 1}),
+    ]
     assert decide(records, recovering=True) == p.Compensate(1, 1)
     records.append(rec(p.UNDONE, {"step": 1}))
     assert decide(records) == p.Compensate(0, 1)
@@ -194,7 +230,9 @@ class World:
             self.undone[index] = 1
 
 
-def drive(outcomes: list[str], crashes: list[int], undo_fails: int) -> tuple[list[JournalRecord], World]:  # fmt: skip
+def drive(
+    outcomes: list[str], crashes: list[int], undo_fails: int
+) -> tuple[list[JournalRecord], World]:
     """Play a transaction; ``outcomes[i]`` is ``ok``/``fail``/``timeout`` for step i; each
     number in ``crashes`` is how many records are written before the next crash."""
     records = [begin(len(outcomes), idempotent=True)]
@@ -221,8 +259,16 @@ def drive(outcomes: list[str], crashes: list[int], undo_fails: int) -> tuple[lis
                     if outcomes[i] == "ok":
                         write(p.DONE, {"step": i, "result": i})
                     else:
-                        write(p.FAILED, {"step": i, "attempt": a, "error": "e", "final": True,
-                                         "possibly_executed": outcomes[i] == "timeout"})  # fmt: skip
+                        write(
+                            p.FAILED,
+                            {
+                                "step": i,
+                                "attempt": a,
+                                "error": "e",
+                                "final": True,
+                                "possibly_executed": outcomes[i] == "timeout",
+                            },
+                        )
                 case p.Compensate(index=i, attempt=a):
                     assert i not in p.replay(TX, records).undone, "compensated twice"
                     write(p.UNDO, {"step": i, "attempt": a})

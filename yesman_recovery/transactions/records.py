@@ -16,7 +16,6 @@ from yesman_recovery.transactions.protocol import (
     ABANDONED,
     PARKED,
     RETRY,
-    TERMINAL_KINDS,
     ProtocolError,
     TransactionView,
     TxState,
@@ -81,7 +80,10 @@ def read(store: Store, transaction: str) -> tuple[list[JournalRecord], Transacti
 
 
 def info(store: Store, transaction: str) -> TransactionInfo:
-    """One transaction with every record; a damaged one comes back parked, without records."""
+    """One transaction with every record; a damaged one comes back parked, without records.
+
+    ``LookupError`` if the journal has no such transaction.
+    """
     try:
         records, view = read(store, transaction)
     except (CorruptRecordError, ProtocolError) as exc:
@@ -154,12 +156,10 @@ def abandon(store: Store, transaction: str, reason: str, *, by: str = "operator"
 
 
 def _parked(store: Store, transaction: str, verb: str) -> TransactionView:
-    records, view = read(store, transaction)
+    _records, view = read(store, transaction)
     if view.state is not TxState.PARKED:
-        last = records[-1].kind
-        hint = "it already ended" if last in TERMINAL_KINDS else "it is still running"
         raise TransactionError(
-            f"cannot {verb} transaction {transaction}: it is {view.state.value}, not "
-            f"{PARKED} ({hint}); only parked transactions can be retried or abandoned"
+            f"cannot {verb} transaction {transaction}: it is {view.state.value}, not {PARKED}; "
+            "only parked transactions can be retried or abandoned"
         )
     return view

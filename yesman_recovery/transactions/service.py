@@ -203,10 +203,7 @@ class Transactions:
 
     def get(self, transaction: str) -> rec.TransactionInfo:
         """The transaction with every record; ``LookupError`` if the journal has none."""
-        found = rec.info(self.store, transaction)
-        if not found.records and not found.reason:
-            raise LookupError(f"no transaction {transaction!r}")
-        return found
+        return rec.info(self.store, transaction)
 
     def list(self, state: p.TxState | None = None) -> list[rec.TransactionInfo]:
         """Every transaction in the journal (all owners), oldest first."""

@@ -37,7 +37,8 @@ def check(state: Path, log: Path, plan: list[list[str]]) -> dict[str, str]:
     counts = Counter(lines)
     with open_store(state, metrics=RecoveryMetrics()) as store:
         summaries = store.journal.summaries()
-        assert len(summaries) == len(plan)
+        # A kill may come before the later transactions of the plan began.
+        assert 1 <= len(summaries) <= len(plan)
         ends = {}
         for summary in summaries:
             records = store.journal.records(summary.transaction)

@@ -60,7 +60,11 @@ class Step:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a transaction ended: committed, compensated, parked (for an operator) or abandoned."""
+    """How a transaction ended: committed, compensated, parked (for an operator) or abandoned.
+
+    ``results`` holds each step's result (None for steps that did not complete); ``reason``
+    says why it was compensated, parked or abandoned.
+    """
 
     transaction: str
     name: str
@@ -320,7 +324,8 @@ class Transactions:
         future = self._futures.pop(view.id, None)
         if future is not None and not future.done():
             results = tuple(view.results.get(i) for i in range(len(view.steps)))
-            future.set_result(Outcome(view.id, view.name, state, results, view.reason))
+            reason = view.reason or view.aborted
+            future.set_result(Outcome(view.id, view.name, state, results, reason))
 
     def _damaged(self, transaction: str, error: Exception) -> None:
         """A transaction whose journal cannot be trusted: parked (derived), audited once."""

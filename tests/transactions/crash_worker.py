@@ -77,19 +77,19 @@ def main() -> None:
             die()
 
     class KillingWriter(JournalWriter):
-        def append(
-            self, transaction: str, kind: str, data: Any = None, *, terminal: bool = False
-        ) -> Any:
-            step = data.get("step") if isinstance(data, dict) else None
-            if boundary == "before_intent" and kind == "intent" and step == kill_step:
+        """Dies just before or just after a commit holding the chosen record."""
+
+        def append_many(self, entries: Any, *, audit: Any = ()) -> Any:
+            written = {(kind, data.get("step") if isinstance(data, dict) else None)
+                       for _tx, kind, data, _terminal in entries}  # fmt: skip
+            if boundary == "before_intent" and ("intent", kill_step) in written:
                 die()
-            record = super().append(transaction, kind, data, terminal=terminal)
-            if step == kill_step and (boundary, kind) in (
-                ("after_intent", "intent"),
-                ("after_done", "done"),
+            records = super().append_many(entries, audit=audit)
+            if (boundary == "after_intent" and ("intent", kill_step) in written) or (
+                boundary == "after_done" and ("done", kill_step) in written
             ):
                 die()
-            return record
+            return records
 
     config = TransactionsConfig(
         compensation_retry=RetrySettings(attempts=3, initial=0.01, max=0.05)

@@ -13,13 +13,14 @@ the machine crashing too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
 from yesman_recovery.errors import CorruptRecordError, StoreError
 from yesman_recovery.storage import envelope
+from yesman_recovery.storage.audit import AuditTrail
 from yesman_recovery.storage.context import NS, StoreContext
 from yesman_recovery.storage.environment import Txn
 from yesman_recovery.storage.keys import (
@@ -69,8 +70,9 @@ def _record(key: bytes, stored: bytes) -> JournalRecord:
 class Journal:
     """Append and read transaction records (``store.journal``); any thread may call it."""
 
-    def __init__(self, ctx: StoreContext) -> None:
+    def __init__(self, ctx: StoreContext, audit: AuditTrail | None = None) -> None:
         self._ctx = ctx
+        self._audit = audit
 
     @property
     def _db(self) -> Any:
@@ -87,13 +89,22 @@ class Journal:
         """
         return self.append_many([(transaction, kind, data, terminal)])[0]
 
-    def append_many(self, entries: Sequence[tuple[str, str, Any, bool]]) -> list[JournalRecord]:
+    def append_many(
+        self,
+        entries: Sequence[tuple[str, str, Any, bool]],
+        *,
+        audit: Sequence[Mapping[str, Any]] = (),
+    ) -> list[JournalRecord]:
         """Append ``(transaction, kind, data, terminal)`` records in one flushed commit.
 
         All or nothing: the same errors as :meth:`append` for any entry, and then none is
         stored. One flush for many records is what lets concurrent transactions share the
-        cost of a durable commit (group commit).
+        cost of a durable commit (group commit). ``audit`` holds keyword arguments of
+        :meth:`AuditTrail.append` for events stored in the same commit.
         """
+        if audit and self._audit is None:
+            raise StoreError("this journal has no audit trail to write events to")
+        events = [self._audit.prepare(**event) for event in audit] if self._audit else []
         prepared = []
         for transaction, kind, data, terminal in entries:
             raw = scope_bytes(transaction, "transaction")
@@ -120,6 +131,9 @@ class Journal:
                 key = make_key(raw, *next_stamp(now_ns, split_stamp(newest) if newest else None))
                 txn.put(key, envelope.seal(key, payload), db=db)
                 keys.append(key)
+            for event in events:
+                assert self._audit is not None
+                self._audit.put(txn, event)
             return keys
 
         with self._ctx.measure("journal_append"):

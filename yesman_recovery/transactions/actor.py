@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from yesman_recovery.errors import CorruptRecordError, StoreError
-from yesman_recovery.storage import envelope
+from yesman_recovery.storage import JournalRecord, envelope
 from yesman_recovery.supervisors.actor import ChildExited, SupervisedActor, SupervisedRef
 from yesman_recovery.supervisors.restart import ExitReason
 from yesman_recovery.supervisors.scheduler import Periodic
@@ -27,9 +27,9 @@ from yesman_recovery.supervisors.supervisor import Supervisor
 from yesman_recovery.transactions import protocol as p
 from yesman_recovery.transactions.records import read
 from yesman_recovery.transactions.registry import StepContext, call
+from yesman_recovery.transactions.writer import Entry
 
 if TYPE_CHECKING:
-    from yesman_recovery.storage import JournalRecord
     from yesman_recovery.transactions.service import Transactions
 
 logger = logging.getLogger(__name__)
@@ -40,9 +40,11 @@ _COMPACT = "compact"
 
 @dataclass(frozen=True)
 class _Go:
-    """Message to self: carry out a decision whose delay has passed."""
+    """Message to self: carry out ``decision`` (its delay has passed, or its first record is
+    already in the journal when ``journaled``)."""
 
     decision: p.Decision
+    journaled: bool = False
 
 
 class TransactionActor(SupervisedActor):
@@ -50,7 +52,14 @@ class TransactionActor(SupervisedActor):
 
     ``recovering`` is True when the transaction was found unfinished (a restart, an operator's
     retry): its first decision then applies the restart policy. ``records`` are the records
-    already written (the ``begin`` of a new transaction); None reads them from the journal.
+    already written (``begin`` and step 0's ``intent`` of a new transaction); None reads them
+    from the journal.
+
+    One flush per step: a step's outcome (``done``/``failed``) is committed together with the
+    first record of whatever follows (the next step's ``intent``, ``aborted``, an ``undo``, the
+    terminal record and its audit event). Every record is still on disk before the side effect
+    it announces, and a stop or crash between the two leaves an ``intent`` whose step never
+    ran, which the protocol already treats as "may have run".
     """
 
     def __init__(
@@ -65,12 +74,16 @@ class TransactionActor(SupervisedActor):
         self._tx = transaction
         self._recovering = recovering
         self._records = records
-        self._view: p.TransactionView | None = None  # set by the first advance
+        self._view: p.TransactionView | None = None  # set by the first message
         self._ended = False  # True iff the outcome was reported to the service
 
     def on_start(self) -> None:
         self._service.metrics.transactions_in_flight.inc()
-        self.actor_ref.tell(_ADVANCE)
+        if self._records is not None and self._records[-1].kind == p.INTENT:
+            # A new transaction: begin() journaled step 0's intent with the begin record.
+            self.actor_ref.tell(_Go(p.RunStep(0, 1), journaled=True))
+        else:
+            self.actor_ref.tell(_ADVANCE)
 
     def on_exit(self, reason: ExitReason) -> None:
         self._service.metrics.transactions_in_flight.dec()
@@ -81,28 +94,33 @@ class TransactionActor(SupervisedActor):
         if message == _ADVANCE:
             self._advance()
         elif isinstance(message, _Go):
-            self._carry_out(message.decision)
+            if self._view is None and not self._load():
+                return None
+            self._carry_out(message.decision, journaled=message.journaled)
         else:
             return super().on_receive(message)
         return None
 
     # --- one decision at a time -----------------------------------------------------------
 
+    def _decide(self, view: p.TransactionView, recovering: bool = False) -> p.Decision:
+        config = self._service.config
+        return p.decide(
+            view,
+            recovering=recovering,
+            on_restart=config.on_restart,
+            compensation_retry=config.compensation_retry,
+        )
+
     def _advance(self) -> None:
         if self._view is None and not self._load():
             return
         assert self._view is not None
-        svc = self._service
-        decision = p.decide(
-            self._view,
-            recovering=self._recovering,
-            on_restart=svc.config.on_restart,
-            compensation_retry=svc.config.compensation_retry,
-        )
+        decision = self._decide(self._view, self._recovering)
         self._recovering = False
         delay = getattr(decision, "delay", 0.0)
         if delay > 0:
-            svc.scheduler.call_later(delay, self.actor_ref, _Go(decision))
+            self._service.scheduler.call_later(delay, self.actor_ref, _Go(decision))
         else:
             self._carry_out(decision)
 
@@ -118,26 +136,78 @@ class TransactionActor(SupervisedActor):
             return False
         return True
 
-    def _carry_out(self, decision: p.Decision) -> None:
+    def _carry_out(self, decision: p.Decision, *, journaled: bool = False) -> None:
         match decision:
             case p.RunStep():
-                self._run_step(decision)
+                self._run_step(decision, journaled)
             case p.Compensate():
-                self._compensate(decision)
-            case p.Abort(reason=reason):
-                self._append(p.ABORTED, {"reason": reason})
-            case p.Finish(kind=kind):
-                self._append(kind, None, terminal=True)
-                self._report()
-                return
-            case p.Park(reason=reason, step=step):
-                self._append(p.PARKED, {"reason": reason, "step": step})
-                self._report()
-                return
+                self._compensate(decision, journaled)
             case p.Idle():
                 self._report()
-                return
-        self.actor_ref.tell(_ADVANCE)
+            case _:  # Abort, Finish, Park: one record, then what follows
+                entry = self._first_record(decision)
+                assert entry is not None
+                self._write([entry], decision)
+
+    def _first_record(self, decision: p.Decision) -> Entry | None:
+        """The record that starts ``decision``, if it can be written right away."""
+        assert self._view is not None
+        actions = self._service.actions
+        match decision:
+            case p.RunStep(index=i, attempt=a, delay=0.0):
+                if self._view.steps[i].action in actions:
+                    return (self._tx, p.INTENT, {"step": i, "attempt": a}, False)
+            case p.Compensate(index=i, attempt=a, delay=0.0):
+                if self._view.steps[i].compensate in actions:
+                    return (self._tx, p.UNDO, {"step": i, "attempt": a}, False)
+            case p.Abort(reason=reason):
+                return (self._tx, p.ABORTED, {"reason": reason}, False)
+            case p.Finish(kind=kind):
+                return (self._tx, kind, None, True)
+            case p.Park(reason=reason, step=step):
+                return (self._tx, p.PARKED, {"reason": reason, "step": step}, False)
+        return None
+
+    def _settle(self, outcome: Entry) -> None:
+        """Write a step's outcome together with the first record of what comes next."""
+        assert self._view is not None
+        assert self._records is not None
+        now = self._service.clock.time()
+        _tx, kind, data, terminal = outcome
+        after = p.replay(
+            self._tx, [*self._records, JournalRecord(self._tx, now, kind, data, terminal)]
+        )
+        following = self._decide(after)
+        entry = self._first_record(following)
+        self._write([outcome] if entry is None else [outcome, entry], following)
+
+    def _write(self, entries: list[Entry], following: p.Decision) -> None:
+        """Commit ``entries``; then carry on with ``following`` (started by the last entry
+        if it is that decision's first record)."""
+        assert self._view is not None
+        assert self._records is not None
+        ending = isinstance(following, p.Finish | p.Park) and entries[-1][1] in (
+            p.COMMITTED, p.COMPENSATED, p.PARKED
+        )  # fmt: skip
+        audit = []
+        if ending:
+            now = self._service.clock.time()
+            pending = [JournalRecord(self._tx, now, kind, data, terminal)
+                       for _tx, kind, data, terminal in entries]  # fmt: skip
+            audit.append(self._service._audit_event(p.replay(self._tx, self._records + pending)))
+        # A failed write (a full disk) crashes this actor: the transaction stays unfinished in
+        # the journal and the next start finishes it.
+        for record in self._service.writer.append_many(entries, audit=audit):
+            self._records.append(record)
+            p.apply(self._view, record)
+        if ending:
+            self._report(audited=True)
+        elif isinstance(following, p.RunStep | p.Compensate) and entries[-1][1] in (
+            p.INTENT, p.UNDO
+        ):  # fmt: skip
+            self.actor_ref.tell(_Go(following, journaled=True))
+        else:
+            self.actor_ref.tell(_ADVANCE)
 
     def _context(self, index: int, attempt: int, compensating: bool) -> StepContext:
         assert self._view is not None
@@ -156,65 +226,64 @@ class TransactionActor(SupervisedActor):
             compensating=compensating,
         )
 
-    def _run_step(self, decision: p.RunStep) -> None:
+    def _run_step(self, decision: p.RunStep, journaled: bool) -> None:
         assert self._view is not None
         svc = self._service
-        step = self._view.steps[decision.index]
+        index = decision.index
+        step = self._view.steps[index]
         if step.action not in svc.actions:
-            self._carry_out(p.Park(self._unknown(step.action, decision.index), decision.index))
+            self._carry_out(p.Park(self._unknown(step.action, index), index))
             return
-        action = svc.actions.get(step.action)
-        self._append(p.INTENT, {"step": decision.index, "attempt": decision.attempt})
-        context = self._context(decision.index, decision.attempt, compensating=False)
+        if not journaled:
+            self._append_one(p.INTENT, {"step": index, "attempt": decision.attempt})
+        context = self._context(index, decision.attempt, compensating=False)
         failure: dict[str, Any] | None = None
         result: Any = None
         try:
-            result = call(action, context, step.timeout)
+            result = call(svc.actions.get(step.action), context, step.timeout)
         except TimeoutError as exc:
             failure = {"error": f"timed out: {exc}", "possibly_executed": True}
         except Exception as exc:  # the step failed; the transaction decides what follows
             failure = {"error": f"{type(exc).__name__}: {exc}", "possibly_executed": False}
         else:
             try:
-                envelope.check_json(result, f"the result of step {decision.index} ({step.action})")
+                envelope.check_json(result, f"the result of step {index} ({step.action})")
             except ValueError as exc:
                 # It ran, but its result cannot be journaled: undo it rather than lose it.
                 failure = {"error": str(exc), "possibly_executed": True, "final": True}
         if failure is None:
             svc.metrics.transaction_steps.labels(step.action, "done").inc()
-            self._append(p.DONE, {"step": decision.index, "result": result})
+            self._settle((self._tx, p.DONE, {"step": index, "result": result}, False))
             return
         svc.metrics.transaction_steps.labels(step.action, "failed").inc()
         final = failure.pop("final", False) or decision.attempt >= step.retry.attempts
-        self._append(
-            p.FAILED,
-            {"step": decision.index, "attempt": decision.attempt, "final": final, **failure},
-        )
+        data = {"step": index, "attempt": decision.attempt, "final": final, **failure}
+        self._settle((self._tx, p.FAILED, data, False))
 
-    def _compensate(self, decision: p.Compensate) -> None:
+    def _compensate(self, decision: p.Compensate, journaled: bool) -> None:
         assert self._view is not None
         svc = self._service
-        step = self._view.steps[decision.index]
+        index = decision.index
+        step = self._view.steps[index]
         name = step.compensate
         assert name is not None  # to_undo() lists only steps with a compensation
         if name not in svc.actions:
-            self._carry_out(p.Park(self._unknown(name, decision.index), decision.index))
+            self._carry_out(p.Park(self._unknown(name, index), index))
             return
-        self._append(p.UNDO, {"step": decision.index, "attempt": decision.attempt})
+        if not journaled:
+            self._append_one(p.UNDO, {"step": index, "attempt": decision.attempt})
         try:
-            call(svc.actions.get(name), self._context(decision.index, decision.attempt, True),
-                 step.timeout)  # fmt: skip
+            call(svc.actions.get(name), self._context(index, decision.attempt, True), step.timeout)
         except Exception as exc:  # retried with backoff, then parked
             svc.metrics.compensations.labels("failed").inc()
             error = f"{type(exc).__name__}: {exc}"
-            logger.warning("compensation %s of %s step %d failed: %s", name, self._tx,
-                           decision.index, error)  # fmt: skip
-            self._append(
-                p.UNDO_FAILED, {"step": decision.index, "attempt": decision.attempt, "error": error}
-            )
+            logger.warning("compensation %s of %s step %d failed: %s", name, self._tx, index,
+                           error)  # fmt: skip
+            data = {"step": index, "attempt": decision.attempt, "error": error}
+            self._settle((self._tx, p.UNDO_FAILED, data, False))
             return
         svc.metrics.compensations.labels("done").inc()
-        self._append(p.UNDONE, {"step": decision.index})
+        self._settle((self._tx, p.UNDONE, {"step": index}, False))
 
     def _unknown(self, name: str, index: int) -> str:
         return (
@@ -224,18 +293,16 @@ class TransactionActor(SupervisedActor):
 
     # --- records and the end ----------------------------------------------------------------
 
-    def _append(self, kind: str, data: Any, *, terminal: bool = False) -> None:
+    def _append_one(self, kind: str, data: Any) -> None:
         assert self._view is not None
         assert self._records is not None
-        # A failed append (a full disk) crashes this actor: the transaction stays unfinished in
-        # the journal and the next start finishes it.
-        record = self._service.writer.append(self._tx, kind, data, terminal=terminal)
+        record = self._service.writer.append(self._tx, kind, data)
         self._records.append(record)
         p.apply(self._view, record)
 
-    def _report(self) -> None:
+    def _report(self, *, audited: bool = False) -> None:
         assert self._view is not None
-        self._service._finished(self._view)
+        self._service._finished(self._view, audited=audited)
         self._end()
 
     def _end(self) -> None:

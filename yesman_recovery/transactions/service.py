@@ -196,9 +196,14 @@ class Transactions:
         transaction = f"tx-{secrets.token_hex(8)}"
         future: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
         self._futures[transaction] = future
-        begin = self.writer.append(transaction, p.BEGIN, plan)
+        # Step 0's intent goes with the begin record: one flush fewer, and the actor runs the
+        # step at once (an intent whose step never ran is compensated like any other).
+        records = self.writer.append_many(
+            [(transaction, p.BEGIN, plan, False),
+             (transaction, p.INTENT, {"step": 0, "attempt": 1}, False)]
+        )  # fmt: skip
         try:
-            supervisor.proxy().start_transaction(transaction, False, [begin]).get(
+            supervisor.proxy().start_transaction(transaction, False, records).get(
                 timeout=self._start_timeout
             )
         except Exception as exc:  # journaled: the next start of this owner finishes it
@@ -306,19 +311,29 @@ class Transactions:
                 out.append(summary.transaction)
         return out
 
-    def _finished(self, view: p.TransactionView) -> None:
-        state = view.state
-        self.metrics.transactions.labels(state.value).inc()
+    def _audit_event(self, view: p.TransactionView) -> dict[str, Any]:
+        """The audit event of a transaction that ended or parked (``AuditTrail.append`` args)."""
         duration = max(0.0, (view.ended or self.clock.time()) - view.started)
-        if state is not p.TxState.PARKED:
-            self.metrics.transaction_duration.observe(duration)
         detail = f"{view.name}: {len(view.results)}/{len(view.steps)} steps done"
         if view.undone:
             detail += f", {len(view.undone)} undone"
         if view.reason or view.aborted:
             detail += f"; {view.reason or view.aborted}"
-        self._audit(view.id, detail=detail, action=view.name, outcome=state.value,
-                    duration=duration)  # fmt: skip
+        return {"kind": "transaction", "subject": view.id, "detail": detail,
+                "action": view.name, "outcome": view.state.value, "duration": duration}  # fmt: skip
+
+    def _finished(self, view: p.TransactionView, *, audited: bool = False) -> None:
+        """Count, log, audit (unless the actor committed the event with the record) and resolve
+        the future of a transaction that ended or parked."""
+        state = view.state
+        self.metrics.transactions.labels(state.value).inc()
+        if state is not p.TxState.PARKED:
+            self.metrics.transaction_duration.observe(
+                max(0.0, (view.ended or self.clock.time()) - view.started)
+            )
+        if not audited:
+            event = self._audit_event(view)
+            self._audit(event.pop("subject"), **event)
         if state is p.TxState.PARKED:
             logger.error("transaction %s (%s) parked: %s", view.id, view.name, view.reason)
         future = self._futures.pop(view.id, None)

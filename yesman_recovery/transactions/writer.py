@@ -5,27 +5,33 @@ that append at the same moment share one: group commit. The first appender becom
 *leader* and writes everything queued so far in one LMDB transaction; the others wait for their
 record to be written. When the leader's batch is done, the oldest appender still waiting (if
 any) leads the next batch, so no thread writes for others forever. Every append still returns
-only once its own record is on disk.
+only once its own records are on disk. A caller's records (and audit events) are written in
+one commit, all or none.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from yesman_recovery.storage import Journal, JournalRecord
 
+Entry = tuple[str, str, Any, bool]
+"""``(transaction, kind, data, terminal)``"""
+
 
 class _Pending:
-    """One queued append; written by the leader, read by its own thread after ``ready``."""
+    """One caller's queued records; written by the leader, read by the caller after ``ready``."""
 
-    __slots__ = ("entry", "error", "lead", "ready", "record")
+    __slots__ = ("audit", "entries", "error", "lead", "ready", "records")
 
-    def __init__(self, entry: tuple[str, str, Any, bool]) -> None:
-        self.entry = entry
+    def __init__(self, entries: Sequence[Entry], audit: Sequence[Mapping[str, Any]]) -> None:
+        self.entries = list(entries)
+        self.audit = list(audit)
         self.ready = threading.Event()  # set when written (or failed), or when it must lead
         self.lead = False  # True iff this appender must write the next batch
-        self.record: JournalRecord | None = None
+        self.records: list[JournalRecord] | None = None
         self.error: BaseException | None = None
 
 
@@ -42,7 +48,13 @@ class JournalWriter:
         self, transaction: str, kind: str, data: Any = None, *, terminal: bool = False
     ) -> JournalRecord:
         """Append one record; returns once it is on disk. Raises what ``Journal.append`` does."""
-        pending = _Pending((transaction, kind, data, terminal))
+        return self.append_many([(transaction, kind, data, terminal)])[0]
+
+    def append_many(
+        self, entries: Sequence[Entry], *, audit: Sequence[Mapping[str, Any]] = ()
+    ) -> list[JournalRecord]:
+        """Append records, and audit events, in one commit; returns once they are on disk."""
+        pending = _Pending(entries, audit)
         with self._lock:
             self._queue.append(pending)
             lead = not self._busy
@@ -54,8 +66,8 @@ class JournalWriter:
             self._write_batch()
         if pending.error is not None:
             raise pending.error
-        assert pending.record is not None
-        return pending.record
+        assert pending.records is not None
+        return pending.records
 
     def _write_batch(self) -> None:
         with self._lock:
@@ -64,7 +76,7 @@ class JournalWriter:
             self._write(batch)
         finally:
             for item in batch:
-                if item.record is None and item.error is None:  # only after a BaseException
+                if item.records is None and item.error is None:  # only after a BaseException
                     item.error = RuntimeError("the journal write was interrupted")
                 item.lead = False
                 item.ready.set()
@@ -77,18 +89,22 @@ class JournalWriter:
                     self._busy = False
 
     def _write(self, batch: list[_Pending]) -> None:
+        entries = [entry for item in batch for entry in item.entries]
+        audit = [event for item in batch for event in item.audit]
         try:
-            records = self._journal.append_many([item.entry for item in batch])
+            records = self._journal.append_many(entries, audit=audit)
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].error = exc
                 return
-            # One bad entry fails the whole commit: write the others one by one.
+            # One bad entry fails the whole commit: write each caller's records on their own.
             for item in batch:
                 try:
-                    item.record = self._journal.append(*item.entry[:3], terminal=item.entry[3])
+                    item.records = self._journal.append_many(item.entries, audit=item.audit)
                 except Exception as single:
                     item.error = single
             return
-        for item, record in zip(batch, records, strict=True):
-            item.record = record
+        start = 0
+        for item in batch:
+            item.records = records[start : start + len(item.entries)]
+            start += len(item.entries)

@@ -79,7 +79,7 @@ class TransactionActor(SupervisedActor):
 
     def on_start(self) -> None:
         self._service.metrics.transactions_in_flight.inc()
-        if self._records is not None and self._records[-1].kind == p.INTENT:
+        if not self._recovering and self._records and self._records[-1].kind == p.INTENT:
             # A new transaction: begin() journaled step 0's intent with the begin record.
             self.actor_ref.tell(_Go(p.RunStep(0, 1), journaled=True))
         else:
@@ -144,10 +144,10 @@ class TransactionActor(SupervisedActor):
                 self._compensate(decision, journaled)
             case p.Idle():
                 self._report()
-            case _:  # Abort, Finish, Park: one record, then what follows
+            case _:  # Abort, Finish, Park: one record, committed with what follows
                 entry = self._first_record(decision)
                 assert entry is not None
-                self._write([entry], decision)
+                self._settle(entry)
 
     def _first_record(self, decision: p.Decision) -> Entry | None:
         """The record that starts ``decision``, if it can be written right away."""
@@ -169,7 +169,8 @@ class TransactionActor(SupervisedActor):
         return None
 
     def _settle(self, outcome: Entry) -> None:
-        """Write a step's outcome together with the first record of what comes next."""
+        """Write a record (a step's outcome, ``aborted``, a terminal record) together with the
+        first record of what comes next."""
         assert self._view is not None
         assert self._records is not None
         now = self._service.clock.time()
@@ -186,9 +187,7 @@ class TransactionActor(SupervisedActor):
         if it is that decision's first record)."""
         assert self._view is not None
         assert self._records is not None
-        ending = isinstance(following, p.Finish | p.Park) and entries[-1][1] in (
-            p.COMMITTED, p.COMPENSATED, p.PARKED
-        )  # fmt: skip
+        ending = entries[-1][1] in (p.COMMITTED, p.COMPENSATED, p.PARKED)
         audit = []
         if ending:
             now = self._service.clock.time()
@@ -320,13 +319,14 @@ class TransactionsSupervisor(Supervisor):
     def __init__(self, service: Transactions, **kwargs: Any) -> None:
         super().__init__(children=(), name="transactions", **kwargs)
         self._service = service
-        self._backlog: list[str] = []  # unfinished transactions waiting for a slot, oldest last
+        # Unfinished transactions (with their records) waiting for a slot, oldest last.
+        self._backlog: list[tuple[str, list[JournalRecord] | None]] = []
         self._compaction: Periodic | None = None
 
     def on_start(self) -> None:
         super().on_start()
         svc = self._service
-        self._backlog = list(reversed(svc.unfinished()))
+        self._backlog = list(reversed(svc._unfinished_records()))
         self._fill()
         self._compaction = svc.scheduler.every(
             svc.config.compact_interval, self.actor_ref, _COMPACT, first=svc.config.compact_interval
@@ -373,8 +373,8 @@ class TransactionsSupervisor(Supervisor):
 
     def _fill(self) -> None:
         while self._backlog and len(self._children) < self.recovery_concurrency:
-            transaction = self._backlog.pop()
+            transaction, records = self._backlog.pop()
             try:
-                self.start_transaction(transaction, recovering=True)
+                self.start_transaction(transaction, True, records)
             except Exception:  # its start failed: it stays unfinished for the next start
                 logger.exception("could not start the recovery of %s", transaction)

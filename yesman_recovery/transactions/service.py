@@ -24,9 +24,9 @@ from types import TracebackType
 from typing import Any, Self
 
 from yesman_recovery.config.transactions import ON_RESTART, RetrySettings, TransactionsConfig
-from yesman_recovery.errors import TransactionError, TransactionInterrupted
+from yesman_recovery.errors import CorruptRecordError, TransactionError, TransactionInterrupted
 from yesman_recovery.metrics.definitions import RecoveryMetrics, default_metrics
-from yesman_recovery.storage import Store, envelope
+from yesman_recovery.storage import JournalRecord, Store, envelope
 from yesman_recovery.supervisors.actor import SupervisedRef
 from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.supervisors.scheduler import Scheduler, default_scheduler
@@ -293,22 +293,25 @@ class Transactions:
         What the supervisor finishes when it starts; a transaction with damaged records is
         included (its actor parks it).
         """
-        out = []
+        return [transaction for transaction, _records in self._unfinished_records()]
+
+    def _unfinished_records(self) -> builtins.list[tuple[str, builtins.list[JournalRecord] | None]]:
+        """:meth:`unfinished` with each one's records (None if damaged: read them again)."""
+        out: builtins.list[tuple[str, builtins.list[JournalRecord] | None]] = []
         for summary in self.store.journal.summaries():
             last = summary.last
             if last is not None and (last.terminal or last.kind == p.PARKED):
                 continue
-            if last is None:
-                out.append(summary.transaction)  # damaged: the actor parks and audits it
-                continue
             try:
-                first = self.store.journal.records(summary.transaction)[0]
-            except Exception:  # a damaged record: the actor parks and audits it
-                out.append(summary.transaction)
+                records = self.store.journal.records(summary.transaction)
+            except CorruptRecordError:  # the actor reads it again, then parks and audits it
+                out.append((summary.transaction, None))
                 continue
-            owner = first.data.get("owner") if isinstance(first.data, dict) else None
-            if owner == self.owner:
-                out.append(summary.transaction)
+            first = records[0].data if records else None
+            if isinstance(first, dict) and first.get("owner") == self.owner:
+                out.append((summary.transaction, records))
+            elif not isinstance(first, dict):  # not a sound begin record: park it
+                out.append((summary.transaction, None))
         return out
 
     def _audit_event(self, view: p.TransactionView) -> dict[str, Any]:

@@ -175,9 +175,7 @@ class TransactionActor(SupervisedActor):
         assert self._records is not None
         now = self._service.clock.time()
         _tx, kind, data, terminal = outcome
-        after = p.replay(
-            self._tx, [*self._records, JournalRecord(self._tx, now, kind, data, terminal)]
-        )
+        after = self._view.with_records([JournalRecord(self._tx, now, kind, data, terminal)])
         following = self._decide(after)
         entry = self._first_record(following)
         self._write([outcome] if entry is None else [outcome, entry], following)
@@ -193,7 +191,7 @@ class TransactionActor(SupervisedActor):
             now = self._service.clock.time()
             pending = [JournalRecord(self._tx, now, kind, data, terminal)
                        for _tx, kind, data, terminal in entries]  # fmt: skip
-            audit.append(self._service._audit_event(p.replay(self._tx, self._records + pending)))
+            audit.append(self._service._audit_event(self._view.with_records(pending)))
         # A failed write (a full disk) crashes this actor: the transaction stays unfinished in
         # the journal and the next start finishes it.
         for record in self._service.writer.append_many(entries, audit=audit):
@@ -313,7 +311,7 @@ class TransactionsSupervisor(Supervisor):
     """The ``transactions`` supervisor: a ``temporary`` :class:`TransactionActor` per running
     transaction; finishes its owner's unfinished transactions when it starts."""
 
-    recovery_concurrency = 32
+    recovery_concurrency = 64
     """Recovered transactions running at once; the rest wait for a free slot."""
 
     def __init__(self, service: Transactions, **kwargs: Any) -> None:

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from yesman_recovery.config.transactions import RetrySettings
@@ -134,6 +134,23 @@ class TransactionView:
     undo_open: set[int] = field(default_factory=set)  # undo written, no outcome yet
     undo_failures: dict[int, list[str]] = field(default_factory=dict)  # since the last retry
     reason: str | None = None  # why it parked / was abandoned
+
+    def with_records(self, records: Iterable[JournalRecord]) -> TransactionView:
+        """A copy of this view with ``records`` folded in (this one is unchanged)."""
+        view = replace(
+            self,
+            results=dict(self.results),
+            attempts=dict(self.attempts),
+            last=dict(self.last),
+            failures=dict(self.failures),
+            maybe_ran=set(self.maybe_ran),
+            undone=set(self.undone),
+            undo_open=set(self.undo_open),
+            undo_failures={k: list(v) for k, v in self.undo_failures.items()},
+        )
+        for record in records:
+            apply(view, record)
+        return view
 
     @property
     def finished(self) -> bool:

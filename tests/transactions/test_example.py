@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from yesman_recovery.metrics.definitions import RecoveryMetrics
@@ -21,7 +22,7 @@ COUNT = 8
 def agent(tmp: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(EXAMPLE), "--state-dir", str(tmp / "state"), "--work",
-         str(tmp / "work"), "--count", str(COUNT), "--delay", "0.03", "--fail-rate", "0.3"],
+         str(tmp / "work"), "--count", str(COUNT), "--delay", "0.1", "--fail-rate", "0.3"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
@@ -29,26 +30,31 @@ def agent(tmp: Path) -> subprocess.Popen[str]:
 def test_the_agent_killed_and_restarted_ends_every_transaction_cleanly(tmp_path: Path) -> None:
     rng = random.Random(12)
     kills = 0
-    for _attempt in range(30):
+    for attempt in range(4):
         proc = agent(tmp_path)
         try:
-            proc.wait(timeout=rng.uniform(0.3, 0.9))
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
-            kills += 1
-            continue
+            if attempt == 0:
+                # Kill the first run once its first step has taken effect: mid-way for sure.
+                deadline = time.monotonic() + 30
+                while not list((tmp_path / "work").glob("workspace-*")):
+                    assert proc.poll() is None, proc.stderr.read()  # type: ignore[union-attr]
+                    assert time.monotonic() < deadline
+                    time.sleep(0.005)
+                time.sleep(rng.uniform(0.0, 0.2))
+            else:
+                time.sleep(rng.uniform(0.2, 0.8))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            proc.wait(timeout=30)
         finally:
             proc.stdout.close()  # type: ignore[union-attr]
             proc.stderr.close()  # type: ignore[union-attr]
-        assert proc.returncode == 0
-        break
-    else:
-        # Never finished between kills: one last run without a kill.
-        final = agent(tmp_path)
-        _out, err = final.communicate(timeout=120)
-        assert final.returncode == 0, err
-    assert kills >= 1, "the agent was killed at least once"
+    assert kills >= 1
+    final = agent(tmp_path)
+    out, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err
+    assert "(earlier run)" in out
 
     with open_store(tmp_path / "state", metrics=RecoveryMetrics()) as store:
         found = list_transactions(store)

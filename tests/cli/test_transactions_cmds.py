@@ -178,3 +178,24 @@ def _wait_for(service: Transactions, tx: str, state: TxState) -> Any:
         assert time.monotonic() < deadline, found
         time.sleep(0.01)
     return found
+
+
+def test_the_control_channel_lists_and_shows_and_refuses_with_a_message(
+    daemon: tuple[RecoveryApp, Remote],
+) -> None:
+    from yesman_recovery.control import ControlError, call
+
+    app, _remote = daemon
+    assert app.transactions is not None
+    handle = app.transactions.begin("bad", [Step("create"), Step("create", {"fail": True})])
+    assert handle.result(WAIT).state is TxState.PARKED
+    listed = call(app.state_dir, "transactions.list", {"state": "parked"})
+    assert [t["id"] for t in listed] == [handle.id]
+    shown = call(app.state_dir, "transactions.show", {"id": handle.id})
+    assert shown["records"][-1]["kind"] == "parked"
+    with pytest.raises(ControlError, match="unknown state 'lost'; use one of running, "):
+        call(app.state_dir, "transactions.list", {"state": "lost"})
+    with pytest.raises(ControlError, match="no transaction 'tx-0'"):
+        call(app.state_dir, "transactions.show", {"id": "tx-0"})
+    with pytest.raises(ControlError, match="`reason` must be a non-empty string"):
+        call(app.state_dir, "transactions.abandon", {"id": handle.id})

@@ -375,3 +375,23 @@ def _wait_ended(service: Transactions, tx: str) -> None:
     while service.get(tx).state.value not in ("committed", "compensated", "parked"):
         assert time.monotonic() < deadline, kinds(service, tx)
         time.sleep(0.01)
+
+
+def test_a_step_may_name_its_retry_policy(start_service: StartService, effects: Effects) -> None:
+    from yesman_recovery.transactions import RetrySettings
+
+    calls = []
+
+    @effects.registry.register("flaky")
+    def flaky(step: StepContext) -> int:
+        calls.append(step.attempt)
+        if step.attempt < 2:
+            raise ConnectionError("try again")
+        return step.attempt
+
+    policies = {"api": RetrySettings(attempts=2, initial=0.001, max=0.01)}
+    service = start_service(retry_policies=policies)
+    assert service.begin("x", [Step("flaky", retry="api")]).result(WAIT).committed
+    assert calls == [1, 2]
+    with pytest.raises(ValueError, match="step 0: unknown retry policy 'db'; known: api"):
+        service.begin("x", [Step("flaky", retry="db")])

@@ -142,8 +142,10 @@ class TransactionActor(SupervisedActor):
                 self._run_step(decision, journaled)
             case p.Compensate():
                 self._compensate(decision, journaled)
-            case p.Idle():
-                self._report()
+            case p.Idle():  # ended or parked already (counted and audited then)
+                assert self._view is not None
+                self._service._resolve(self._view)
+                self._end()
             case _:  # Abort, Finish, Park: one record, committed with what follows
                 entry = self._first_record(decision)
                 assert entry is not None

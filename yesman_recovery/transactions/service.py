@@ -48,14 +48,16 @@ class Step:
 
     ``compensate`` overrides the action's registered compensation (None keeps it). ``timeout``
     bounds one attempt, in seconds. ``retry`` retries a failing attempt with backoff (default:
-    one attempt); a step that timed out is retried only if its action is idempotent.
+    one attempt): :class:`RetrySettings`, or the name of a policy given to
+    :class:`Transactions` as ``retry_policies``. A step that timed out is retried only if its
+    action is idempotent.
     """
 
     action: str
     args: Mapping[str, Any] = field(default_factory=dict)
     compensate: str | None = None
     timeout: float | None = None
-    retry: RetrySettings | None = None
+    retry: RetrySettings | str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class Transactions:
     """Begin, inspect, retry and abandon transactions of one ``owner`` in one store.
 
     Thread-safe. ``config`` holds retention, the restart policy and compensation retries;
+    ``retry_policies`` names retry settings that steps may refer to (``Step(retry="api")``);
     ``metrics`` defaults to the process-wide set; ``clock`` and ``scheduler`` are for tests.
     """
 
@@ -117,6 +120,7 @@ class Transactions:
         clock: Clock = SYSTEM_CLOCK,
         scheduler: Scheduler | None = None,
         start_timeout: float = 10.0,
+        retry_policies: Mapping[str, RetrySettings] | None = None,
     ) -> None:
         if not isinstance(owner, str) or not owner:
             raise ValueError(f"`owner` must be a non-empty string, got {owner!r}")
@@ -129,6 +133,7 @@ class Transactions:
         self.scheduler: Scheduler = scheduler if scheduler is not None else default_scheduler()
         self.writer = JournalWriter(store.journal)
         self._start_timeout = start_timeout
+        self.retry_policies = dict(retry_policies or {})
         self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}  # pending outcomes
         self._supervisor: SupervisedRef | None = None  # the running supervisor, if any
         self._own_root: SupervisedRef | None = None  # set iff start() started it
@@ -198,10 +203,15 @@ class Transactions:
         self._futures[transaction] = future
         # Step 0's intent goes with the begin record: one flush fewer, and the actor runs the
         # step at once (an intent whose step never ran is compensated like any other).
-        records = self.writer.append_many(
-            [(transaction, p.BEGIN, plan, False),
-             (transaction, p.INTENT, {"step": 0, "attempt": 1}, False)]
-        )  # fmt: skip
+        try:
+            records = self.writer.append_many(
+                [(transaction, p.BEGIN, plan, False),
+                 (transaction, p.INTENT, {"step": 0, "attempt": 1}, False)]
+            )  # fmt: skip
+        except BaseException:
+            self._futures.pop(transaction, None)
+            raise
+
         try:
             supervisor.proxy().start_transaction(transaction, False, records).get(
                 timeout=self._start_timeout
@@ -270,12 +280,23 @@ class Transactions:
             planned.append(
                 p.PlannedStep(
                     step.action, args, compensate, action.idempotent, step.timeout,
-                    step.retry or RetrySettings(attempts=1),
+                    self._retry(step.retry, index),
                 ).to_json()
             )  # fmt: skip
         if not planned:
             raise ValueError(f"transaction {name!r} has no steps")
         return {"name": name, "owner": self.owner, "policy": policy, "steps": planned}
+
+    def _retry(self, retry: RetrySettings | str | None, index: int) -> RetrySettings:
+        if retry is None:
+            return RetrySettings(attempts=1)
+        if isinstance(retry, RetrySettings):
+            return retry
+        found = self.retry_policies.get(retry)
+        if found is None:
+            known = ", ".join(sorted(self.retry_policies)) or "none"
+            raise ValueError(f"step {index}: unknown retry policy {retry!r}; known: {known}")
+        return found
 
     def _attach(self, supervisor: SupervisedRef) -> None:
         self._supervisor = supervisor
@@ -325,6 +346,14 @@ class Transactions:
         return {"kind": "transaction", "subject": view.id, "detail": detail,
                 "action": view.name, "outcome": view.state.value, "duration": duration}  # fmt: skip
 
+    def _resolve(self, view: p.TransactionView) -> None:
+        """Complete the future of a transaction that ended or parked, if anyone waits."""
+        future = self._futures.pop(view.id, None)
+        if future is not None and not future.done():
+            results = tuple(view.results.get(i) for i in range(len(view.steps)))
+            reason = view.reason or view.aborted
+            future.set_result(Outcome(view.id, view.name, view.state, results, reason))
+
     def _finished(self, view: p.TransactionView, *, audited: bool = False) -> None:
         """Count, log, audit (unless the actor committed the event with the record) and resolve
         the future of a transaction that ended or parked."""
@@ -339,11 +368,7 @@ class Transactions:
             self._audit(event.pop("subject"), **event)
         if state is p.TxState.PARKED:
             logger.error("transaction %s (%s) parked: %s", view.id, view.name, view.reason)
-        future = self._futures.pop(view.id, None)
-        if future is not None and not future.done():
-            results = tuple(view.results.get(i) for i in range(len(view.steps)))
-            reason = view.reason or view.aborted
-            future.set_result(Outcome(view.id, view.name, state, results, reason))
+        self._resolve(view)
 
     def _damaged(self, transaction: str, error: Exception) -> None:
         """A transaction whose journal cannot be trusted: parked (derived), audited once."""

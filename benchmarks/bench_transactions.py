@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import resource
 import statistics
 import tempfile
 import threading
@@ -207,7 +208,13 @@ def plan_rows(samples: int, total: int) -> dict[str, Any]:
     }
 
 
-def recovery(directory: Path, unfinished: int) -> float:
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def recovery(directory: Path, unfinished: int) -> tuple[float, float]:
+    """Wall-clock and CPU seconds from starting the service to the last one compensated."""
     actions = registry()
     metrics = RecoveryMetrics()
     with open_store(directory, metrics=metrics) as store:
@@ -223,7 +230,7 @@ def recovery(directory: Path, unfinished: int) -> float:
             ]
         store.journal.append_many(batch)  # the journal a crash left behind
         service = Transactions(store, actions, config=TransactionsConfig(), metrics=metrics)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         service.start()
         try:
             deadline = start + 120
@@ -236,11 +243,11 @@ def recovery(directory: Path, unfinished: int) -> float:
                 if time.perf_counter() > deadline:
                     raise SystemExit("recovery did not finish within 120 s")
                 time.sleep(0.01)  # a light poll: the registry walk takes the GIL
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
         finally:
             service.stop()
         assert service_unfinished(store) == 0
-        return elapsed
+        return elapsed, cpu
 
 
 def service_unfinished(store: Any) -> int:
@@ -261,7 +268,7 @@ def main() -> None:
         fast = stats(journal_per_step(root / "fast", "fast", samples))
         engine = engine_rows(root / "engine", samples, total)
         plan = plan_rows(samples, total)
-        recovered = recovery(root / "recovery", unfinished)
+        recovered, recovery_cpu = recovery(root / "recovery", unfinished)
 
     def row(label: str, ours: str, ours99: str, base: str, base99: str, target: str = "") -> None:
         print(f"{label:46} | {ours:>13} {ours99:>9} | {base:>9} {base99:>9} | {target}".rstrip())
@@ -281,8 +288,15 @@ def main() -> None:
         row(f"3-step transactions/s, {threads} thread{'s' if threads > 1 else ''}",
             f"{engine[key]:,.0f}", "", f"{plan[key]:,.0f}", "")  # fmt: skip
     ok = "ok" if recovered <= 1.0 else "MISSED"
-    row(f"recovery at start, {unfinished:,} unfinished", f"{recovered:.2f} s", "", "all lost", "",
-        f"<= 1 s {ok}" if unfinished >= 1000 else "")  # fmt: skip
+    row(
+        f"recovery at start, {unfinished:,} unfinished",
+        f"{recovered:.2f} s",
+        "",
+        "all lost",
+        "",
+        f"<= 1 s {ok}" if unfinished >= 1000 else "",
+    )
+    row("  (CPU time of that recovery, all threads)", f"{recovery_cpu:.2f} s", "", "", "")
 
 
 if __name__ == "__main__":

@@ -54,3 +54,18 @@ def test_a_refused_append_fails_alone(store: Store) -> None:
     with pytest.raises(ValueError, match="not JSON-serialisable"):
         writer.append("x", "step", {"f": object()})
     assert store.journal.records("x") == []
+
+
+def test_records_and_their_audit_event_are_stored_together_or_not_at_all(store: Store) -> None:
+    event = {"kind": "transaction", "subject": "tx", "outcome": "committed", "detail": "d"}
+    store.journal.append_many([("tx", "begin", None, False), ("tx", "committed", None, True)],
+                              audit=[event])  # fmt: skip
+    (stored,) = store.audit.query(subject="tx")
+    assert (stored.outcome, stored.detail) == ("committed", "d")
+    with pytest.raises(StoreError, match="already ended"):
+        store.journal.append_many([("tx", "more", None, False)], audit=[event | {"detail": "x"}])
+    assert len(store.audit.query(subject="tx")) == 1
+    assert [r.kind for r in store.journal.records("tx")] == ["begin", "committed"]
+    assert [s.transaction for s in store.journal.summaries()] == ["tx"]
+    assert store.journal.discard("tx") == 2
+    assert store.journal.summaries() == []

@@ -69,3 +69,14 @@ def test_records_and_their_audit_event_are_stored_together_or_not_at_all(store: 
     assert [s.transaction for s in store.journal.summaries()] == ["tx"]
     assert store.journal.discard("tx") == 2
     assert store.journal.summaries() == []
+
+
+def test_a_batch_cannot_continue_a_transaction_it_ended(store: Store) -> None:
+    with pytest.raises(StoreError, match="already ended with a terminal record"):
+        store.journal.append_many([("t", "begin", None, False), ("t", "committed", None, True),
+                                   ("t", "late", None, False)])  # fmt: skip
+    assert store.journal.records("t") == []
+    records = store.journal.append_many([("t", "begin", None, False), ("u", "begin", None, False),
+                                         ("t", "intent", {"step": 0}, False)])  # fmt: skip
+    assert [r.kind for r in store.journal.records("t")] == ["begin", "intent"]
+    assert records[2].time >= records[0].time

@@ -119,18 +119,29 @@ class Journal:
         def work(txn: Txn) -> list[bytes]:
             cursor = txn.cursor(db)
             keys = []
-            for transaction, raw, payload in prepared:
-                newest = seek_newest(cursor, prefix(raw))
-                if newest is not None:
-                    last = _record(newest, cursor.value())
-                    if last.terminal:
-                        raise StoreError(
-                            f"transaction {transaction!r} already ended with {last.kind!r}; "
-                            "records cannot follow a terminal record: use a new transaction id"
-                        )
+            # Per transaction, the key and terminal flag of the record this batch wrote last:
+            # a batch often holds consecutive records of one transaction, and those need no
+            # second seek nor decode.
+            written: dict[bytes, tuple[bytes, bool]] = {}
+            for (transaction, raw, payload), entry in zip(prepared, entries, strict=True):
+                if raw in written:
+                    newest, ended = written[raw]
+                    last_kind = "a terminal record"
+                else:
+                    found = seek_newest(cursor, prefix(raw))
+                    newest, ended, last_kind = found or b"", False, ""
+                    if found is not None:
+                        last = _record(found, cursor.value())
+                        ended, last_kind = last.terminal, repr(last.kind)
+                if ended:
+                    raise StoreError(
+                        f"transaction {transaction!r} already ended with {last_kind}; "
+                        "records cannot follow a terminal record: use a new transaction id"
+                    )
                 key = make_key(raw, *next_stamp(now_ns, split_stamp(newest) if newest else None))
                 txn.put(key, envelope.seal(key, payload), db=db)
                 keys.append(key)
+                written[raw] = (key, bool(entry[3]))
             for event in events:
                 assert self._audit is not None
                 self._audit.put(txn, event)

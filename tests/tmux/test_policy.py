@@ -74,7 +74,7 @@ def test_policy_restarts_only_allowlisted_non_shell_programs(tmp_path: Path) -> 
     policy = ProgramPolicy(strategies={"claude": ClaudeResume(home=tmp_path)})
     pane = PaneSnapshot(0, cwd="/w")
     assert policy.command_for(PaneSnapshot(0, argv=("-zsh",))) is None
-    assert policy.command_for(PaneSnapshot(0, argv=("make", "test"))) is None
+    assert policy.command_for(PaneSnapshot(0, argv=("gcc", "-c", "a.c"))) is None
     assert policy.command_for(PaneSnapshot(0, argv=("nvim", "a.py"))) == ["nvim", "a.py"]
     assert policy.command_for(PaneSnapshot(0)) is None
     # back at its shell: the command it was started with is restarted, rewritten by its strategy

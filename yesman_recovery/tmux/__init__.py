@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from yesman_recovery.defaults import DEFAULT_PROGRAMS
 from yesman_recovery.tmux.client import (
     TmuxClient,
     literal,
@@ -11,7 +12,6 @@ from yesman_recovery.tmux.client import (
 )
 from yesman_recovery.tmux.compare import compare, layout_differences, parse_layout
 from yesman_recovery.tmux.policy import (
-    DEFAULT_ALLOWLIST,
     DEFAULT_SHELLS,
     ClaudeResume,
     ProgramPolicy,
@@ -38,7 +38,7 @@ from yesman_recovery.tmux.snapshot import foreground_program, take_snapshot
 from yesman_recovery.tmux.spec import load_spec
 
 __all__ = [
-    "DEFAULT_ALLOWLIST",
+    "DEFAULT_PROGRAMS",
     "DEFAULT_SHELLS",
     "ClaudeResume",
     "PaneSnapshot",

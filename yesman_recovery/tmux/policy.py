@@ -19,18 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from yesman_recovery.defaults import DEFAULT_PROGRAMS
 from yesman_recovery.tmux.records import PaneSnapshot
 
-DEFAULT_ALLOWLIST = frozenset(
-    {
-        # agents
-        "claude", "codex", "aider", "gemini", "goose", "opencode", "cursor-agent",
-        # editors and viewers
-        "vi", "vim", "nvim", "emacs", "nano", "hx", "kak", "micro", "man", "less", "more",
-        # monitors
-        "tail", "top", "htop", "btop", "watch",
-    }
-)  # fmt: skip
 DEFAULT_SHELLS = frozenset(
     {"sh", "bash", "zsh", "fish", "dash", "ksh", "mksh", "tcsh", "csh", "nu", "elvish", "xonsh"}
 )
@@ -125,7 +116,7 @@ class ProgramPolicy:
     at its prompt"; ``strategies``: program name → argv rewrite.
     """
 
-    allowlist: frozenset[str] = DEFAULT_ALLOWLIST
+    allowlist: frozenset[str] = DEFAULT_PROGRAMS
     shells: frozenset[str] = DEFAULT_SHELLS
     strategies: Mapping[str, RestartStrategy] = field(default_factory=default_strategies)
 

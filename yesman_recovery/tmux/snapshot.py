@@ -23,7 +23,8 @@ from dataclasses import replace
 
 import psutil
 
-from yesman_recovery.tmux.client import TmuxClient, format_of, parse_records
+from yesman_recovery.tmux.formats import format_of, parse_records
+from yesman_recovery.tmux.protocol import ChainRunner
 from yesman_recovery.tmux.records import (
     PaneSnapshot,
     ServerSnapshot,
@@ -31,7 +32,7 @@ from yesman_recovery.tmux.records import (
     WindowSnapshot,
 )
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 ARGV_OPTION = "@yr_argv"
 
@@ -97,7 +98,7 @@ def foreground_program(pane_pid: int) -> tuple[int, tuple[str, ...], bool] | Non
 
 
 def take_snapshot(
-    client: TmuxClient, *, scrollback: Mapping[str, int] | None = None
+    client: ChainRunner, *, scrollback: Mapping[str, int] | None = None
 ) -> ServerSnapshot:
     """Observe every session on the client's server.
 
@@ -209,7 +210,7 @@ def _int(text: str) -> int | None:
 
 
 def _with_scrollback(
-    client: TmuxClient, sessions: tuple[SessionSnapshot, ...], lines: Mapping[str, int]
+    client: ChainRunner, sessions: tuple[SessionSnapshot, ...], lines: Mapping[str, int]
 ) -> tuple[SessionSnapshot, ...]:
     marker = "yr-scrollback-" + secrets.token_hex(8)
     commands: list[tuple[str, ...]] = []

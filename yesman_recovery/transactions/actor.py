@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from yesman_recovery.errors import CorruptRecordError, StoreError
 from yesman_recovery.storage import JournalRecord, envelope
-from yesman_recovery.supervisors.actor import ChildExited, SupervisedActor, SupervisedRef
+from yesman_recovery.supervisors.actor import (
+    ChildExited,
+    ChildRef,
+    SupervisedActor,
+    SupervisedRef,
+)
 from yesman_recovery.supervisors.restart import ExitReason
 from yesman_recovery.supervisors.scheduler import Periodic
 from yesman_recovery.supervisors.spec import ChildSpec, Restart
@@ -353,7 +358,7 @@ class TransactionsSupervisor(Supervisor):
 
     def start_transaction(
         self, transaction: str, recovering: bool, records: list[JournalRecord] | None = None
-    ) -> SupervisedRef | None:
+    ) -> ChildRef | None:
         """Start the actor of ``transaction``; None if one runs already."""
         if self._find(transaction) is not None:
             return None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from yesman_recovery.errors import CorruptRecordError, TransactionError
+from yesman_recovery.labels import AuditKind
 from yesman_recovery.storage import JournalRecord, Store
 from yesman_recovery.transactions.protocol import (
     ABANDONED,
@@ -142,14 +143,14 @@ def abandon(store: Store, transaction: str, reason: str, *, by: str = "operator"
         view = _parked(store, transaction, "abandon")
     except (CorruptRecordError, ProtocolError) as exc:
         store.audit.append(
-            "transaction", transaction, detail=f"{reason} (damaged journal: {exc}; records "
+            AuditKind.TRANSACTION, transaction, detail=f"{reason} (damaged journal: {exc}; records "
             "deleted)", action="abandon", outcome=ABANDONED,
         )  # fmt: skip
         store.journal.discard(transaction)
         return f"abandoned {transaction}; its damaged records were deleted"
     store.journal.append(transaction, ABANDONED, {"reason": reason, "by": by}, terminal=True)
     store.audit.append(
-        "transaction", transaction, detail=reason, action=view.name or "abandon",
+        AuditKind.TRANSACTION, transaction, detail=reason, action=view.name or "abandon",
         outcome=ABANDONED,
     )  # fmt: skip
     return f"abandoned {transaction}"

@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
+from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.config.transactions import ON_RESTART, RetrySettings, TransactionsConfig
 from yesman_recovery.errors import CorruptRecordError, TransactionError, TransactionInterrupted
+from yesman_recovery.labels import AuditKind
 from yesman_recovery.metrics.definitions import RecoveryMetrics, default_metrics
 from yesman_recovery.storage import JournalRecord, Store, envelope
 from yesman_recovery.supervisors.actor import SupervisedRef
-from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.supervisors.scheduler import Scheduler, default_scheduler
 from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.transactions import protocol as p
@@ -344,7 +345,7 @@ class Transactions:
             detail += f", {len(view.undone)} undone"
         if view.reason or view.aborted:
             detail += f"; {view.reason or view.aborted}"
-        return {"kind": "transaction", "subject": view.id, "detail": detail,
+        return {"kind": AuditKind.TRANSACTION, "subject": view.id, "detail": detail,
                 "action": view.name, "outcome": view.state.value, "duration": duration}  # fmt: skip
 
     def _resolve(self, view: p.TransactionView) -> None:
@@ -376,12 +377,12 @@ class Transactions:
         self.metrics.transactions.labels("parked").inc()
         logger.error("transaction %s parked: %s", transaction, error)
         try:
-            seen = self.store.audit.query(kind="corruption", subject=transaction, limit=1)
+            seen = self.store.audit.query(kind=AuditKind.CORRUPTION, subject=transaction, limit=1)
         except Exception:
             seen = []
         if not seen:
             self._audit(transaction, detail=str(error), action="replay", outcome="parked",
-                        kind="corruption")  # fmt: skip
+                        kind=AuditKind.CORRUPTION)  # fmt: skip
         future = self._futures.pop(transaction, None)
         if future is not None and not future.done():
             future.set_result(Outcome(transaction, "", p.TxState.PARKED, (), str(error)))
@@ -396,7 +397,7 @@ class Transactions:
                 )
             )
 
-    def _audit(self, subject: str, *, kind: str = "transaction", **fields: Any) -> None:
+    def _audit(self, subject: str, *, kind: str = AuditKind.TRANSACTION, **fields: Any) -> None:
         try:
             self.store.audit.append(kind, subject, **fields)
         except Exception:  # the audit trail must not break a transaction's end

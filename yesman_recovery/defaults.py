@@ -12,17 +12,15 @@ DEFAULT_PROGRAMS: frozenset[str] = frozenset(
         # AI coding agents
         "claude", "codex", "aider", "gemini", "goose", "opencode", "cursor-agent", "amp", "qwen",
         # editors and pagers
-        "vi", "vim", "nvim", "emacs", "nano", "hx", "helix", "micro", "less", "more", "man",
-        # watching things
-        "tail", "top", "htop", "btop", "watch", "journalctl",
-        # dev servers and runtimes
-        "npm", "npx", "pnpm", "yarn", "bun", "deno", "node", "python", "python3", "ipython",
-        "uv", "cargo", "go", "make", "just",
+        "vi", "vim", "nvim", "emacs", "nano", "hx", "helix", "micro", "kak", "less", "more",
+        "man", "most",
+        # monitors
+        "tail", "top", "htop", "btop", "journalctl", "k9s",
     }
 )  # fmt: skip
-"""Programs restarted by default (``[tmux] programs``): agents, editors, pagers, monitors and dev
-servers. Shells are deliberately absent: a pane back at its shell is a program that exited, not
-one to re-run."""
+"""Programs that are ``transient`` by default (``[tmux] programs``): they come back after an
+abnormal end. Anything else is ``temporary`` — build, package and run tools, one-shot commands,
+``watch`` (it re-runs an arbitrary command) — and is never re-run behind the user's back."""
 
 DEFAULT_FROZEN_GRACE = 2.0
 """Seconds a program may stay stopped (state ``T``) before it counts as frozen; also how long

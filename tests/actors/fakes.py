@@ -3,8 +3,10 @@
 :class:`FakeTmux` satisfies :class:`~yesman_recovery.tmux.protocol.Tmux` with records instead
 of a server. It understands the commands the recoveries send: a chain starting with
 ``new-session`` rebuilds that session as it was before the server was killed (or as
-``builds[name]`` says), ``respawn-pane`` restarts a pane's program, and the ``new-window`` /
-``split-window -P`` of a repair add what they name. Everything else in a chain (layouts,
+``builds[name]`` says), ``respawn-pane`` gives a pane a fresh shell, a launch line typed with
+``send-keys`` and Enter starts its program at that shell (or, with ``respawn_dies``, records it
+as failed at once), and the ``new-window`` / ``split-window -P`` of a repair add what they
+name. Everything else in a chain (layouts,
 options, selections) is accepted and ignored. Pids are made up and never signalled: the actors
 reach processes only through :class:`FakeProcesses`.
 """
@@ -12,6 +14,7 @@ reach processes only through :class:`FakeProcesses`.
 from __future__ import annotations
 
 import itertools
+import shlex
 import signal
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,6 +24,7 @@ from typing import Any
 from yesman_recovery.actors.pidwatch import OnExit
 from yesman_recovery.clock import Clock
 from yesman_recovery.errors import TmuxError, TmuxServerGone, TmuxTimeout
+from yesman_recovery.tmux.programs import launched_program
 from yesman_recovery.tmux.records import (
     PaneSnapshot,
     ServerSnapshot,
@@ -29,6 +33,8 @@ from yesman_recovery.tmux.records import (
 )
 
 TAIL = ("tail", "-f", "/dev/null")
+AT_SHELL: dict[str, Any] = {"argv": ("bash",), "program_pid": None, "dead": False, "stopped": False}
+"""A pane at the prompt of its shell."""
 
 
 def pane(index: int, argv: tuple[str, ...] | None = TAIL, **kw: Any) -> PaneSnapshot:
@@ -72,6 +78,7 @@ class FakeTmux:
         self.builds: dict[str, SessionSnapshot] = {}  # what a restore of a name builds
         self.chains: list[list[tuple[str, ...]]] = []
         self.respawn_dies = False  # a respawned program exits at once
+        self._typed: dict[str, str] = {}  # pane id → the line typed at its prompt, before Enter
         self.snapshots = 0
 
     # --- the server, as a test changes it ----------------------------------------------------
@@ -188,29 +195,35 @@ class FakeTmux:
     def _run(self, command: tuple[str, ...]) -> str:
         verb = command[0]
         if verb == "respawn-pane":
-            self._respawn(command[command.index("-t") + 1], _argv(command))
+            self.set_pane(command[command.index("-t") + 1], **AT_SHELL)
+        elif verb == "send-keys" and "-l" in command:
+            self._typed[command[command.index("-t") + 1]] = command[-1]
+        elif verb == "send-keys" and command[-1] == "Enter":
+            self._enter(command[command.index("-t") + 1])
         elif verb in ("new-window", "split-window") and "-P" in command:
             return self._add_pane(verb, command) + "\n"
         return ""
 
-    def _respawn(self, pane_id: str, argv: tuple[str, ...]) -> None:
+    def _enter(self, pane_id: str) -> None:
+        program = launched_program(tuple(shlex.split(self._typed.pop(pane_id, ""))))
+        if program is None:
+            return
+        if self.respawn_dies:  # it ran and failed at once: the launcher recorded its status
+            self.set_pane(pane_id, **AT_SHELL, command=program, exit_status=1)
+        else:
+            self.set_pane(
+                pane_id, argv=program, command=program, program_pid=next(self._pids),
+                dead=False, stopped=False, exit_status=None,
+            )  # fmt: skip
+
+    def set_pane(self, pane_id: str, **changes: Any) -> None:
+        """Change the pane ``pane_id`` wherever it is."""
         for name, s in self.sessions.items():
             windows = tuple(
                 replace(
                     w,
                     panes=tuple(
-                        replace(
-                            p,
-                            argv=None if self.respawn_dies else argv,
-                            command=argv,
-                            program_pid=next(self._pids),
-                            dead=self.respawn_dies,
-                            dead_status=1 if self.respawn_dies else None,
-                            stopped=False,
-                        )
-                        if p.pane_id == pane_id
-                        else p
-                        for p in w.panes
+                        replace(p, **changes) if p.pane_id == pane_id else p for p in w.panes
                     ),
                 )
                 for w in s.windows
@@ -245,14 +258,6 @@ class FakeTmux:
         raise TmuxError(f"can't find {target}")
 
 
-def _argv(command: tuple[str, ...]) -> tuple[str, ...]:
-    """The program after ``--``: an argv, or one ``exec 'word'`` run by the shell."""
-    tail = command[command.index("--") + 1 :]
-    if len(tail) == 1 and tail[0].startswith("exec "):
-        return (tail[0][5:].strip("'"),)
-    return tuple(tail)
-
-
 class FakeProcesses:
     """Records signals and waits; SIGCONT to a stopped fake program lets it run again."""
 
@@ -274,6 +279,11 @@ class FakeProcesses:
 
     def signal_group(self, pid: int, sig: int) -> bool:
         self.signals.append((pid, sig))
+        if sig == signal.SIGKILL:  # the program and its launcher die: the shell is back
+            for s in list(self._tmux.sessions.values()):
+                for p in s.panes():
+                    if p.program_pid == pid:
+                        self._tmux.set_pane(p.pane_id, **AT_SHELL)
         if sig == signal.SIGCONT and self.sigcont_works:
             for name, s in list(self._tmux.sessions.items()):
                 for wpos, w in enumerate(s.windows):

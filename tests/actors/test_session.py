@@ -24,7 +24,7 @@ from yesman_recovery.supervisors.spec import Restart
 from yesman_recovery.tmux.checkpoint import SessionCheckpoint
 from yesman_recovery.tmux.policy import ProgramPolicy
 
-POLICY = ProgramPolicy(allowlist=frozenset({"tail"}))
+POLICY = ProgramPolicy.from_names(frozenset({"tail"}))
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def test_a_respawn_whose_program_never_runs_fails_without_real_waiting(
     world.tmux.start(session("work", ("main", 1)))
     ref = start(world, actors)
     tell(world, ref)
-    world.tmux.change_pane("work", (0, 0), dead=True, argv=None)
+    world.tmux.change_pane("work", (0, 0), dead=True, dead_signal=9, argv=None)  # killed
     world.tmux.respawn_dies = True  # the program exits again at once
     before = world.clock.monotonic()
     described = tell(world, ref)

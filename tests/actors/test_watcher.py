@@ -24,7 +24,7 @@ from yesman_recovery.supervisors import ChildInfo, ChildState, Strategy, Supervi
 from yesman_recovery.tmux.policy import ProgramPolicy
 
 TEMPLATE = SessionSettings(
-    name="", declared=False, policy=ProgramPolicy(allowlist=frozenset({"tail"}))
+    name="", declared=False, policy=ProgramPolicy.from_names(frozenset({"tail"}))
 )
 
 

@@ -84,6 +84,6 @@ def test_policy_restarts_only_allowlisted_non_shell_programs(tmp_path: Path) -> 
     dead = PaneSnapshot(0, cwd="/w", dead=True, command=("claude", "-c"))
     assert policy.command_for(dead) == ["claude", "--resume", NEW]
     assert policy.program_of(pane) is None
-    narrow = ProgramPolicy(allowlist=frozenset({"sleep", "bash"}))
+    narrow = ProgramPolicy.from_names(frozenset({"sleep", "bash"}))
     assert narrow.command_for(PaneSnapshot(0, argv=("sleep", "9"))) == ["sleep", "9"]
     assert narrow.command_for(PaneSnapshot(0, argv=("bash",))) is None

@@ -23,7 +23,7 @@ from yesman_recovery.tmux.records import SessionSnapshot
 
 VOLATILE = frozenset(
     {"session_id", "window_id", "pane_id", "pid", "program_pid", "stopped", "dead",
-     "dead_status", "dead_signal", "title", "scrollback"}
+     "dead_status", "dead_signal", "title", "scrollback", "jobs"}
 )  # fmt: skip
 """Fields that change without the session changing shape: not a reason to write a checkpoint."""
 SCROLLBACK_INTERVAL = 60.0

@@ -12,13 +12,21 @@ from contextlib import suppress
 
 from yesman_recovery.actors.checkpointing import Checkpointing
 from yesman_recovery.actors.context import SessionContext, SessionSettings
-from yesman_recovery.actors.diagnosis import Diagnosis, FailureKind, missing_structure, pane_map
+from yesman_recovery.actors.diagnosis import (
+    Diagnosis,
+    FailureKind,
+    PaneAction,
+    missing_structure,
+    pane_map,
+)
 from yesman_recovery.actors.stops import StopTracker
 from yesman_recovery.errors import RecoveryError
 from yesman_recovery.labels import Action
-from yesman_recovery.tmux.records import ServerSnapshot, SessionSnapshot
+from yesman_recovery.processes import SIGCONT, SIGKILL
+from yesman_recovery.tmux.records import PaneSnapshot, ServerSnapshot, SessionSnapshot
 from yesman_recovery.tmux.restore import (
     execute_plan,
+    hold_pane,
     observe_until,
     plan_repair,
     program_matches,
@@ -85,7 +93,10 @@ def act(
             _rebind(ctx, checkpoints, after)
         return Action.RECREATE_MISSING, not missing, "; ".join(missing)
     for pane in problem.panes:
-        respawn_pane(client, pane.pane_id, pane.argv, pane.cwd)
+        dead = pane.dead
+        if kind is FailureKind.FROZEN and not dead:
+            dead = _end_frozen(ctx, settings, pane)
+        respawn_pane(client, pane.pane_id, pane.argv, pane.cwd, dead=dead)
         stops.respawned(pane.key)
     _, problems = observe_until(
         client,
@@ -96,6 +107,37 @@ def act(
         sleep=ctx.sleep,
     )
     return Action.RESPAWN, not problems, "; ".join(problems)
+
+
+def _end_frozen(ctx: SessionContext, settings: SessionSettings, pane: PaneAction) -> bool:
+    """Kill a program that stayed stopped after SIGCONT, keeping its pane and its shell.
+
+    The pane is held open first (the program may be the pane's own process), the program's
+    process group is killed, and the pane is watched until it is dead or back at an idle
+    shell. Returns whether the pane is dead (then respawned with a fresh login shell).
+    """
+    hold_pane(ctx.client, pane.pane_id)
+    if pane.program_pid:
+        ctx.processes.signal_group(pane.program_pid, SIGKILL)
+        ctx.processes.signal_group(pane.program_pid, SIGCONT)
+        ctx.processes.wait_gone(pane.program_pid, SETTLE)
+    policy = settings.policy
+
+    def settled(seen: SessionSnapshot | None) -> list[str]:
+        now = _pane_by_id(seen, pane.pane_id)
+        if now is None or now.dead or (policy.is_shell(now.argv) and not now.jobs):
+            return []
+        return [f"pane {pane.pane_id} still runs {now.argv!r}"]
+
+    after, _ = observe_until(
+        ctx.client, settings.name, settled, SETTLE, clock=ctx.clock, sleep=ctx.sleep
+    )
+    now = _pane_by_id(after, pane.pane_id)
+    return now is None or now.dead
+
+
+def _pane_by_id(session: SessionSnapshot | None, pane_id: str) -> PaneSnapshot | None:
+    return next((p for p in session.panes() if p.pane_id == pane_id), None) if session else None
 
 
 def _rebind(ctx: SessionContext, checkpoints: Checkpointing, actual: SessionSnapshot) -> None:
@@ -117,6 +159,8 @@ def program_problems(problem: Diagnosis, actual: SessionSnapshot | None) -> list
             problems.append(f"pane {action.key} vanished")
         elif pane.dead:
             problems.append(f"pane {action.key}: {action.argv[0]!r} exited ({pane.dead_status})")
+        elif pane.exit_status is not None and not program_matches(pane.argv, action.argv):
+            problems.append(f"pane {action.key}: {action.argv[0]!r} exited ({pane.exit_status})")
         elif pane.stopped or not program_matches(pane.argv, action.argv):
             problems.append(f"pane {action.key} runs {pane.argv!r}, not {list(action.argv)!r}")
     return problems

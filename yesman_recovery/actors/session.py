@@ -117,6 +117,8 @@ class SessionActor(SupervisedActor):
         if self.settings.spec_path is not None:
             try:
                 self._spec = replace(load_spec(self.settings.spec_path), name=name)
+                policy = self.settings.policy.with_spec(self._spec)
+                self.settings = replace(self.settings, policy=policy)
             except SpecError as exc:
                 # One bad spec must not take the other sessions down, nor this one when it has
                 # a checkpoint: keep the session as it last was, and say why.

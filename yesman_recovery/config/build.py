@@ -10,6 +10,7 @@ from __future__ import annotations
 from yesman_recovery.config.model import Config
 from yesman_recovery.tmux.client import TmuxClient
 from yesman_recovery.tmux.policy import ProgramPolicy
+from yesman_recovery.tmux.programs import ProgramRestart, RestartRule
 
 
 def tmux_client(config: Config) -> TmuxClient:
@@ -23,15 +24,20 @@ def tmux_client(config: Config) -> TmuxClient:
 
 
 def program_policy(config: Config, session: str | None = None) -> ProgramPolicy:
-    """The policy of session ``session``: ``[tmux] programs`` plus its own ``programs``.
+    """The policy of session ``session``: ``[tmux.restart]`` rules first, then ``[tmux]
+    programs`` plus the session's own ``programs`` as ``transient``; programs its spec declares
+    take the session's ``restart`` type (set by the session actor once the spec is loaded).
 
-    An adopted (undeclared) session, or None, gets ``[tmux] programs`` alone.
+    An adopted (undeclared) session, or None, gets the ``[tmux]`` settings alone.
     """
     programs = config.tmux.programs
     declared = config.session(session) if session is not None else None
+    restart = ProgramRestart.PERMANENT
     if declared is not None:
         programs = programs | declared.programs
-    return ProgramPolicy(allowlist=programs)
+        restart = ProgramRestart(declared.restart.value)
+    rules = tuple(RestartRule(p, ProgramRestart(kind)) for p, kind in config.tmux.restart)
+    return ProgramPolicy.from_names(programs, rules, declared_restart=restart)
 
 
 def frozen_grace(config: Config, session: str | None = None) -> float:

@@ -103,6 +103,8 @@ class TmuxConfig:
     adopt: tuple[str, ...] = ("*",)
     allow_kill_server: bool = False
     programs: frozenset[str] = DEFAULT_PROGRAMS
+    restart: tuple[tuple[str, str], ...] = ()
+    """``[tmux.restart]``: (program pattern, restart type) pairs, checked before ``programs``."""
     frozen_grace: float = DEFAULT_FROZEN_GRACE
     program_max_restarts: int = 3
     program_max_seconds: float = 60.0

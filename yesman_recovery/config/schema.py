@@ -110,6 +110,7 @@ class _TmuxTable(_Table):
     adopt: Annotated[tuple[str, ...], v.checked(v.adopt)] = ("*",)
     allow_kill_server: Annotated[bool, v.checked(v.boolean)] = False
     programs: Annotated[frozenset[str], v.checked(v.programs)] = DEFAULT_PROGRAMS
+    restart: Annotated[tuple[tuple[str, str], ...], v.checked(v.restart_rules)] = ()
     frozen_grace: Annotated[float, v.checked(v.nonneg_duration)] = DEFAULT_FROZEN_GRACE
     program_max_restarts: Count = 3
     program_max_seconds: PositiveDuration = 60.0

@@ -16,7 +16,13 @@ from yesman_recovery.tmux.policy import (
     ClaudeResume,
     ProgramPolicy,
     newest_conversation,
+)
+from yesman_recovery.tmux.programs import (
+    ProgramRestart,
+    RestartRule,
+    launch_line,
     program_name,
+    restart_type,
 )
 from yesman_recovery.tmux.records import (
     PaneSnapshot,
@@ -43,6 +49,8 @@ __all__ = [
     "ClaudeResume",
     "PaneSnapshot",
     "ProgramPolicy",
+    "ProgramRestart",
+    "RestartRule",
     "RestorePlan",
     "RestoreResult",
     "ServerSnapshot",
@@ -53,6 +61,7 @@ __all__ = [
     "compare",
     "execute_plan",
     "foreground_program",
+    "launch_line",
     "layout_differences",
     "literal",
     "load_spec",
@@ -62,6 +71,7 @@ __all__ = [
     "plan_restore",
     "program_name",
     "respawn_pane",
+    "restart_type",
     "restore_session",
     "stored_session_name",
     "take_snapshot",

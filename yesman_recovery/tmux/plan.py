@@ -4,19 +4,18 @@ A restore is **one** chained tmux invocation: ``new-session -d`` at the saved si
 at its saved index with its name and every pane with ``-c cwd``, each window's layout string
 applied once after its panes exist, the active pane, zoom and active window, and the programs.
 
-How programs run: a program the :class:`ProgramPolicy` allows is the pane's own process
-(``new-window … -- argv``), not a line typed into a shell, so it gets exactly that argv; the pane
-gets ``remain-on-exit on``, so when the program exits the pane stays, dead, with
-``#{pane_dead}`` and ``#{pane_dead_status}`` set (seen by ``take_snapshot``), and
-:func:`~.restore.respawn_pane` (``respawn-pane -k``) revives it. The argv started is kept in
-the pane option ``@yr_argv``, so a dead pane still tells which program it ran. A one-word argv
-runs as ``exec 'word'`` through tmux's ``default-shell``. Programs inherit the tmux server's
-environment (plus the session's ``environment``), not a shell rc's.
+How programs run: as the user would have started them, typed at the prompt of the pane's own
+login shell (tmux's ``default-shell``), so rc files, ``PATH`` and exported secrets apply, Ctrl-Z
+is the shell's job control, and the user is back at that shell when the program ends. The typed
+line is :func:`~yesman_recovery.tmux.programs.launch_line`: the exact argv (quoted), followed by
+a record of its exit status in the pane option ``@yr_exit``, which tells a crash from the user's
+own exit or Ctrl-C. The argv started is kept in the pane option ``@yr_argv``. A ``temporary``
+program (a build, a deploy, any one-shot command) is never run again: after a crash its command
+line is typed at the prompt without Enter.
 
 Spec panes with ``shell_command`` lines get a shell and the lines are typed into it, as
-``tmuxp load`` does; the last line is replaced by the policy's command when it is a simple,
-allowlisted command (so Claude Code resumes). Such a program's exit shows as the pane being back
-at its shell.
+``tmuxp load`` does; the last line is replaced by the policy's command when it is a simple
+command the policy brings back (so Claude Code resumes).
 
 Targets inside the chain are ``=<name>:`` (the session's current window and active pane, which
 ``new-window``/``split-window`` move to what they create) with relative tokens (``{top-left}``,
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from yesman_recovery.tmux.client import literal, unvis
 from yesman_recovery.tmux.compare import match_window
 from yesman_recovery.tmux.policy import ProgramPolicy
+from yesman_recovery.tmux.programs import EXIT_OPTION, launch_line
 from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot
 from yesman_recovery.tmux.snapshot import ARGV_OPTION
 
@@ -75,43 +75,37 @@ class RestorePlan:
     finish: tuple[Command, ...] = ()
 
 
-def pane_shell_command(argv: Sequence[str]) -> list[str]:
-    """The trailing arguments of ``new-window``/``split-window``/``respawn-pane`` for ``argv``.
-
-    tmux executes two or more arguments directly (no shell); a single one would be parsed by the
-    shell, so it is quoted and ``exec``'d.
-    """
-    if len(argv) >= 2:
-        return ["--", *argv]
-    return ["--", "exec " + shlex.quote(argv[0])]
-
-
 def _cwd(pane: PaneSnapshot) -> str:
     return pane.cwd or os.path.expanduser("~")
 
 
-def _program_options(target: Sequence[str], argv: Sequence[str], dead_kept: bool) -> list[Command]:
-    cmds: list[Command] = []
-    if dead_kept:
-        cmds.append(("set-option", "-p", *target, "remain-on-exit", "on"))
-    cmds.append(("set-option", "-p", *target, ARGV_OPTION, json.dumps(list(argv))))
-    return cmds
+def _program_options(target: Sequence[str], argv: Sequence[str]) -> list[Command]:
+    return [
+        ("set-option", "-p", *target, ARGV_OPTION, json.dumps(list(argv))),
+        ("set-option", "-p", "-u", *target, EXIT_OPTION),
+    ]
 
 
 def _typed(pane: PaneSnapshot, argv: Sequence[str] | None) -> list[str]:
     lines = list(pane.shell_commands)
     if lines and argv is not None:
-        lines[-1] = shlex.join(argv)
+        lines[-1] = launch_line(argv)
     return lines
 
 
-def type_lines(target: Sequence[str], lines: Sequence[str]) -> list[Command]:
-    """``send-keys`` commands typing ``lines`` (each followed by Enter) into ``target``."""
+def type_lines(target: Sequence[str], lines: Sequence[str], enter: bool = True) -> list[Command]:
+    """``send-keys`` of each line (literally), each followed by Enter unless ``enter`` is off."""
     cmds: list[Command] = []
     for line in lines:
         cmds.append(("send-keys", *target, "-l", "--", line))
-        cmds.append(("send-keys", *target, "Enter"))
+        if enter:
+            cmds.append(("send-keys", *target, "Enter"))
     return cmds
+
+
+def launch_commands(target: Sequence[str], argv: Sequence[str]) -> list[Command]:
+    """Commands that start ``argv`` at the prompt of the shell in ``target`` and record it."""
+    return [*_program_options(target, argv), *type_lines(target, [launch_line(argv)])]
 
 
 def _pane_commands(
@@ -121,16 +115,16 @@ def _pane_commands(
     ``target`` (``-t =S:``) names the new pane once it exists."""
     argv = policy.command_for(pane)
     if pane.shell_commands:
-        cmds = [create, *type_lines(target, _typed(pane, argv))]
-        if pane.command is not None:
-            cmds += _program_options(target, argv or pane.command, dead_kept=False)
-        return cmds, None
-    if argv is None:
-        return [create], None
-    return [
-        (*create, *pane_shell_command(argv)),
-        *_program_options(target, argv, dead_kept=True),
-    ], tuple(argv)
+        typed = type_lines(target, _typed(pane, argv))
+        if argv is None:
+            return [create, *typed], None
+        return [create, *_program_options(target, argv), *typed], tuple(argv)
+    if argv is not None:
+        return [create, *launch_commands(target, argv)], tuple(argv)
+    leave = policy.typed_for(pane)
+    if leave is not None:
+        return [create, *type_lines(target, [shlex.join(leave)], enter=False)], None
+    return [create], None
 
 
 def plan_restore(session: SessionSnapshot, policy: ProgramPolicy) -> RestorePlan:
@@ -271,11 +265,4 @@ def _start(pane: PaneSnapshot, policy: ProgramPolicy) -> PaneStart:
     argv = policy.command_for(pane)
     if pane.shell_commands:
         return PaneStart(_cwd(pane), None, tuple(_typed(pane, argv)))
-    return PaneStart(_cwd(pane), None if argv is None else tuple(argv))
-
-
-def respawn_commands(pane_id: str, argv: Sequence[str], cwd: str) -> list[Command]:
-    return [
-        *_program_options(("-t", pane_id), argv, dead_kept=True),
-        ("respawn-pane", "-k", "-t", pane_id, "-c", literal(cwd), *pane_shell_command(argv)),
-    ]
+    return PaneStart(_cwd(pane), None if argv is None else tuple(argv))  # in a fresh shell

@@ -16,19 +16,20 @@ from dataclasses import dataclass, field
 
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.errors import TmuxError
+from yesman_recovery.tmux.client import literal
 from yesman_recovery.tmux.compare import compare
 from yesman_recovery.tmux.plan import (
     Command,
     PaneStart,
     PlannedProgram,
     RestorePlan,
-    pane_shell_command,
+    launch_commands,
     plan_repair,
     plan_restore,
-    respawn_commands,
     type_lines,
 )
 from yesman_recovery.tmux.policy import ProgramPolicy
+from yesman_recovery.tmux.programs import launched_program
 from yesman_recovery.tmux.protocol import ChainRunner, Tmux
 from yesman_recovery.tmux.records import SessionSnapshot
 
@@ -39,8 +40,8 @@ __all__ = [
     "RestorePlan",
     "RestoreResult",
     "execute_plan",
+    "hold_pane",
     "observe_until",
-    "pane_shell_command",
     "plan_repair",
     "plan_restore",
     "program_matches",
@@ -79,24 +80,49 @@ def execute_plan(client: ChainRunner, plan: RestorePlan) -> None:
     second: list[Command] = []
     for pane_id, start in zip(ids, plan.pane_starts, strict=True):
         if start.argv is not None:
-            second += respawn_commands(pane_id, start.argv, start.cwd)
+            second += launch_commands(("-t", pane_id), start.argv)
         second += type_lines(("-t", pane_id), start.typed)
     client.run_chain([*second, *plan.finish])
 
 
-def respawn_pane(client: ChainRunner, pane_id: str, argv: Sequence[str], cwd: str) -> None:
-    """Restart ``argv`` in pane ``pane_id`` (``%12``), killing what runs there, in one call.
+LOGIN_SHELL = 'exec "${SHELL:-/bin/sh}" -l'
+"""What a dead pane is respawned with: the login shell tmux gives new panes (``SHELL`` is tmux's
+``default-shell`` in a pane), not the command the pane was first created with."""
 
-    The pane keeps ``remain-on-exit on`` and records the argv in ``@yr_argv``.
+
+def respawn_pane(
+    client: ChainRunner, pane_id: str, argv: Sequence[str], cwd: str, *, dead: bool = False
+) -> None:
+    """Start ``argv`` again in pane ``pane_id`` (``%12``), in one call.
+
+    A dead pane is first given a fresh login shell (:data:`LOGIN_SHELL`) in ``cwd``
+    (``respawn-pane -k``, which kills nothing: the pane's process is gone); a live pane must be
+    at an idle prompt — the caller checks — and the program is typed there, in the shell's own
+    directory.
     """
     if not argv:
         raise ValueError(f"`argv` must name a program to run in pane {pane_id}, got {argv!r}")
-    client.run_chain(respawn_commands(pane_id, argv, cwd))
+    target = ("-t", pane_id)
+    cmds: list[Command] = []
+    if dead:
+        home = literal(cwd or os.path.expanduser("~"))
+        cmds.append(("respawn-pane", "-k", *target, "-c", home, "--", LOGIN_SHELL))
+    # Only once the pane lives again: turning remain-on-exit off closes a dead pane at once.
+    cmds.append(("set-option", "-p", "-u", *target, "remain-on-exit"))
+    client.run_chain([*cmds, *launch_commands(target, argv)])
+
+
+def hold_pane(client: ChainRunner, pane_id: str) -> None:
+    """Keep pane ``pane_id`` open if its process exits (before a frozen program is killed)."""
+    client.run_chain([("set-option", "-p", "-t", pane_id, "remain-on-exit", "on")])
 
 
 def program_matches(observed: Sequence[str] | None, started: Sequence[str]) -> bool:
-    """True iff ``observed`` is the process of ``started`` (an interpreter may prefix it)."""
-    if not observed:
+    """True iff ``observed`` is the process of ``started`` (an interpreter may prefix it).
+
+    The launcher that runs it (before the program starts, or after it ended) is not it.
+    """
+    if not observed or launched_program(observed) is not None:
         return False
     tail = list(started[1:])
     if tail and list(observed[-len(tail) :]) != tail:

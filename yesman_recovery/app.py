@@ -6,6 +6,7 @@
     └─ root            Supervisor, strategy and intensity from [supervisor]
        ├─ metrics      MetricsServer: /metrics /healthz /status on 127.0.0.1 ([metrics])
        ├─ storage      StoreMaintenance: retention and reader_check ([storage])
+       ├─ transactions TransactionsSupervisor: one TransactionActor per transaction
        └─ tmux         Supervisor rest_for_one ([tmux], [[sessions]])
           ├─ sessions  SessionsSupervisor one_for_one, one SessionActor per watched session
           └─ watcher   TmuxWatcher (started after the sessions it feeds)
@@ -55,6 +56,8 @@ from yesman_recovery.supervisors.actor import SupervisedRef
 from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
 from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.supervisors.supervisor import ChildInfo, Supervisor, describe_tree
+from yesman_recovery.transactions import ActionRegistry, Transactions
+from yesman_recovery.transactions.commands import register_transaction_commands
 from yesman_recovery.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -97,6 +100,10 @@ class RecoveryApp:
         """Named retry policies and breakers (``[retry.*]``, ``[breakers.*]``); see
         ``docs/resilience.md``. Breaker transitions go to this app's audit trail."""
         register_breaker_commands(self.control, self.resilience)
+        self.actions = ActionRegistry()
+        """Actions transactions may run: register a host's own before :meth:`start`."""
+        self.transactions: Transactions | None = None  # built with the tree
+        register_transaction_commands(self.control, lambda: self.transactions)
         self._root: SupervisedRef | None = None
         self._lock = threading.Lock()  # serialises start/stop
         self._stop_requested = threading.Event()  # set by stop(): wait() then returns 0
@@ -250,9 +257,14 @@ class RecoveryApp:
                     "interval": cfg.storage.maintenance_interval,
                     "scheduler": self.scheduler,
                     "metrics": self.metrics,
+                    "journal_keep": cfg.transactions.keep_finished,
                 },
             )
         )
+        self.transactions = Transactions(self.store, self.actions, config=cfg.transactions,
+                                         metrics=self.metrics, clock=self.clock,
+                                         scheduler=self.scheduler)  # fmt: skip
+        children.append(self.transactions.child_spec())
         children.append(self._tmux_subtree())
         children.extend(self._extra)
         return children

@@ -12,6 +12,7 @@ from yesman_recovery.cli.run_cmd import run
 from yesman_recovery.cli.sessions_cmds import sessions_group
 from yesman_recovery.cli.status_cmd import status
 from yesman_recovery.cli.storage_cmds import audit, checkpoints
+from yesman_recovery.cli.transactions_cmds import transactions_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,5 +29,6 @@ main.add_command(sessions_group)
 main.add_command(checkpoints)
 main.add_command(audit)
 main.add_command(breakers_group)
+main.add_command(transactions_group)
 
 __all__ = ["main"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from yesman_recovery.config.transactions import TransactionsConfig
 from yesman_recovery.defaults import DEFAULT_FROZEN_GRACE, DEFAULT_PROGRAMS
 from yesman_recovery.resilience.circuit import BreakerPolicy
 from yesman_recovery.resilience.policies import RetryPolicy
@@ -150,6 +151,7 @@ class Config:
     source: Path | None = None
     retry: Mapping[str, RetryPolicy] = field(default_factory=dict)
     breakers: Mapping[str, BreakerPolicy] = field(default_factory=dict)
+    transactions: TransactionsConfig = field(default_factory=TransactionsConfig)
 
     @classmethod
     def default(cls) -> Config:

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from yesman_recovery.config import transactions_table
 from yesman_recovery.config import validators as v
 from yesman_recovery.config.model import (
     DEFAULT_FROZEN_GRACE,
@@ -143,6 +144,7 @@ class _Document(_Table):
     sessions: list[_SessionTable] = []
     retry: dict[str, RetryTable] = {}
     breakers: dict[str, BreakerTable] = {}
+    transactions: transactions_table.TransactionsTable = transactions_table.TransactionsTable()
 
 
 _TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
@@ -158,6 +160,7 @@ _TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
     ("sessions", "*"): _SessionTable,
     ("retry", "*"): RetryTable,
     ("breakers", "*"): BreakerTable,
+    **transactions_table.TABLES,
 }
 
 
@@ -186,6 +189,7 @@ def _build(doc: _Document, source: Path | None) -> Config:
         retry={name: table.build() for name, table in doc.retry.items()},
         breakers={name: table.build() for name, table in doc.breakers.items()},
         source=source,
+        transactions=doc.transactions.build(),
     )
 
 

@@ -83,6 +83,24 @@ class AuditTrail:
         _open: bool = False,
     ) -> str:
         """Record an event (at ``time``, default now); its id. Durable once this returns."""
+        prepared = self.prepare(kind, subject, detail=detail, action=action, outcome=outcome,
+                                duration=duration, time=time)  # fmt: skip
+        with self._ctx.measure("audit_append"):
+            key = self._ctx.env.write(lambda txn: self.put(txn, prepared, _open=_open))
+        return key.hex()
+
+    def prepare(
+        self,
+        kind: str,
+        subject: str,
+        *,
+        detail: str = "",
+        action: str = "",
+        outcome: str = "",
+        duration: float | None = None,
+        time: float | None = None,
+    ) -> tuple[int, bytes]:
+        """Check an event as :meth:`append` does; ``(time_ns, payload)`` for :meth:`put`."""
         if not _check_text("kind", kind):
             raise ValueError("`kind` must be a non-empty string such as 'recovery'")
         for name, text in (("subject", subject), ("detail", detail), ("action", action),
@@ -95,28 +113,29 @@ class AuditTrail:
             raise ValueError(f"`time` must not be before 1970, got {time}")
         body = {"kind": kind, "subject": subject, "detail": detail, "action": action,
                 "outcome": outcome, "duration": duration}  # fmt: skip
-        payload = envelope.dump_json(body)
+        return time_ns, envelope.dump_json(body)
+
+    def put(self, txn: Txn, prepared: tuple[int, bytes], *, _open: bool = False) -> bytes:
+        """Store a prepared event inside the write transaction ``txn``; its key.
+
+        Lets another part of the store commit an event together with its own records (the
+        journal writes a transaction's end and its audit event in one flush).
+        """
+        time_ns, payload = prepared
         db = self._db
-        meta = self._ctx.env.dbs["meta"]
-
-        def work(txn: Txn) -> bytes:
-            cursor = txn.cursor(db)
-            seq = 0
-            # the last key of this nanosecond, if any: seek past it and step back
-            found = cursor.prev() if cursor.set_range(stamp_key(time_ns + 1, 0)) else cursor.last()
-            if found:
-                last_ns, last_seq = split_stamp(cursor.key())
-                if last_ns == time_ns:
-                    seq = last_seq + 1
-            key = stamp_key(time_ns, seq)
-            txn.put(key, envelope.seal(key, payload), db=db)
-            if _open:
-                txn.put(_OPEN_PREFIX + key, b"", db=meta)
-            return key
-
-        with self._ctx.measure("audit_append"):
-            key = self._ctx.env.write(work)
-        return key.hex()
+        cursor = txn.cursor(db)
+        seq = 0
+        # the last key of this nanosecond, if any: seek past it and step back
+        found = cursor.prev() if cursor.set_range(stamp_key(time_ns + 1, 0)) else cursor.last()
+        if found:
+            last_ns, last_seq = split_stamp(cursor.key())
+            if last_ns == time_ns:
+                seq = last_seq + 1
+        key = stamp_key(time_ns, seq)
+        txn.put(key, envelope.seal(key, payload), db=db)
+        if _open:
+            txn.put(_OPEN_PREFIX + key, b"", db=self._ctx.env.dbs["meta"])
+        return key
 
     def begin(
         self, kind: str, subject: str, *, detail: str = "", action: str = "",

@@ -63,7 +63,7 @@ class Store:
         self.durability: Durability = "durable" if env.durable else "fast"
         self.audit = AuditTrail(self._ctx)
         self.checkpoints = CheckpointStore(self._ctx, self.audit)
-        self.journal = Journal(self._ctx)
+        self.journal = Journal(self._ctx, self.audit)
 
     def __repr__(self) -> str:
         return f"<Store {str(self.path)!r} durability={self.durability!r}>"

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-from rich.console import Console
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from yesman_recovery.config import Config
 
 CONFIG_ENV = "YESMAN_RECOVERY_CONFIG"
@@ -141,8 +142,16 @@ PIPED_WIDTH = 1000
 
 def output_console() -> Console:
     """A rich console for tables and trees; piped output is not wrapped at 80 columns."""
+    from rich.console import Console
+
     console = Console(highlight=False)
     return console if console.is_terminal else Console(highlight=False, width=PIPED_WIDTH)
+
+
+TMUX_MISSING = (
+    "tmux is not installed (no `tmux` on PATH): install it (`sudo apt-get install tmux`, "
+    "`brew install tmux`) or add its directory to PATH"
+)
 
 
 def fail(message: str) -> NoReturn:

@@ -14,6 +14,7 @@ their own parameters.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -134,6 +135,47 @@ def resolve_state_dir(ctx: click.Context) -> Path:
     if isinstance(explicit, Path):
         return explicit.expanduser()
     return load_config(ctx).storage.path
+
+
+def existing_state_dir(ctx: click.Context) -> Path:
+    """The resolved state directory for a reader; exits 1 naming it when it is missing or
+    cannot be read. Creates nothing: readers never change the state directory."""
+    state_dir = resolve_state_dir(ctx)
+    try:
+        if not state_dir.is_dir():
+            what = "is not a directory" if state_dir.exists() else "does not exist"
+            fail(
+                f"the state directory {state_dir} {what}; pass the daemon's with --state-dir "
+                f"(or {STATE_DIR_ENV}, or [storage] path in --config), or start a daemon on it "
+                "with `yesman-recovery run`"
+            )
+        os.listdir(state_dir)
+    except PermissionError:
+        fail(
+            f"cannot read the state directory {state_dir}: permission denied; run as its owner, "
+            f"or if it is yours: `chmod 700 {state_dir}`"
+        )
+    except OSError as exc:
+        fail(f"cannot read the state directory {state_dir}: {exc.strerror}")
+    return state_dir
+
+
+def json_lines_option(func: F) -> F:
+    """``--json`` (one JSON array) and ``--jsonl`` (one JSON object per line) for list output."""
+    func = click.option("--jsonl", "as_jsonl", is_flag=True,
+                        help="Print JSON lines, one object each.")(func)  # fmt: skip
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")(func)
+
+
+def echo_json_list(items: list[Any], *, jsonl: bool) -> None:
+    """Print ``items`` as the project's JSON convention says: an array, or JSON lines."""
+    import json
+
+    if jsonl:
+        for item in items:
+            click.echo(json.dumps(item, ensure_ascii=False))
+    else:
+        click.echo(json.dumps(items, indent=2, ensure_ascii=False))
 
 
 PIPED_WIDTH = 1000

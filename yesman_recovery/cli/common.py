@@ -15,6 +15,7 @@ their own parameters.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -153,7 +154,7 @@ def existing_state_dir(ctx: click.Context) -> Path:
     except PermissionError:
         fail(
             f"cannot read the state directory {state_dir}: permission denied; run as its owner, "
-            f"or if it is yours: `chmod 700 {state_dir}`"
+            f"or if it is yours: `chmod 700 {shlex.quote(str(state_dir))}`"
         )
     except OSError as exc:
         fail(f"cannot read the state directory {state_dir}: {exc.strerror}")

@@ -241,8 +241,9 @@ def test_restore_refuses_a_checkpoint_of_another_session(
     [("nope@00", "cannot use checkpoint 'nope@00'"), (None, "no checkpoint of session 'ghost'")],
 )
 def test_restore_without_a_usable_checkpoint_fails_with_a_hint(
-    config_file: Path, checkpoint: str | None, message: str
+    config_file: Path, checkpoint: str | None, message: str, tmp_path: Path
 ) -> None:
+    (tmp_path / "state").mkdir(mode=0o700)
     args = ["sessions", "restore", "ghost", "--config", str(config_file)]
     if checkpoint is not None:
         args += ["--checkpoint", checkpoint]

@@ -115,11 +115,17 @@ def load_config(ctx: click.Context) -> Config:
     cached = ctx.meta.get(_CONFIG_KEY)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
+    path = config_path(ctx)
+    if path is None:  # the built-in defaults need no parsing, so no schema to import
+        from yesman_recovery.config.model import Config
+
+        ctx.meta[_CONFIG_KEY] = Config.default()
+        return ctx.meta[_CONFIG_KEY]  # type: ignore[no-any-return]
     from yesman_recovery import config as config_module
     from yesman_recovery.errors import ConfigError
 
     try:
-        loaded = config_module.load_config(config_path(ctx))
+        loaded = config_module.load_config(path)
     except ConfigError as exc:
         raise ConfigUsageError(str(exc)) from None
     ctx.meta[_CONFIG_KEY] = loaded

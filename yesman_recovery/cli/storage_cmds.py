@@ -17,12 +17,13 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
 from yesman_recovery.cli.common import (
     common_options,
+    config_path,
     echo_json_list,
     existing_state_dir,
     fail,
@@ -65,7 +66,8 @@ def _open(ctx: click.Context) -> Iterator[Store | None]:
         yield None
         return
     try:
-        store = open_store(state_dir, durability=load_config(ctx).storage.durability)
+        # Durability only matters to writers; a reader need not parse the configuration for it.
+        store = open_store(state_dir, durability=_durability(ctx))
     except StoreError as exc:
         fail(str(exc))
     try:
@@ -73,6 +75,10 @@ def _open(ctx: click.Context) -> Iterator[Store | None]:
             yield store
     except StoreError as exc:  # e.g. a full disk while pruning
         fail(str(exc))
+
+
+def _durability(ctx: click.Context) -> Literal["durable", "fast"]:
+    return load_config(ctx).storage.durability if config_path(ctx) is not None else "durable"
 
 
 def _info_json(info: CheckpointInfo) -> dict[str, Any]:

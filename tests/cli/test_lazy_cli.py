@@ -80,7 +80,8 @@ def test_bash_completion_script_registers_and_completes_commands(tmp_path: Path)
     env = {**os.environ, "PATH": f"{script.parent}:{os.environ['PATH']}"}
     shell = (
         "source <(yesman-recovery completion bash) && complete -p yesman-recovery && "
-        "COMP_WORDS=(yesman-recovery chec); COMP_CWORD=1; _yesman_recovery_completion yesman-recovery && "
+        "COMP_WORDS=(yesman-recovery chec); COMP_CWORD=1; "
+        "_yesman_recovery_completion yesman-recovery && "
         'echo "got: ${COMPREPLY[*]}"'
     )
     result = subprocess.run(

@@ -194,3 +194,18 @@ def test_run_without_tmux_is_one_line_saying_how_to_install_it(
     assert result.stderr.count("\n") == 1
     assert "tmux is not installed (no `tmux` on PATH)" in result.stderr
     assert "apt-get install tmux" in result.stderr
+
+
+def test_sessions_save_without_tmux_is_one_line_saying_how_to_install_it(
+    config_file: Path, environment: dict[str, str], tmp_path: Path
+) -> None:
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "yesman_recovery.cli", "sessions", "save", "-c", str(config_file)],
+        capture_output=True, text=True, env={**environment, "PATH": str(bare)}, timeout=DEADLINE,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "tmux is not installed" in result.stderr

@@ -203,7 +203,11 @@ def _quiet_start_failures(log_level: str) -> Iterator[None]:
 
 def summary(app: RecoveryApp) -> str:
     """One line for ``systemctl status``: sessions by state and the state directory."""
-    sessions = app.sessions(timeout=1.0)
+    try:
+        sessions = app.sessions(timeout=1.0)
+    except Exception as exc:  # a subtree restarting: say less rather than nothing
+        log.debug("no sessions for the status line: %r", exc)
+        return f"running; state in {app.state_dir}"
     counts: dict[str, int] = {}
     for session in sessions:
         state = str(session.get("state", "?"))

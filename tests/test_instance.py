@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from yesman_recovery.errors import RecoveryError
 from yesman_recovery.instance import (
     SERVER_LOCK_SUFFIX,
     AlreadyRunning,
+    _same_file,
     server_lock,
     state_lock,
     tmux_socket,
@@ -41,7 +43,22 @@ def test_a_second_lock_names_the_holders_pid_and_the_file(tmp_path: Path) -> Non
     assert f"the lock {tmp_path / 'daemon.lock'}" in message
     assert f"`kill {os.getpid()}`" in message
     assert "--state-dir" in message
+    assert not (tmp_path / "daemon.lock").exists(), "a clean release leaves nothing behind"
     state_lock(tmp_path).acquire()  # released by the with block: free again
+
+
+def test_a_lock_taken_on_a_removed_file_is_not_the_lock(tmp_path: Path) -> None:
+    first = state_lock(tmp_path)
+    first.acquire()
+    late = os.open(tmp_path / "daemon.lock", os.O_RDWR)  # opened just before the release
+    try:
+        first.release()
+        fcntl.flock(late, fcntl.LOCK_EX | fcntl.LOCK_NB)  # locks the removed inode...
+        assert not _same_file(late, tmp_path / "daemon.lock")  # ...which acquire() rejects
+        with state_lock(tmp_path):  # and the real lock is free
+            assert (tmp_path / "daemon.lock").read_text() == f"{os.getpid()}\n"
+    finally:
+        os.close(late)
 
 
 def test_a_killed_holder_leaves_nothing_that_blocks_the_next(tmp_path: Path) -> None:
@@ -63,6 +80,7 @@ def test_a_killed_holder_leaves_nothing_that_blocks_the_next(tmp_path: Path) -> 
         lock.acquire()  # the kernel dropped the dead process's lock
         assert (tmp_path / "daemon.lock").read_text() == f"{os.getpid()}\n"
         lock.release()
+        assert not (tmp_path / "daemon.lock").exists()
     finally:
         if holder.poll() is None:
             holder.kill()

@@ -11,10 +11,12 @@ state directories watching one tmux server would fight over its sessions just th
   ``0700`` as tmux would if no server ran yet).
 
 A lock is ``flock(LOCK_EX | LOCK_NB)`` on a file that holds the owner's pid. The kernel drops it
-when the process dies however it dies (SIGKILL, OOM), so a stale file never blocks a restart and
-nothing needs cleaning up. The file is never unlinked: a process that opened it just before the
-unlink would lock an orphaned inode while a third one locked a new file. Readers (``checkpoints``,
-``audit``, ``sessions save``) never take a lock: LMDB lets them read while the daemon writes.
+when the process dies however it dies (SIGKILL, OOM), so a stale file never blocks a restart. A
+clean release removes the file before closing it; a process that opened the file just before
+that removal would then lock an orphaned inode, so after locking, the path is checked to still
+name the locked inode, and the lock is retried on the new file otherwise. Readers
+(``checkpoints``, ``audit``, ``sessions save``) never take a lock: LMDB lets them read while the
+daemon writes.
 
 ``flock`` locks belong to an open file description, so a second lock of the same file in the
 same process is refused too, as a second daemon would be.
@@ -72,6 +74,18 @@ class InstanceLock:
         """
         if self._fd is not None:
             raise RuntimeError(f"{self.path} is already locked by this object")
+        for _attempt in range(_ATTEMPTS):
+            fd = self._lock_once()
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)  # we locked a file its holder removed on release: lock the new one
+        else:
+            raise RecoveryError(f"cannot lock {self.path}: it keeps being replaced")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def _lock_once(self) -> int:
         fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -88,17 +102,16 @@ class InstanceLock:
                 pid=holder,
                 path=self.path,
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
+        return fd
 
     def release(self) -> None:
-        """Give the lock up (idempotent); the file stays, emptied of our pid."""
+        """Give the lock up and remove the file (idempotent)."""
         fd, self._fd = self._fd, None
         if fd is None:
             return
         with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
+            if _same_file(fd, self.path):
+                os.unlink(self.path)  # still locked: nobody can take the file meanwhile
         os.close(fd)  # closing the last descriptor drops the flock
 
     def __enter__(self) -> InstanceLock:
@@ -132,6 +145,19 @@ class InstanceLock:
                 f"{os.geteuid()}); remove it, or choose another --state-dir or tmux socket"
             )
         return fd
+
+
+_ATTEMPTS = 10
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """True iff ``path`` still names the file open as ``fd``."""
+    try:
+        named = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _read_pid(fd: int) -> int | None:

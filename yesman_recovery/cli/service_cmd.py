@@ -108,10 +108,13 @@ def render_unit(
     if run_as is not None:
         service.insert(0, f"User={run_as}")
     target = "default.target" if user_unit else "multi-user.target"
+    # A user manager has no network.target; the system one starts us after the network is up
+    # (the metrics endpoint may listen on a non-loopback address).
+    after = "" if user_unit else "After=network.target\n"
     return (
         "[Unit]\n"
         "Description=yesman-recovery: supervise, checkpoint and restore tmux sessions\n"
-        "After=network.target\n"
+        f"{after}"
         "\n[Service]\n" + "".join(f"{line}\n" for line in service) + "\n[Install]\n"
         f"WantedBy={target}\n"
     )

@@ -80,6 +80,9 @@ def _short_path(path: Path) -> Iterator[str]:
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     block_on_close = False
+    # socketserver's default backlog is 5: a client with a timeout (a non-blocking connect) that
+    # finds it full gets EAGAIN at once instead of waiting, so a burst of callers failed.
+    request_queue_size = 4 * MAX_CONNECTIONS
 
     def __init__(self, address: str, owner: ControlServer) -> None:
         self.owner = owner

@@ -236,7 +236,9 @@ def call(
             sock.settimeout(timeout)
             with _short_path(path) as address:
                 sock.connect(address)
-            sock.sendall(request)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                # A busy daemon answers and closes before reading: its answer is still there.
+                sock.sendall(request)
             with sock.makefile("rb") as reader:
                 line = reader.readline()
     except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError) as exc:

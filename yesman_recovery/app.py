@@ -47,11 +47,13 @@ from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.config import Config
 from yesman_recovery.config.build import frozen_grace, program_policy, tmux_client
 from yesman_recovery.control import ControlServer, socket_path
+from yesman_recovery.instance import InstanceLock, server_lock, state_lock
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.resilience.daemon import StoreAudit, register_breaker_commands
 from yesman_recovery.resilience.registry import Resilience
 from yesman_recovery.storage import Store, open_store
+from yesman_recovery.storage.paths import prepare_state_dir
 from yesman_recovery.supervisors.actor import SupervisedRef
 from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
 from yesman_recovery.supervisors.spec import ChildSpec
@@ -108,20 +110,31 @@ class RecoveryApp:
         self._lock = threading.Lock()  # serialises start/stop
         self._stop_requested = threading.Event()  # set by stop(): wait() then returns 0
         self._give_up_recorded = False  # True iff the root's give-up is in the audit trail
+        self._locks: list[InstanceLock] = []  # held from start() to the end of stop()
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Open the store and start the tree; raises ``StartError`` if a child cannot start."""
+        """Lock, open the store and start the tree.
+
+        Raises ``AlreadyRunning`` (naming the pid and the lock file) when another daemon runs on
+        the state directory or the tmux server, ``StoreError`` when the state directory is not
+        usable, ``StartError`` if a child cannot start; nothing is left running then.
+        """
         with self._lock:
-            if self._root is not None:
+            if self._root is not None or self._locks:
                 raise RuntimeError("RecoveryApp.start() was already called")
-            self.store = open_store(
-                self.state_dir,
-                durability=self.config.storage.durability,
-                metrics=self.metrics,
-                max_state_size=self.config.storage.max_state_size,
-            )
+            try:
+                self._take_locks()
+                self.store = open_store(
+                    self.state_dir,
+                    durability=self.config.storage.durability,
+                    metrics=self.metrics,
+                    max_state_size=self.config.storage.max_state_size,
+                )
+            except BaseException:
+                self._close_resources()
+                raise
             try:
                 self.control.start()
                 # records a killed daemon left open are closed before anything is watched
@@ -370,6 +383,14 @@ class RecoveryApp:
         except Exception:  # the audit trail must not turn a give-up into a traceback
             logger.exception("could not record the give-up in the audit trail")
 
+    def _take_locks(self) -> None:
+        """One daemon per state directory and per tmux server (``yesman_recovery.instance``)."""
+        prepare_state_dir(self.state_dir)
+        tmux = self.config.tmux
+        for lock in (state_lock(self.state_dir), server_lock(tmux.socket_name, tmux.socket_path)):
+            lock.acquire()
+            self._locks.append(lock)
+
     def _close_resources(self) -> None:
         self.control.close()
         if self._own_scheduler and isinstance(self.scheduler, ThreadScheduler):
@@ -377,3 +398,5 @@ class RecoveryApp:
         if self.store is not None:
             self.store.close()
             self.store = None
+        while self._locks:  # released last: the next daemon may start once the store is closed
+            self._locks.pop().release()

@@ -28,7 +28,7 @@ import socket
 import threading
 from dataclasses import dataclass
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 256
 """Connections the endpoint holds at most (:func:`default_limit` may choose fewer)."""
@@ -136,4 +136,4 @@ def _hang_up(conn: socket.socket) -> None:
     try:
         conn.shutdown(socket.SHUT_RDWR)
     except OSError as exc:
-        log.debug("dropping an idle connection: %r", exc)
+        logger.debug("dropping an idle connection: %r", exc)

@@ -43,7 +43,7 @@ from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, gener
 from yesman_recovery.actors.connections import ConnectionSlots, default_limit
 from yesman_recovery.errors import EndpointError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -131,8 +131,8 @@ class StatusServer:
             self._server, self._thread = server, thread
         host, port = self.address
         if not _is_loopback(host):
-            log.warning("status endpoint listens on non-loopback %s:%d without auth", host, port)
-        log.info("status endpoint listening on %s", self.url)
+            logger.warning("status endpoint listens on non-loopback %s:%d without auth", host, port)
+        logger.info("status endpoint listening on %s", self.url)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving and close the socket; waits up to ``timeout`` seconds for the loop."""
@@ -149,7 +149,7 @@ class StatusServer:
         thread.join(max(0.0, timeout))
         server.server_close()
         if thread.is_alive():
-            log.warning("status endpoint loop did not stop within %.1f s", timeout)
+            logger.warning("status endpoint loop did not stop within %.1f s", timeout)
 
     def __enter__(self) -> StatusServer:
         self.start()
@@ -238,7 +238,7 @@ class _StatusHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hangs up mid-answer is routine here, not a traceback on stderr.
-        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+        logger.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
 class StatusCache:
@@ -294,7 +294,7 @@ class StatusCache:
         try:
             body = json.dumps(self._build(), default=str).encode()
         except Exception as exc:
-            log.warning("status document failed: %r", exc)
+            logger.warning("status document failed: %r", exc)
             with self._lock:
                 self._error = repr(exc)
         else:
@@ -364,7 +364,7 @@ class _StatusHandler(BaseHTTPRequestHandler):
         try:
             return bool(call_with_timeout(endpoint.healthy, endpoint.call_timeout))
         except Exception as exc:
-            log.warning("health probe failed: %r", exc)
+            logger.warning("health probe failed: %r", exc)
             return False
 
     def _send_status(self) -> None:
@@ -385,4 +385,4 @@ class _StatusHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
+        logger.debug("%s " + format, self.address_string(), *args)

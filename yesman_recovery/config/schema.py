@@ -93,6 +93,9 @@ class _RetentionTable(_Table):
     keep_last: Annotated[int | None, v.checked(v.optional_keep_last)] = None
     max_age: Annotated[float | None, v.checked(v.optional_max_age)] = None
     max_bytes_per_scope: Annotated[int | None, v.checked(v.optional_size)] = None
+    audit_max_age: Annotated[float | None, v.checked(v.optional_max_age)] = None
+    audit_max_bytes: Annotated[int | None, v.checked(v.optional_size)] = None
+    audit_keep_last: Count = 0
 
 
 class _StorageTable(_Table):

@@ -28,12 +28,17 @@ from yesman_recovery.storage import envelope
 from yesman_recovery.storage.context import NS, StoreContext
 from yesman_recovery.storage.environment import Txn
 from yesman_recovery.storage.keys import split_stamp, stamp_key
+from yesman_recovery.storage.retention import RecordStat, RetentionPolicy, audit_records_to_drop
 
 logger = logging.getLogger(__name__)
 
 IN_PROGRESS = "in_progress"
 """The outcome of an event begun and not yet completed."""
 _OPEN_PREFIX = b"audit-open\0"  # meta key prefix: + event key, for events begun not completed
+
+KNOWN_KINDS: tuple[str, ...] = ("corruption", "recovery", "session", "supervisor")
+"""Event kinds yesman-recovery writes; ``audit --kind`` accepts these and any kind in the trail."""
+_DELETE_BATCH = 5000  # events deleted per write transaction when pruning
 
 
 @dataclass(frozen=True)
@@ -278,3 +283,41 @@ class AuditTrail:
         for event in reversed(events):
             fp.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
         return len(events)
+
+    def facets(self) -> tuple[set[str], set[str]]:
+        """Every kind and every subject present in the trail (a full scan: for error messages)."""
+        kinds: set[str] = set()
+        subjects: set[str] = set()
+        with closing(self._events(None, None)) as events:
+            for event in events:
+                kinds.add(event.kind)
+                subjects.add(event.subject)
+        return kinds, subjects
+
+    def prune(self, retention: RetentionPolicy) -> int:
+        """Drop the events the audit limits of ``retention`` do not keep; how many were dropped.
+
+        The newest ``audit_keep_last`` events always stay (see
+        :func:`~yesman_recovery.storage.retention.audit_records_to_drop`).
+        """
+        if retention.audit_max_age is None and retention.audit_max_bytes is None:
+            return 0
+        with self._ctx.env.read(buffers=True) as txn:
+            cursor = txn.cursor(self._db)
+            stats = [
+                RecordStat(bytes(key), split_stamp(bytes(key))[0] / NS, len(value))
+                for key, value in cursor
+            ]
+        drop = audit_records_to_drop(stats[::-1], retention, self._ctx.clock.time())
+        db = self._db
+        for start in range(0, len(drop), _DELETE_BATCH):
+            batch = [record.key for record in drop[start : start + _DELETE_BATCH]]
+
+            def work(txn: Txn, batch: list[bytes] = batch) -> None:
+                for key in batch:
+                    txn.delete(key, db=db)
+
+            self._ctx.env.write(work)
+        if drop:
+            logger.info("audit retention dropped %d event(s)", len(drop))
+        return len(drop)

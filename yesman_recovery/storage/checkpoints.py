@@ -166,6 +166,30 @@ class CheckpointStore:
                 outcome.value = "deduplicated"
             return checkpoint_id(key)
 
+    def put_exported(
+        self, scope: str, time_ns: int, seq: int, state: Any, metadata: dict[str, Any]
+    ) -> str | None:
+        """Store a checkpoint under its original stamp (an import); its id, None if it exists.
+
+        Unlike :meth:`create` this keeps the record's time and never deduplicates; an existing
+        record under the same id is left alone. Raises ``ValueError`` as :meth:`create` does.
+        """
+        with self._ctx.measure("import") as outcome:
+            raw = scope_bytes(scope)
+            envelope.check_json(state)
+            envelope.check_json(metadata, "metadata")
+            key = make_key(raw, time_ns, seq)
+            payload = b'{"metadata":' + envelope.dump_json(metadata) + b',"state":'
+            stored = envelope.seal(key, payload + envelope.dump_json(state) + b"}")
+            db = self._db
+            added: bool = self._ctx.env.write(
+                lambda txn: txn.put(key, stored, db=db, overwrite=False)
+            )
+            if not added:
+                outcome.value = "duplicate"
+                return None
+            return checkpoint_id(key)
+
     def _newest_digest(self, raw: bytes, key: bytes, stored: bytes) -> bytes | None:
         """The state digest of a scope's newest record, None if it is corrupt."""
         checksum = envelope.intact_checksum(key, stored)

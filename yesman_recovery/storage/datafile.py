@@ -20,7 +20,7 @@ from pathlib import Path
 
 from yesman_recovery.errors import DamagedStoreError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 DATA_FILE = "data.mdb"
 _MAGIC = 0xBEEFC0DE
@@ -95,5 +95,5 @@ def move_aside(directory: Path) -> Path:
     lock = directory / "lock.mdb"
     if lock.exists():
         os.rename(lock, directory / f"lock.mdb.damaged-{stamp}")
-    log.warning("moved the damaged store file aside to %s; starting with an empty store", target)
+    logger.warning("moved the damaged store file aside to %s; starting with an empty store", target)
     return target

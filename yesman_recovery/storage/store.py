@@ -42,6 +42,7 @@ class MaintenanceReport:
     pruned: PruneReport
     transactions_compacted: int
     usage: Usage
+    audit_pruned: int = 0
 
 
 class Store:
@@ -85,8 +86,9 @@ class Store:
     def maintain(
         self, retention: RetentionPolicy, *, journal_keep: float = JOURNAL_KEEP_SECONDS
     ) -> MaintenanceReport:
-        """One upkeep pass: clear stale readers, prune by ``retention``, drop finished
-        transactions older than ``journal_keep`` seconds, refresh the size gauges.
+        """One upkeep pass: clear stale readers, prune checkpoints and the audit trail by
+        ``retention``, drop finished transactions older than ``journal_keep`` seconds, refresh
+        the size gauges.
 
         Runs in the caller's thread; takes as long as a prune (milliseconds per thousand
         records). Errors (a full disk) propagate as :class:`StoreError`.
@@ -94,7 +96,8 @@ class Store:
         cleared = self.reader_check()
         pruned = self.checkpoints.prune(retention)
         compacted = self.journal.compact(journal_keep)
-        return MaintenanceReport(cleared, pruned, compacted, self.usage())
+        audit_pruned = self.audit.prune(retention)
+        return MaintenanceReport(cleared, pruned, compacted, self.usage(), audit_pruned)
 
     def close(self) -> None:
         """Release this store; the environment closes with its last store. Idempotent."""

@@ -26,6 +26,7 @@ import errno
 import logging
 import os
 import re
+import shlex
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
@@ -190,6 +191,18 @@ class TmuxClient:
         if self.socket_path is not None:
             return f"-S {self.socket_path}"
         return "default"
+
+    def command_line(self, *args: str) -> str:
+        """A tmux command a user can paste to act on this server, e.g. ``tmux -L x kill-server``.
+
+        Server options are included only when they are not the default; words are shell-quoted.
+        """
+        words = ["tmux"]
+        if self.socket_name is not None:
+            words += ["-L", self.socket_name]
+        elif self.socket_path is not None:
+            words += ["-S", self.socket_path]
+        return shlex.join([*words, *args])
 
     def base_argv(self) -> list[str]:
         """The tmux binary and server-selection options every invocation starts with."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from yesman_recovery.tmux.layout import layout_problem
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 SCHEMA = 1
 
@@ -266,7 +266,7 @@ def _window_from_dict(d: Mapping[str, Any], where: str) -> WindowSnapshot:
         if problem is not None:
             # A layout tmux might choke on is dropped, not the window: the session is rebuilt
             # with tmux's default split instead.
-            log.warning("%s.layout refused: %s", where, problem)
+            logger.warning("%s.layout refused: %s", where, problem)
             layout = None
     return WindowSnapshot(
         index=_opt(d, "index", int, where),

@@ -40,7 +40,7 @@ from yesman_recovery.tmux.client import stored_session_name
 from yesman_recovery.tmux.layout import layout_problem
 from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot, WindowSnapshot
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 MAX_SPEC_BYTES = 1024 * 1024
 """Largest spec file read (a spec of 100 windows is about 20 KB)."""
@@ -59,7 +59,7 @@ def load_spec(path: str | os.PathLike[str]) -> SessionSnapshot:
     """
     session, warnings = check_spec(path)
     for warning in warnings:
-        log.warning("%s", warning)
+        logger.warning("%s", warning)
     return session
 
 
@@ -111,7 +111,7 @@ def spec_from_dict(raw: Any, file: Path, warnings: list[str] | None = None) -> S
         raise SpecError(f"{file}: cannot use this spec: {type(exc).__name__}: {exc}") from None
     if warnings is None:
         for warning in found:
-            log.warning("%s", warning)
+            logger.warning("%s", warning)
     else:
         warnings.extend(found)
     return session

@@ -457,7 +457,7 @@ def inject(lab: Lab, rng: random.Random, kind: str, expected: State, res: Result
         d.mkdir(parents=True)
         lab.tmux("new-window", "-d", "-t", f"={adopted}:", "-n", "extra", "-c", str(d))
         found = until(lambda: newest_with(lab, adopted, "extra"), 20, "the newest checkpoint")
-        res.start, t0 = time.time(), time.monotonic()
+        res.start = time.time()
         lab.kill_daemon()
         copies = flip(lab.work / "state", found[1], len(found[1]) // 2)
         lab.flipped += 1
@@ -515,10 +515,16 @@ def repair(lab: Lab) -> None:
         lab.start_daemon()
 
 
-def run(lab: Lab, schedule: list[str], seed: int, rng: random.Random) -> list[Result]:
+def run(
+    lab: Lab, schedule: list[str], seed: int, rng: random.Random, minutes: float | None
+) -> list[Result]:
+    """Inject the schedule in order; with ``minutes``, stop injecting once that time is up."""
     expected = settled(lab)
     results: list[Result] = []
+    stop_at = time.monotonic() + minutes * 60 if minutes else None
     for index, kind in enumerate(schedule):
+        if stop_at is not None and time.monotonic() >= stop_at:
+            break
         time.sleep(rng.uniform(0.0, 1.0))  # a random phase of the poll interval
         res = Result(index=index, kind=kind, detail="", subject="", start=0.0)
         t0, cpu0 = time.monotonic(), lab.daemon_cpu()
@@ -592,11 +598,22 @@ def summary(results: list[Result], store: dict[str, Any], lab: Lab) -> dict[str,
         "peak_rss_mib": round(lab.peak_rss, 1),
         "audit_completeness": sum(bool(r.audited) for r in results) / total if total else 0,
         **store,
-        "failures": [{"index": r.index, "kind": r.kind, "subject": r.subject,
-                      "detail": r.detail, "problem": r.problem}
-                     for r in results if not r.recovered],  # fmt: skip
-        "unaudited": [{"index": r.index, "kind": r.kind, "subject": r.subject}
-                      for r in results if not r.audited],  # fmt: skip
+        "failures": [
+            {
+                "index": r.index,
+                "kind": r.kind,
+                "subject": r.subject,
+                "detail": r.detail,
+                "problem": r.problem,
+            }
+            for r in results
+            if not r.recovered
+        ],
+        "unaudited": [
+            {"index": r.index, "kind": r.kind, "subject": r.subject}
+            for r in results
+            if not r.audited
+        ],
     }
 
 
@@ -619,14 +636,18 @@ def table(out: dict[str, Any], seed: int) -> None:
     print("-" * len(head))
     print(f"{'all':<22} {out['faults']:5d} {out['recovered']:5d} {100 * rate:7.1f}%"
           f"{'':>40}  >=99.9% {'ok' if rate >= 0.999 else 'MISSED'}")  # fmt: skip
-    print(f"data loss: {out['data_loss']} unreadable checkpoints beyond the "
-          f"{out['flipped_on_purpose']} flipped on purpose (promise 0: "
-          f"{'ok' if out['data_loss'] == 0 else 'MISSED'}); audit completeness "
-          f"{100 * out['audit_completeness']:.1f}% (promise 100%); manual interventions "
-          f"{len(out['failures'])} (promise 0); daemon peak RSS {out['peak_rss_mib']} MiB")
+    print(
+        f"data loss: {out['data_loss']} unreadable checkpoints beyond the "
+        f"{out['flipped_on_purpose']} flipped on purpose (promise 0: "
+        f"{'ok' if out['data_loss'] == 0 else 'MISSED'}); audit completeness "
+        f"{100 * out['audit_completeness']:.1f}% (promise 100%); manual interventions "
+        f"{len(out['failures'])} (promise 0); daemon peak RSS {out['peak_rss_mib']} MiB"
+    )
     for f in out["failures"]:
-        print(f"FAILED seed {seed} fault {f['index']} {f['kind']} {f['subject']} "
-              f"{f['detail']}: {f['problem']}")
+        print(
+            f"FAILED seed {seed} fault {f['index']} {f['kind']} {f['subject']} "
+            f"{f['detail']}: {f['problem']}"
+        )
     for f in out["unaudited"]:
         print(f"NO AUDIT RECORD seed {seed} fault {f['index']} {f['kind']} {f['subject']}")
 
@@ -638,6 +659,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated kinds")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--minutes", type=float, help="stop injecting after this long")
     args = parser.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]
     unknown = sorted(set(kinds) - set(KINDS))
@@ -654,7 +676,7 @@ def main() -> int:
         lab = Lab(Path(tmp))
         try:
             setup(lab)
-            results = run(lab, schedule, args.seed, rng)
+            results = run(lab, schedule, args.seed, rng, args.minutes)
             lab.stop_daemon()
             store = check_store(lab, results)
         finally:

@@ -24,7 +24,9 @@ adopted pane's agent), ``server_stop`` (SIGSTOP of the tmux server, left to the 
 just after a session kill, then a restart), ``checkpoint_corrupt`` (a window added to an
 adopted session and checkpointed, the daemon SIGKILLed, bytes flipped in that newest
 checkpoint, the server SIGKILLed, the daemon restarted: the session must come back as its
-previous good checkpoint, without the window, and the corruption must be audited).
+previous good checkpoint, without the window, and the corruption must be audited),
+``health_kill`` (SIGKILL of a ``process`` health check's target, which the check's heal command
+starts again: a new live pid in its pid file; only with versions that have health checks).
 
 After the run the store is opened: every checkpoint is verified (data loss = corrupt records
 beyond the ones flipped on purpose) and each fault must have an audit record in its time
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import random
@@ -71,6 +74,7 @@ KINDS = (
     "server_stop",
     "daemon_kill",
     "checkpoint_corrupt",
+    "health_kill",
 )
 DEADLINE = 30.0  # the plan's promise: recovered in under 30 s
 HOLD = 1.5  # a recovered state must still hold this much later (more than one poll)
@@ -79,6 +83,8 @@ FMT = "\t".join(
      "#{pane_index}", "#{pane_current_path}", "#{pane_pid}"]
 )  # fmt: skip
 DECLARED = ("decl-a", "decl-b")
+# Health checks are there only in versions that have them; without, their fault is left out.
+HEALTH = importlib.util.find_spec("yesman_recovery.health") is not None
 
 # session -> ((window index, name, layout, ((pane index, cwd, programs), ...)), ...)
 Pane = tuple[int, str, tuple[str, ...]]
@@ -119,6 +125,7 @@ class Lab:
     serial: int = 0
     peak_rss: float = 0.0
     flipped: int = 0
+    killed_worker: int | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -136,6 +143,15 @@ class Lab:
         except subprocess.TimeoutExpired:
             return None
         return int(out.stdout) if out.returncode == 0 and out.stdout.strip() else None
+
+    def worker_pid(self) -> int | None:
+        """The health check's target from its pid file, if alive (remembered, to end at exit)."""
+        with contextlib.suppress(OSError, ValueError, psutil.Error):
+            proc = psutil.Process(int((self.work / "worker.pid").read_text()))
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                self.seen.setdefault(proc.pid, proc.create_time())
+                return proc.pid
+        return None
 
     # --- the daemon ---------------------------------------------------------------------
 
@@ -322,12 +338,23 @@ def setup(lab: Lab) -> None:
             f"      - tail -f /dev/null\n"
         )
         specs.append(f'[[sessions]]\nname = "{name}"\nspec = "{spec}"\nrestart = "permanent"\n')
+    worker = lab.work / "worker.pid"
+    # The health check's target, started the way its heal starts it again.
+    heal = f"tail -f /dev/null >/dev/null 2>&1 & echo $! > {worker}"
+    subprocess.run(["sh", "-c", heal], check=True, env=lab.env)
+    lab.worker_pid()
+    health = (
+        f'[[health_checks]]\nname = "worker"\nkind = "process"\npid_file = "{worker}"\n'
+        f'interval = "1s"\nfailure_threshold = 1\nflap_threshold = false\n'
+        f'heal_command = "{heal}"\nheal_max = 10000\nheal_window = "1s"\nheal_backoff = "0s"\n'
+    )
     (lab.work / "chaos.toml").write_text(
         f'[tmux]\nsocket_name = "{lab.socket}"\nprograms = ["tail", "aider"]\n'
         # The default intensity (3 in 60 s) rightly gives up on a session hit this often.
         'program_max_restarts = 10000\nprogram_max_seconds = "1s"\n'
         f'[metrics]\nlisten = "127.0.0.1:0"\n[storage]\npath = "{lab.work / "state"}"\n'
         + "".join(specs)
+        + (health if HEALTH else "")
     )
     lab.tmux("-f", "/dev/null", "start-server", ";", "set", "-g", "exit-empty", "off")
     for _ in range(3):
@@ -380,6 +407,10 @@ def recover(lab: Lab, expected: State, res: Result, t0: float, cpu0: float) -> N
     while time.monotonic() < deadline:
         lab.sample()
         last = lab.observe()
+        worker = lab.worker_pid() if res.kind == "health_kill" else None
+        if res.kind == "health_kill" and worker in (None, lab.killed_worker):
+            time.sleep(0.02)
+            continue
         if last == expected:
             res.seconds = time.monotonic() - t0
             wall = max(res.seconds, 1e-3)
@@ -394,6 +425,9 @@ def recover(lab: Lab, expected: State, res: Result, t0: float, cpu0: float) -> N
                 res.recovered = True
             return
         time.sleep(0.02)
+    if res.kind == "health_kill" and lab.worker_pid() in (None, lab.killed_worker):
+        res.problem = "not recovered within 30 s: the health check's target was not healed"
+        return
     res.problem = "not recovered within 30 s: " + diff(expected, last)
 
 
@@ -485,6 +519,12 @@ def inject(lab: Lab, rng: random.Random, kind: str, expected: State, res: Result
         pid = rng.choice(lab.pane_program_pid(session, name))
         res.subject, res.detail = session, f"{name} pid {pid}"
         os.kill(pid, signal.SIGKILL if kind == "program_kill" else signal.SIGSTOP)
+    elif kind == "health_kill":
+        pid = lab.worker_pid()
+        assert pid is not None
+        res.subject, res.detail = "worker", f"pid {pid}"
+        os.kill(pid, signal.SIGKILL)
+        lab.killed_worker = pid
     elif kind == "server_stop":
         pid = lab.server_pid()
         assert pid is not None
@@ -662,6 +702,9 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, help="stop injecting after this long")
     args = parser.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]
+    if not HEALTH and "health_kill" in kinds:
+        kinds.remove("health_kill")
+        print("health checks are not in this version: health_kill left out", file=sys.stderr)
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         parser.error(f"--kinds: unknown {', '.join(unknown)}; allowed: {', '.join(KINDS)}")

@@ -38,6 +38,8 @@ from yesman_recovery.actors.maintenance import StoreMaintenance
 from yesman_recovery.actors.session import SessionContext, SessionSettings
 from yesman_recovery.actors.watcher import WatchSettings, tmux_subtree
 from yesman_recovery.config import Config
+from yesman_recovery.health import HealthChecks
+from yesman_recovery.health.daemon import daemon_health_subtree
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.metrics.server import MetricsServer
 from yesman_recovery.storage import Store, open_store
@@ -76,6 +78,7 @@ class RecoveryApp:
         self.scheduler: Scheduler = scheduler if scheduler is not None else ThreadScheduler()
         self.store: Store | None = None
         self._root: SupervisedRef | None = None
+        self.health = HealthChecks(self.metrics, clock, self.scheduler, root=lambda: self._root)
         self._lock = threading.Lock()  # serialises start/stop
         self._stop_requested = threading.Event()  # set by stop(): wait() then returns 0
         self._give_up_recorded = False  # True iff the root's give-up is in the audit trail
@@ -178,6 +181,7 @@ class RecoveryApp:
             "healthy": self.healthy(),
             "tree": tree,
             "sessions": sessions,
+            "health": self.health.views(),
         }
 
     @property
@@ -208,6 +212,7 @@ class RecoveryApp:
                         "registry": self.metrics.registry,
                         "healthy": self.healthy,
                         "status": self.status,
+                        "critical_failures": self.health.critical_failures,
                     },
                 )
             )
@@ -228,8 +233,8 @@ class RecoveryApp:
         return children
 
     def extra_children(self) -> list[ChildSpec]:
-        """Subtrees added after the core ones: the tmux subtree."""
-        return [self._tmux_subtree()]
+        """Subtrees added after the core ones: the tmux subtree, then the health checks."""
+        return [self._tmux_subtree(), daemon_health_subtree(self)]
 
     def _tmux_subtree(self) -> ChildSpec:
         tmux = self.config.tmux

@@ -9,11 +9,14 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from yesman_recovery.storage.paths import default_state_dir
 from yesman_recovery.storage.retention import RetentionPolicy
 from yesman_recovery.supervisors.spec import Backoff, Restart, Strategy
+
+if TYPE_CHECKING:
+    from yesman_recovery.config.health import HealthCheckConfig
 
 DEFAULT_PROGRAMS: frozenset[str] = frozenset(
     {
@@ -120,6 +123,7 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     tmux: TmuxConfig = field(default_factory=TmuxConfig)
     sessions: tuple[SessionConfig, ...] = ()
+    health_checks: tuple[HealthCheckConfig, ...] = ()
     source: Path | None = None
 
     @classmethod

@@ -19,6 +19,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from yesman_recovery.config import validators as v
+from yesman_recovery.config.health import (
+    HealthCheckTable,
+    build_health_checks,
+    check_health_checks,
+)
 from yesman_recovery.config.model import (
     DEFAULT_PROGRAMS,
     Config,
@@ -129,9 +134,10 @@ class _Document(_Table):
     storage: _StorageTable = _StorageTable()
     tmux: _TmuxTable = _TmuxTable()
     sessions: list[_SessionTable] = []
+    health_checks: list[HealthCheckTable] = []
 
 
-_TABLES: Mapping[tuple[str, ...], type[_Table]] = {
+_TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
     (): _Document,
     ("supervisor",): _SupervisorTable,
     ("supervisor", "backoff"): _BackoffTable,
@@ -140,6 +146,7 @@ _TABLES: Mapping[tuple[str, ...], type[_Table]] = {
     ("storage", "retention"): _RetentionTable,
     ("tmux",): _TmuxTable,
     ("sessions", "*"): _SessionTable,
+    ("health_checks", "*"): HealthCheckTable,
 }
 
 
@@ -160,6 +167,7 @@ def _build(doc: _Document, source: Path | None) -> Config:
         storage=StorageConfig(**storage),
         tmux=TmuxConfig(**doc.tmux.given()),
         sessions=sessions,
+        health_checks=build_health_checks(doc.health_checks),
         source=source,
     )
 
@@ -202,6 +210,8 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
         lines = [_describe(where, err) for err in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
     _check_unique_names(where, doc.sessions)
+    if problems := check_health_checks(where, doc.health_checks):
+        raise ConfigError("\n".join(problems))
     return _build(doc, source)
 
 

@@ -150,7 +150,9 @@ class CheckState:
     heals_in_spell: int = 0  # heals since the check was last healthy (the backoff's n)
     last_heal_at: float | None = None
     escalated: bool = False
-    suppressed: Suppression | None = None  # reason of the current suppression spell, if any
+    # Reason of the current suppression spell: it ends when a heal runs or flapping ends, so
+    # an alternating target is audited once, not once per failure.
+    suppressed: Suppression | None = None
     runs: int = 0
     failures_total: int = 0
 
@@ -242,6 +244,8 @@ def _track_flapping(state: CheckState, policy: CheckPolicy, ok: bool, now: float
         state.flapping = True
     elif was and len(state.changes) <= policy.flap_leave_threshold:
         state.flapping = False
+        if state.suppressed is Suppression.FLAPPING:
+            state.suppressed = None
     return state.flapping != was
 
 
@@ -256,7 +260,6 @@ def _apply_hysteresis(state: CheckState, policy: CheckPolicy, ok: bool) -> bool:
             state.status = Status.HEALTHY
             state.escalated = False
             state.heals_in_spell = 0
-            state.suppressed = None
             return True
         return False
     state.consecutive_failures += 1

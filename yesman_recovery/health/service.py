@@ -38,6 +38,19 @@ HEAL_OUTCOMES = ("success", "failed", "timeout", "handed_over")
 ASK_TIMEOUT = 5.0
 
 
+def blank_view(spec: CheckSpec) -> dict[str, Any]:
+    """The view of a check that has not run yet (the keys every view has)."""
+    policy = spec.policy
+    return {
+        "name": spec.name, "kind": spec.kind, "critical": spec.critical, "status": "unknown",
+        "ok": None, "detail": "", "output": "", "duration_seconds": None,
+        "consecutive_failures": 0, "consecutive_successes": 0, "failures_total": 0, "runs": 0,
+        "heals_in_window": 0, "heal_max": policy.heal_max, "healing": False, "last_heal": None,
+        "flapping": False, "escalated": False, "interval_seconds": policy.interval,
+        "last_run": None, "next_run": None,
+    }  # fmt: skip
+
+
 @dataclass
 class HealthChecks:
     """The shared side of the health checks; see the module docstring."""
@@ -75,8 +88,7 @@ class HealthChecks:
             m.heal_actions.labels(spec.name, outcome)
         for reason in Suppression:
             m.heal_suppressed.labels(spec.name, reason.value)
-        self.publish(spec.name, {"name": spec.name, "kind": spec.kind, "status": "unknown",
-                                 "critical": spec.critical, "runs": 0})  # fmt: skip
+        self.publish(spec.name, blank_view(spec))
 
     def add(self, spec: CheckSpec, timeout: float = ASK_TIMEOUT) -> None:
         """Declare ``spec`` and start its actor under the running health supervisor."""

@@ -1,0 +1,179 @@
+"""The check actor: timeouts, answering while a probe hangs, restarts, async probes, run now."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.health.conftest import Tree, sample, view, wait_for
+from yesman_recovery.health import CheckPolicy, CheckSpec, HealAction, HealthChecks, ProbeResult
+from yesman_recovery.storage import Store
+
+
+def test_a_probe_sleeping_past_its_timeout_fails_at_the_timeout_and_the_actor_answers(
+    checks: HealthChecks, tree: Tree
+) -> None:
+    release = threading.Event()
+
+    def hang() -> bool:
+        release.wait(30)
+        return True
+
+    policy = CheckPolicy(interval=0.5, timeout=0.2, failure_threshold=1, flap_threshold=None)
+    tree.start([CheckSpec("slow", hang, policy=policy)])
+    try:
+        started = time.monotonic()
+        wait_for(lambda: view(checks, "slow")["status"] == "failing", what="timed out")
+        assert time.monotonic() - started < 2.0
+        assert view(checks, "slow")["detail"] == "no answer within the 0.2 s timeout"
+        assert view(checks, "slow")["duration_seconds"] == 0.2
+        ref = tree.check_ref("slow")
+        # The probe still sleeps on its worker: the actor answers anyway.
+        assert ref.proxy().describe().get(timeout=1)["status"] == "failing"
+        # The next tick does not pile a second thread on the stuck one.
+        wait_for(lambda: "still running" in view(checks, "slow")["detail"], what="next tick")
+    finally:
+        release.set()
+    wait_for(lambda: view(checks, "slow")["status"] == "healthy", what="answers again")
+
+
+def test_a_raising_probe_is_a_failure_with_its_message(checks: HealthChecks, tree: Tree) -> None:
+    def boom() -> bool:
+        raise OSError("target vanished")
+
+    policy = CheckPolicy(interval=0.2, timeout=0.1, failure_threshold=1, flap_threshold=None)
+    tree.start([CheckSpec("boom", boom, policy=policy)])
+    wait_for(lambda: view(checks, "boom")["status"] == "failing", what="failing")
+    assert view(checks, "boom")["detail"] == "probe raised OSError: target vanished"
+    assert tree.check_ref("boom").is_alive()
+    assert sample(checks, "yesman_recovery_health_check_failures_total", check="boom") >= 1
+
+
+def test_counters_survive_a_restart_of_the_actor(
+    checks: HealthChecks, tree: Tree, store: Store
+) -> None:
+    policy = CheckPolicy(
+        interval=0.1, timeout=0.05, failure_threshold=1, heal_max=1, flap_threshold=None
+    )
+    spec = CheckSpec("down", lambda: False, policy=policy,
+                     heal=HealAction("noop", lambda: None))  # fmt: skip
+    root = tree.start([spec])
+    wait_for(lambda: view(checks, "down")["escalated"], what="escalated")
+    health = root.proxy().whereis("health").get(timeout=5)
+    old = tree.check_ref("down")
+    old.tell("crash")  # an unknown message is ignored; crash it through its supervisor instead
+    health.proxy().terminate_child("down").get(timeout=5)
+    health.proxy().restart_child("down").get(timeout=5)
+    new = tree.check_ref("down")
+    assert new.actor_urn != old.actor_urn
+    described = new.proxy().describe().get(timeout=5)
+    assert described["escalated"] is True and described["heals_in_window"] == 1
+    time.sleep(0.3)  # a few more failing results in the new incarnation
+    events = store.audit.query(kind="health", subject="down")
+    assert [e.action for e in events].count("heal") == 1  # the budget was not reset
+    assert [e.action for e in events].count("escalate") == 1
+
+
+def test_run_now_returns_the_result(checks: HealthChecks, tree: Tree) -> None:
+    calls: list[int] = []
+
+    def probe() -> ProbeResult:
+        calls.append(1)
+        return ProbeResult(True, f"call {len(calls)}")
+
+    policy = CheckPolicy(interval=60, flap_threshold=None)
+    tree.start([CheckSpec("manual", probe, policy=policy)])
+    wait_for(lambda: calls, what="first run")
+    result = checks.run_now("manual", timeout=5)
+    assert result["detail"] == "call 2" and result["status"] == "healthy"
+    with pytest.raises(LookupError, match="no health check 'nope'; known: manual"):
+        checks.run_now("nope")
+
+
+@pytest.fixture
+def host_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+
+
+def test_an_async_probe_runs_on_the_host_loop_without_blocking_it(
+    checks: HealthChecks, tree: Tree, host_loop: asyncio.AbstractEventLoop
+) -> None:
+    ran_on: list[asyncio.AbstractEventLoop] = []
+    ticks = 0
+    hang = True
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    async def probe() -> bool:
+        ran_on.append(asyncio.get_running_loop())
+        if hang:
+            await asyncio.sleep(30)  # cancelled at the timeout
+        return True
+
+    asyncio.run_coroutine_threadsafe(ticker(), host_loop)
+    policy = CheckPolicy(interval=0.3, timeout=0.1, failure_threshold=1, flap_threshold=None)
+    tree.start([CheckSpec("async", probe, policy=policy, loop=host_loop)])
+    wait_for(lambda: view(checks, "async")["status"] == "failing", what="timed out")
+    assert view(checks, "async")["detail"] == "no answer within the 0.1 s timeout"
+    before = ticks
+    time.sleep(0.2)
+    assert ticks > before + 5  # the loop kept running while the probe hung on it
+    assert ran_on[0] is host_loop
+    hang = False
+    wait_for(lambda: view(checks, "async")["status"] == "healthy", what="healthy")
+    pending = asyncio.run_coroutine_threadsafe(_pending_sleeps(), host_loop).result(5)
+    assert pending == 0  # the hung probes were cancelled, not left on the loop
+
+
+async def _pending_sleeps() -> int:
+    me = asyncio.current_task()
+    return sum(
+        1
+        for t in asyncio.all_tasks()
+        if t is not me and getattr(t.get_coro(), "__qualname__", "").endswith(".probe")
+    )
+
+
+def test_an_async_probe_needs_a_loop() -> None:
+    async def probe() -> bool:
+        return True
+
+    with pytest.raises(ValueError, match="needs `loop`"):
+        CheckSpec("x", probe)
+
+
+def test_two_checks_never_run_the_same_heal_at_once(checks: HealthChecks, tree: Tree) -> None:
+    running = threading.Event()
+    release = threading.Event()
+
+    def slow_heal() -> None:
+        running.set()
+        release.wait(10)
+
+    heal = HealAction("shared", slow_heal)
+    policy = CheckPolicy(interval=0.1, timeout=0.05, failure_threshold=1, flap_threshold=None)
+    specs = [CheckSpec(n, lambda: False, policy=policy, heal=heal) for n in ("a", "b")]
+    tree.start(specs)
+    try:
+        running.wait(5)
+        wait_for(lambda: sum(sample(checks, "yesman_recovery_heal_suppressed_total", check=n,
+                                    reason="in_progress") for n in ("a", "b")) >= 1,
+                 what="in progress")  # fmt: skip
+        healing = [v["name"] for v in checks.views() if v["healing"]]
+        assert len(healing) == 1
+    finally:
+        release.set()

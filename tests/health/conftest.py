@@ -15,7 +15,7 @@ import pytest
 from yesman_recovery.health import CheckSpec, HealthChecks, health_subtree
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.storage import Store, open_store
-from yesman_recovery.supervisors import Supervisor, SupervisedRef, ThreadScheduler
+from yesman_recovery.supervisors import SupervisedRef, Supervisor, ThreadScheduler
 from yesman_recovery.supervisors.spec import ChildSpec
 
 

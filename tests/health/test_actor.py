@@ -71,7 +71,8 @@ def test_counters_survive_a_restart_of_the_actor(
     new = tree.check_ref("down")
     assert new.actor_urn != old.actor_urn
     described = new.proxy().describe().get(timeout=5)
-    assert described["escalated"] is True and described["heals_in_window"] == 1
+    assert described["escalated"] is True
+    assert described["heals_in_window"] == 1
     time.sleep(0.3)  # a few more failing results in the new incarnation
     events = store.audit.query(kind="health", subject="down")
     assert [e.action for e in events].count("heal") == 1  # the budget was not reset
@@ -89,7 +90,8 @@ def test_run_now_returns_the_result(checks: HealthChecks, tree: Tree) -> None:
     tree.start([CheckSpec("manual", probe, policy=policy)])
     wait_for(lambda: calls, what="first run")
     result = checks.run_now("manual", timeout=5)
-    assert result["detail"] == "call 2" and result["status"] == "healthy"
+    assert result["detail"] == "call 2"
+    assert result["status"] == "healthy"
     with pytest.raises(LookupError, match="no health check 'nope'; known: manual"):
         checks.run_now("nope")
 

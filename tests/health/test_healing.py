@@ -23,6 +23,12 @@ from yesman_recovery.supervisors.spec import ChildSpec
 FAST = {"interval": 0.2, "timeout": 0.15, "flap_threshold": None, "heal_backoff": 0.1}
 
 
+def _serve(server: ThreadingHTTPServer) -> None:
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
+
+
 def _live(pid_file: Path) -> int | None:
     try:
         pid = int(pid_file.read_text().strip())
@@ -72,7 +78,7 @@ def test_a_stopped_http_server_is_healed_by_its_command(
 ) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), SimpleHTTPRequestHandler)
     port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    _serve(server)
     pid_file = tmp_path / "http.pid"
     heal = (
         f"{sys.executable} -m http.server {port} --bind 127.0.0.1 --directory {tmp_path} "
@@ -114,7 +120,8 @@ def test_the_disk_heal_prunes_the_store_then_escalates_when_not_enough(
     assert len(store.checkpoints.list("agent")) == 2
     events = store.audit.query(kind="health", subject="disk")
     heal = next(e for e in events if e.action == "heal")
-    assert heal.outcome == "success" and "18 checkpoint(s)" in heal.detail
+    assert heal.outcome == "success"
+    assert "18 checkpoint(s)" in heal.detail
     assert ("escalate", "escalated") in audit_actions(store, "disk")
     assert ("suppress", "budget") in audit_actions(store, "disk")
     assert sample(checks, "yesman_recovery_health_check_escalated", check="disk") == 1.0
@@ -142,24 +149,27 @@ def test_an_alternating_endpoint_flaps_and_its_heals_are_suppressed(
     checks: HealthChecks, tree: Tree, store: Store, tmp_path: Path
 ) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Alternating)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    _serve(server)
     marker = tmp_path / "heals"
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     policy = CheckPolicy(
         interval=0.1, timeout=0.08, failure_threshold=1, flap_window=5, flap_threshold=4,
         flap_leave_threshold=1, heal_backoff=0.05, heal_max=100,
     )  # fmt: skip
+
+    def suppressed() -> float:
+        return sample(checks, "yesman_recovery_heal_suppressed_total", check="flappy",
+                      reason="flapping")  # fmt: skip
+
     spec = CheckSpec("flappy", http_probe(url, 0.08), policy=policy,
                      heal=command_heal(f"echo x >> {marker}", 2.0))  # fmt: skip
     try:
         tree.start([spec])
         wait_for(lambda: view(checks, "flappy")["flapping"], what="flapping")
-        wait_for(lambda: sample(checks, "yesman_recovery_heal_suppressed_total",
-                                check="flappy", reason="flapping") >= 3, what="suppressed")  # fmt: skip
+        wait_for(lambda: suppressed() >= 3, what="suppressed")
         heals = marker.read_text().count("x") if marker.exists() else 0
         assert heals <= 2  # at most the failures before flapping was known
-        wait_for(lambda: sample(checks, "yesman_recovery_heal_suppressed_total",
-                                check="flappy", reason="flapping") >= 6, what="more")  # fmt: skip
+        wait_for(lambda: suppressed() >= 6, what="more")
         assert (marker.read_text().count("x") if marker.exists() else 0) == heals
         assert sample(checks, "yesman_recovery_health_check_flapping", check="flappy") == 1.0
         actions = audit_actions(store, "flappy")

@@ -16,9 +16,7 @@ from yesman_recovery.health.policy import (
 
 def run(state: CheckState, policy: CheckPolicy, results: str, start: float, step: float = 1.0):
     """Feed results ('+' pass, '-' fail) one per ``step`` seconds; the verdicts."""
-    return [
-        observe(state, policy, r == "+", start + i * step) for i, r in enumerate(results)
-    ]
+    return [observe(state, policy, r == "+", start + i * step) for i, r in enumerate(results)]
 
 
 def test_failure_and_success_thresholds_give_hysteresis() -> None:
@@ -29,7 +27,9 @@ def test_failure_and_success_thresholds_give_hysteresis() -> None:
     run(state, policy, "--", 2)
     assert state.status is Status.HEALTHY  # two failures are not three
     verdicts = run(state, policy, "-", 4)
-    assert state.status is Status.FAILING and verdicts[0].status_changed and verdicts[0].heal
+    assert state.status is Status.FAILING
+    assert verdicts[0].status_changed
+    assert verdicts[0].heal
     run(state, policy, "+", 5)
     assert state.status is Status.FAILING  # one success is not two
     run(state, policy, "+", 6)
@@ -40,10 +40,12 @@ def test_failures_within_the_start_grace_do_not_count() -> None:
     policy = CheckPolicy(interval=1, failure_threshold=1, start_grace=10, flap_threshold=None)
     state = CheckState(started_at=100.0)
     verdicts = run(state, policy, "-----", 100)
-    assert all(v.in_grace for v in verdicts) and state.status is Status.UNKNOWN
+    assert all(v.in_grace for v in verdicts)
+    assert state.status is Status.UNKNOWN
     assert state.failures_total == 0
     verdict = observe(state, policy, False, 110.0)
-    assert state.status is Status.FAILING and verdict.heal
+    assert state.status is Status.FAILING
+    assert verdict.heal
 
 
 def test_alternating_results_flap_and_suppress_heals_until_they_settle() -> None:
@@ -58,7 +60,8 @@ def test_alternating_results_flap_and_suppress_heals_until_they_settle() -> None
     flapping_at = next(i for i, v in enumerate(verdicts) if v.flapping_changed)
     assert flapping_at == 4  # the 4th change
     suppressed = [v for v in verdicts[flapping_at:] if not v.heal and v.suppressed]
-    assert suppressed and all(v.suppressed is Suppression.FLAPPING for v in suppressed)
+    assert suppressed
+    assert all(v.suppressed is Suppression.FLAPPING for v in suppressed)
     assert [v.new_suppression for v in suppressed] == [True] + [False] * (len(suppressed) - 1)
     # Steady failures: changes age out of the window; flapping ends at <= 1 change, heals resume.
     verdicts = run(state, policy, "-" * 12, 8)
@@ -77,14 +80,16 @@ def test_heal_budget_then_escalation_once() -> None:
     heals = [i for i, v in enumerate(verdicts) if v.heal]
     assert heals == [0, 1]  # backoff 1 s after the first heal, then 2 s: budget first
     escalations = [i for i, v in enumerate(verdicts) if v.escalate]
-    assert escalations == [2] and state.escalated
+    assert escalations == [2]
+    assert state.escalated
     assert all(v.suppressed is Suppression.BUDGET for v in verdicts[2:])
     assert heals_in_window(state, policy, 7.0) == 2
     # Healthy again: escalation clears, but the budget window still remembers both heals.
     run(state, policy, "+", 8)
     assert state.escalated is False
     verdict = observe(state, policy, False, 9.0)
-    assert verdict.escalate and not verdict.heal
+    assert verdict.escalate
+    assert not verdict.heal
     # Once the window has passed, heals run again.
     run(state, policy, "+", 10)
     assert observe(state, policy, False, 200.0).heal
@@ -98,7 +103,9 @@ def test_backoff_doubles_between_heals_of_one_spell() -> None:
     verdicts = run(state, policy, "-" * 15, 0)
     assert [i for i, v in enumerate(verdicts) if v.heal] == [0, 2, 6, 14]
     waiting = verdicts[1]
-    assert not waiting.heal and waiting.suppressed is None and waiting.next_heal_at == 2.0
+    assert not waiting.heal
+    assert waiting.suppressed is None
+    assert waiting.next_heal_at == 2.0
 
 
 def test_a_check_without_heal_escalates_when_failing() -> None:
@@ -112,7 +119,8 @@ def test_a_heal_running_for_another_check_is_suppressed_not_counted() -> None:
     policy = CheckPolicy(interval=1, failure_threshold=1, flap_threshold=None)
     state = CheckState(started_at=0.0)
     verdict = observe(state, policy, False, 0.0, heal_busy=True)
-    assert verdict.suppressed is Suppression.IN_PROGRESS and not verdict.heal
+    assert verdict.suppressed is Suppression.IN_PROGRESS
+    assert not verdict.heal
     assert len(state.heals) == 0
     assert observe(state, policy, False, 1.0).heal
 

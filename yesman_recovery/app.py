@@ -23,6 +23,7 @@ may be opened only once per process).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import replace
@@ -38,7 +39,9 @@ from yesman_recovery.actors.maintenance import StoreMaintenance
 from yesman_recovery.actors.session import SessionContext, SessionSettings
 from yesman_recovery.actors.watcher import WatchSettings, tmux_subtree
 from yesman_recovery.config import Config
+from yesman_recovery.control import ControlServer, socket_path
 from yesman_recovery.health import HealthChecks
+from yesman_recovery.health.commands import register_health_commands
 from yesman_recovery.health.daemon import daemon_health_subtree
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.metrics.server import MetricsServer
@@ -77,8 +80,13 @@ class RecoveryApp:
         self._own_scheduler = scheduler is None
         self.scheduler: Scheduler = scheduler if scheduler is not None else ThreadScheduler()
         self.store: Store | None = None
+        self.control = ControlServer(socket_path(self.state_dir))
+        """The control channel (``yesman_recovery.control``): subsystems register their commands."""
+        self.control.register("ping", lambda _args: {"pid": os.getpid(), "version": __version__})
+        self.control.register("status", lambda _args: self.status())
         self._root: SupervisedRef | None = None
         self.health = HealthChecks(self.metrics, clock, self.scheduler, root=lambda: self._root)
+        register_health_commands(self.control, self.health)
         self._lock = threading.Lock()  # serialises start/stop
         self._stop_requested = threading.Event()  # set by stop(): wait() then returns 0
         self._give_up_recorded = False  # True iff the root's give-up is in the audit trail
@@ -94,6 +102,7 @@ class RecoveryApp:
                 self.state_dir, durability=self.config.storage.durability, metrics=self.metrics
             )
             try:
+                self.control.start()
                 self._root = Supervisor.start(
                     children=self._children(),
                     strategy=self.config.supervisor.strategy,
@@ -324,6 +333,7 @@ class RecoveryApp:
             logger.exception("could not record the give-up in the audit trail")
 
     def _close_resources(self) -> None:
+        self.control.close()
         if self._own_scheduler and isinstance(self.scheduler, ThreadScheduler):
             self.scheduler.close()
         if self.store is not None:

@@ -7,6 +7,7 @@ import click
 from yesman_recovery import __version__
 from yesman_recovery.cli.common import group_options
 from yesman_recovery.cli.config_cmd import config_group
+from yesman_recovery.cli.health_cmd import health_group
 from yesman_recovery.cli.run_cmd import run
 from yesman_recovery.cli.sessions_cmds import sessions_group
 from yesman_recovery.cli.status_cmd import status
@@ -26,5 +27,6 @@ main.add_command(config_group)
 main.add_command(sessions_group)
 main.add_command(checkpoints)
 main.add_command(audit)
+main.add_command(health_group)
 
 __all__ = ["main"]

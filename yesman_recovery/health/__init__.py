@@ -3,20 +3,49 @@
 A check is a :class:`CheckSpec` (probe, heal, :class:`CheckPolicy`); :class:`HealthChecks` holds
 what the check actors share and what outlives them; :func:`health_subtree` is the ``health``
 supervisor's child spec for any tree (the daemon's or a host's own). See docs/health.md.
+
+The names below are imported on first use (PEP 562): the configuration schema imports
+:mod:`.policy`, and the command line must not pay for actors, psutil and asyncio to parse a file.
 """
 
-from yesman_recovery.health.actor import (
-    HealthCheckActor,
-    HealthSupervisor,
-    RunNow,
-    check_child,
-    health_subtree,
-    restart_child_path,
-)
-from yesman_recovery.health.build import register_heal
-from yesman_recovery.health.check import CheckSpec, HealAction, HealResult, ProbeResult
-from yesman_recovery.health.policy import CheckPolicy, CheckState, Status, Suppression, observe
-from yesman_recovery.health.service import HealthChecks
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from yesman_recovery.health.actor import (
+        HealthCheckActor,
+        HealthSupervisor,
+        RunNow,
+        check_child,
+        health_subtree,
+        restart_child_path,
+    )
+    from yesman_recovery.health.build import register_heal
+    from yesman_recovery.health.check import CheckSpec, HealAction, HealResult, ProbeResult
+    from yesman_recovery.health.policy import CheckPolicy, CheckState, Status, Suppression, observe
+    from yesman_recovery.health.service import HealthChecks
+
+_WHERE = {
+    "HealthCheckActor": "actor",
+    "HealthSupervisor": "actor",
+    "RunNow": "actor",
+    "check_child": "actor",
+    "health_subtree": "actor",
+    "restart_child_path": "actor",
+    "register_heal": "build",
+    "CheckSpec": "check",
+    "HealAction": "check",
+    "HealResult": "check",
+    "ProbeResult": "check",
+    "CheckPolicy": "policy",
+    "CheckState": "policy",
+    "Status": "policy",
+    "Suppression": "policy",
+    "observe": "policy",
+    "HealthChecks": "service",
+}
 
 __all__ = [
     "CheckPolicy",
@@ -37,3 +66,16 @@ __all__ = [
     "register_heal",
     "restart_child_path",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

@@ -9,13 +9,15 @@ loop given with it (``CheckSpec.loop``), never on ours. A *heal* is a :class:`He
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yesman_recovery.health.policy import CheckPolicy
+
+if TYPE_CHECKING:
+    import asyncio
 
 TAIL_CHARS = 2000
 """Characters of a command's output kept with its result."""

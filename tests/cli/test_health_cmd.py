@@ -69,7 +69,7 @@ def test_health_lists_checks_and_a_failing_critical_check_makes_healthz_503(
 ) -> None:
     state = str(tmp_path / "state")
     wait_for(lambda: _healthz(daemon)[0] == 503, what="503")
-    code, body = _healthz(daemon)
+    _, body = _healthz(daemon)
     assert body == "unhealthy: critical checks failing: marker\n"
     result = CliRunner().invoke(main, ["--state-dir", state, "health"])
     assert result.exit_code == 0, result.output

@@ -175,7 +175,7 @@ def test_two_checks_never_run_the_same_heal_at_once(checks: HealthChecks, tree: 
         wait_for(lambda: sum(sample(checks, "yesman_recovery_heal_suppressed_total", check=n,
                                     reason="in_progress") for n in ("a", "b")) >= 1,
                  what="in progress")  # fmt: skip
-        healing = [v["name"] for v in checks.views() if v["healing"]]
+        healing = wait_for(lambda: [v["name"] for v in checks.views() if v["healing"]])
         assert len(healing) == 1
     finally:
         release.set()

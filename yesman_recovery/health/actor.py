@@ -47,6 +47,8 @@ HEAL_DEADLINE_GRACE = 1.0
 """Seconds past ``heal_timeout`` before the actor gives up on a heal: a command heal times
 itself out first, so its own output and kill are recorded."""
 RESTART_TIMEOUT = 30.0
+INLINE_WAIT = 0.002
+"""Seconds the actor waits for a probe's result before it arms the deadline and moves on."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class _Job:
     id: int
     kind: str  # "probe" or "heal"
     timeout: float
-    timer: Cancellable
+    timer: Cancellable | None  # the deadline; None while the actor waits inline
     loop_call: LoopCall | None
 
 
@@ -99,6 +101,13 @@ class HealthCheckActor(SupervisedActor):
         self._pending: _Job | None = None  # the probe or heal this actor waits for, if any
         self._worker_job: int | None = None  # job the worker thread runs, until it returns
         self._waiters: list[Callable[[dict[str, Any]], None]] = []  # RunNow replies due
+        # The inline hand-over of a result (see _dispatch): _inline_job is the job the actor
+        # thread is waiting for right now, or None; the worker fills _inline_done under
+        # _handoff iff it finishes that job while the actor still waits.
+        self._handoff = threading.Lock()
+        self._inline_job: int | None = None
+        self._inline_done: _Done | None = None
+        self._inline_ready = threading.Event()
         self._last: ProbeResult | None = None
         self._last_duration: float | None = None
         self._last_run_wall: float | None = None
@@ -110,6 +119,7 @@ class HealthCheckActor(SupervisedActor):
         self._m_failures = m.health_check_failures.labels(name)
         self._m_flapping = m.health_check_flapping.labels(name)
         self._m_escalated = m.health_check_escalated.labels(name)
+        self._gauges: tuple[bool, bool, bool] | None = None  # last values set on the gauges
 
     # --- lifecycle (actor thread) ---------------------------------------------------------
 
@@ -121,7 +131,8 @@ class HealthCheckActor(SupervisedActor):
             self._periodic.cancel()
         job = self._pending
         if job is not None:
-            job.timer.cancel()
+            if job.timer is not None:
+                job.timer.cancel()
             if job.loop_call is not None:
                 job.loop_call.cancel()
             if job.kind == "heal" and self.spec.heal is not None:
@@ -175,21 +186,45 @@ class HealthCheckActor(SupervisedActor):
     def _dispatch(self, kind: str, fn: Callable[[], Any], timeout: float) -> None:
         self._jobs += 1
         job = self._jobs
-        loop_call = None
         if is_async(fn):
             assert self.spec.loop is not None  # CheckSpec checked it
             loop_call = LoopCall(self.spec.loop, fn, job, self._deliver)
+            # A LoopCall on a closed loop delivers at once: its _Done is queued behind us.
+            self._arm(_Job(job, kind, timeout, None, loop_call))
+            return
+        self._worker_job = job
+        with self._handoff:
+            self._inline_job, self._inline_done = job, None
+            self._inline_ready.clear()
+        self._worker.submit(job, fn)
+        # Most probes answer within microseconds: wait that long here, and a fast probe costs
+        # no deadline timer and no message. A slow one gets its deadline and the actor goes
+        # back to its inbox after INLINE_WAIT at most.
+        self._inline_ready.wait(INLINE_WAIT)
+        with self._handoff:
+            done, self._inline_job, self._inline_done = self._inline_done, None, None
+        if done is None:
+            self._arm(_Job(job, kind, timeout, None, None))
         else:
-            self._worker_job = job
-            self._worker.submit(job, fn)
-        timer = self._checks.scheduler.call_later(timeout, self.actor_ref, _Deadline(job))
-        # A LoopCall on a closed loop delivers at once: its _Done is already queued behind us.
-        self._pending = _Job(job, kind, timeout, timer, loop_call)
+            self._pending = _Job(job, kind, timeout, None, None)
+            self._on_done(done)
+
+    def _arm(self, job: _Job) -> None:
+        job.timer = self._checks.scheduler.call_later(
+            job.timeout, self.actor_ref, _Deadline(job.id)
+        )
+        self._pending = job
 
     def _deliver(self, job: int, value: Any, error: BaseException | None, seconds: float) -> None:
-        # Runs on the worker or loop thread: only a message crosses into the actor.
+        # Runs on the worker or loop thread: hand the result over inline, or as a message.
+        done = _Done(job, value, error, seconds)
+        with self._handoff:
+            if self._inline_job == job:
+                self._inline_done = done
+                self._inline_ready.set()
+                return
         try:
-            self.actor_ref.tell(_Done(job, value, error, seconds))
+            self.actor_ref.tell(done)
         except pykka.ActorDeadError:
             logger.debug("health check %s ended before job %d returned", self.spec.name, job)
 
@@ -200,7 +235,8 @@ class HealthCheckActor(SupervisedActor):
         if job is None or job.id != msg.job:
             return  # abandoned at its deadline; already counted as a timeout
         self._pending = None
-        job.timer.cancel()
+        if job.timer is not None:
+            job.timer.cancel()
         if job.kind == "probe":
             if msg.error is not None:
                 result = ProbeResult(False, f"probe raised {type(msg.error).__name__}: {msg.error}")
@@ -249,9 +285,12 @@ class HealthCheckActor(SupervisedActor):
         self._m_duration.observe(seconds)
         if not result.ok and not verdict.in_grace:
             self._m_failures.inc()
-        self._m_status.set(1 if state.status is Status.HEALTHY else 0)
-        self._m_flapping.set(1 if state.flapping else 0)
-        self._m_escalated.set(1 if state.escalated else 0)
+        gauges = (state.status is Status.HEALTHY, state.flapping, state.escalated)
+        if gauges != self._gauges:  # set on change only: most results change none of them
+            self._gauges = gauges
+            self._m_status.set(1 if gauges[0] else 0)
+            self._m_flapping.set(1 if gauges[1] else 0)
+            self._m_escalated.set(1 if gauges[2] else 0)
         if verdict.status_changed:
             log = logger.info if state.status is Status.HEALTHY else logger.warning
             log("health check %s is %s: %s", spec.name, state.status.value, result.detail)

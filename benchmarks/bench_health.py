@@ -132,7 +132,7 @@ def cpu_worker(design: str, checks: int, seconds: float, warmup: float) -> dict[
     last_cpu, last_wall = time.process_time(), time.perf_counter()
     end = last_wall + seconds
     while time.perf_counter() < end:
-        time.sleep(1.0)
+        time.sleep(min(1.0, seconds))
         cpu, wall = time.process_time(), time.perf_counter()
         samples.append(100.0 * (cpu - last_cpu) / (wall - last_wall))
         last_cpu, last_wall = cpu, wall
@@ -146,7 +146,8 @@ def cpu_worker(design: str, checks: int, seconds: float, warmup: float) -> dict[
 
 def measure_cpu(design: str, checks: int, seconds: float, warmup: float) -> dict[str, Any]:
     args = [sys.executable, __file__, "--worker", design, "--checks", str(checks),
-            "--seconds", str(seconds), "--warmup", str(warmup)]  # fmt: skip
+            "--seconds", str(seconds), "--warmup", str(warmup),
+            "--interval", str(INTERVAL)]  # fmt: skip
     done = subprocess.run(args, check=True, capture_output=True, text=True, timeout=600)
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -182,12 +183,16 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=100, help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=20.0, help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=float, default=3.0, help=argparse.SUPPRESS)
+    parser.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global INTERVAL
+    INTERVAL = 0.25 if args.quick else args.interval
     logging.disable(logging.CRITICAL)
     if args.worker:
         print(json.dumps(cpu_worker(args.worker, args.checks, args.seconds, args.warmup)))
         return
-    checks, seconds, warmup, n = (10, 2.0, 1.0, 3) if args.quick else (100, 20.0, 3.0, 20)
+    # --quick is a smoke run: fewer checks, a 0.25 s interval, shorter windows.
+    checks, seconds, warmup, n = (10, 1.0, 0.5, 3) if args.quick else (100, 20.0, 3.0, 20)
     cpu = {d: measure_cpu(d, checks, seconds, warmup) for d in ("actors", "loops")}
     lat = {d: measure_latency(d, n) for d in ("actors", "loops")}
     rows = [

@@ -21,6 +21,6 @@ def test_the_benchmark_runs_and_prints_both_designs() -> None:
     lines = done.stdout.splitlines()
     assert "check actors" in lines[0]
     assert "asyncio loop per check" in lines[0]
-    assert lines[2].startswith("CPU of 10 checks at 1 s")
+    assert lines[2].startswith("CPU of 10 checks at 0.25 s")
     assert lines[3].startswith("failure → heal, default thresholds")
     assert len(lines) == 4

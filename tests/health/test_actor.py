@@ -8,9 +8,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client import generate_latest
 
 from tests.health.conftest import Tree, sample, view, wait_for
 from yesman_recovery.health import CheckPolicy, CheckSpec, HealAction, HealthChecks, ProbeResult
+from yesman_recovery.health.heals import command_heal
 from yesman_recovery.storage import Store
 
 
@@ -179,3 +181,40 @@ def test_two_checks_never_run_the_same_heal_at_once(checks: HealthChecks, tree: 
         assert len(healing) == 1
     finally:
         release.set()
+
+
+def test_every_series_exists_at_zero_before_the_first_result(checks: HealthChecks) -> None:
+    from yesman_recovery.health import health_subtree
+
+    health_subtree(checks, [CheckSpec("fresh", lambda: True)])
+    text = generate_latest(checks.metrics.registry).decode()
+    for line in (
+        'yesman_recovery_health_check_status{check="fresh"} 0.0',
+        'yesman_recovery_health_check_failures_total{check="fresh"} 0.0',
+        'yesman_recovery_health_check_duration_seconds_count{check="fresh"} 0.0',
+        'yesman_recovery_heal_actions_total{check="fresh",outcome="timeout"} 0.0',
+        'yesman_recovery_heal_suppressed_total{check="fresh",reason="flapping"} 0.0',
+        'yesman_recovery_heal_suppressed_total{check="fresh",reason="budget"} 0.0',
+        'yesman_recovery_heal_suppressed_total{check="fresh",reason="in_progress"} 0.0',
+        'yesman_recovery_health_check_flapping{check="fresh"} 0.0',
+        'yesman_recovery_health_check_escalated{check="fresh"} 0.0',
+    ):
+        assert line in text, line
+
+
+def test_a_hanging_heal_command_is_killed_recorded_as_timeout_and_counted(
+    checks: HealthChecks, tree: Tree, store: Store
+) -> None:
+    policy = CheckPolicy(
+        interval=0.2, timeout=0.1, failure_threshold=1, heal_max=1, heal_timeout=0.3,
+        flap_threshold=None,
+    )  # fmt: skip
+    spec = CheckSpec("stuck", lambda: False, policy=policy,
+                     heal=command_heal("echo trying; sleep 30", 0.3))  # fmt: skip
+    tree.start([spec])
+    wait_for(lambda: view(checks, "stuck")["escalated"], what="escalated")
+    heal = next(e for e in store.audit.query(kind="health", subject="stuck") if e.action == "heal")
+    assert heal.outcome == "timeout"
+    assert heal.detail == "timed out after 0.3 s (killed); output: trying"
+    assert sample(checks, "yesman_recovery_heal_actions_total", check="stuck",
+                  outcome="timeout") == 1.0  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +86,58 @@ def test_bad_checks_name_file_key_value_and_what_is_allowed(
 def test_duplicate_names_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"health_checks\[1\].name = \"d\": duplicate"):
         _checks({"name": "d", "kind": "disk"}, {"name": "d", "kind": "store"})
+
+
+def test_every_kind_builds_a_probe_that_answers(store: Any, tmp_path: Path) -> None:
+    from yesman_recovery.health.build import Targets, build_check
+    from yesman_recovery.health.check import ProbeResult
+    from yesman_recovery.tmux.client import TmuxClient
+
+    (tmp_path / "me.pid").write_text(str(os.getpid()))
+    entries = [
+        {"kind": "memory"},
+        {"kind": "memory", "max_rss": "1TiB", "pid_file": "me.pid"},
+        {"kind": "cpu", "window": "1m"},
+        {"kind": "disk", "prune_paths": ["."]},
+        {"kind": "process", "pattern": "pytest"},
+        {"kind": "http", "url": "http://127.0.0.1:9/"},
+        {"kind": "tcp", "port": 9},
+        {"kind": "tmux_server"},
+        {"kind": "store"},
+        {"kind": "command", "command": ["true"], "heal_command": "true"},
+    ]
+    config = parse_config(
+        {"health_checks": [{"name": f"c{i}", **e} for i, e in enumerate(entries)]},
+        source=tmp_path / "c.toml",
+    )
+    targets = Targets(
+        tmp_path, store=store, tmux=TmuxClient(socket_name=f"yr-test-none-{os.getpid()}")
+    )
+    specs = [build_check(c, i, targets) for i, c in enumerate(config.health_checks)]
+    results = {s.kind + str(i): s.probe() for i, s in enumerate(specs)}
+    assert all(isinstance(r, ProbeResult) for r in results.values())
+    ok = {k for k, r in results.items() if r.ok}  # type: ignore[union-attr]
+    assert {"memory1", "disk3", "process4", "store8", "command9"} <= ok
+    assert {"http5", "tcp6", "tmux_server7"}.isdisjoint(ok)
+    assert specs[3].heal is not None
+    assert "prune" in specs[3].heal.key
+    assert specs[7].heal is not None
+    assert specs[7].heal.key == "sessions"
+    assert specs[9].heal is not None
+    assert specs[9].heal.key == "command:true"
+
+
+def test_a_heal_hook_must_be_registered(tmp_path: Path) -> None:
+    from yesman_recovery.health import register_heal
+    from yesman_recovery.health.build import Targets, build_check
+
+    config = parse_config(
+        {"health_checks": [{"name": "c", "kind": "store", "heal_hook": "flush"}]},
+        source=WHERE,
+    )
+    with pytest.raises(ConfigError, match=r'health_checks\[0\].heal_hook = "flush": no heal'):
+        build_check(config.health_checks[0], 0, Targets(tmp_path, store=object()))  # type: ignore[arg-type]
+    register_heal("flush", lambda: None)
+    spec = build_check(config.health_checks[0], 0, Targets(tmp_path, store=object()))  # type: ignore[arg-type]
+    assert spec.heal is not None
+    assert spec.heal.key == "hook:flush"

@@ -152,12 +152,34 @@ async def _pending_sleeps() -> int:
     )
 
 
-def test_an_async_probe_needs_a_loop() -> None:
-    async def probe() -> bool:
-        return True
+def test_an_async_probe_and_heal_without_a_loop_run_on_a_private_loop(
+    checks: HealthChecks, tree: Tree
+) -> None:
+    healed = threading.Event()
 
-    with pytest.raises(ValueError, match="needs `loop`"):
-        CheckSpec("x", probe)
+    async def probe() -> bool:
+        await asyncio.sleep(0)
+        return False
+
+    async def heal() -> None:
+        await asyncio.sleep(0)
+        healed.set()
+
+    policy = CheckPolicy(interval=0.2, timeout=0.1, failure_threshold=1, flap_threshold=None)
+    tree.start([CheckSpec("private", probe, policy=policy, heal=HealAction("h", heal))])
+    assert healed.wait(5)
+    wait_for(lambda: view(checks, "private")["last_heal"], what="heal recorded")
+    assert view(checks, "private")["last_heal"]["outcome"] == "success"
+    assert view(checks, "private")["detail"] == "probe returned False"
+
+
+def test_a_check_added_to_a_running_tree(checks: HealthChecks, tree: Tree) -> None:
+    tree.start([])
+    policy = CheckPolicy(interval=0.2, flap_threshold=None)
+    checks.add(CheckSpec("late", lambda: True, policy=policy))
+    wait_for(lambda: view(checks, "late")["status"] == "healthy", what="late check ran")
+    with pytest.raises(ValueError, match="already exists"):
+        checks.add(CheckSpec("late", lambda: True))
 
 
 def test_two_checks_never_run_the_same_heal_at_once(checks: HealthChecks, tree: Tree) -> None:

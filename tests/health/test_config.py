@@ -68,6 +68,10 @@ def test_options_durations_and_sizes_are_parsed() -> None:
             "min_free, min_free_inodes_percent",
         ),
         ({"kind": "tmux_server", "heal": "command", "heal_command": "x"}, "cannot heal that way"),
+        (
+            {"kind": "disk", "heal": "prune", "heal_command": "x"},
+            'heal_command = "x": only used with heal = "command" (heal is "prune")',
+        ),
         ({"kind": "process"}, "give exactly one of pid_file, process_name or pattern"),
         ({"kind": "process", "pattern": "("}, 'pattern = "(": not a regular expression'),
         ({"kind": "disk", "colour": "red"}, "health_checks[0].colour: unknown key; allowed keys"),

@@ -9,14 +9,23 @@ from yesman_recovery.health.policy import (
     CheckState,
     Status,
     Suppression,
+    Verdict,
     heals_in_window,
     observe,
 )
+from yesman_recovery.supervisors import ManualClock
 
 
-def run(state: CheckState, policy: CheckPolicy, results: str, start: float, step: float = 1.0):
-    """Feed results ('+' pass, '-' fail) one per ``step`` seconds; the verdicts."""
-    return [observe(state, policy, r == "+", start + i * step) for i, r in enumerate(results)]
+def run(
+    state: CheckState, policy: CheckPolicy, results: str, start: float, step: float = 1.0
+) -> list[Verdict]:
+    """Feed results ('+' pass, '-' fail) one per ``step`` seconds of a manual clock."""
+    clock = ManualClock(start=start)
+    verdicts = []
+    for r in results:
+        verdicts.append(observe(state, policy, r == "+", clock.monotonic()))
+        clock.advance(step)
+    return verdicts
 
 
 def test_failure_and_success_thresholds_give_hysteresis() -> None:

@@ -241,6 +241,9 @@ def check_health_checks(where: str, tables: list[HealthCheckTable]) -> list[str]
             bad("heal", 'needs heal_command, the command to run (e.g. "systemctl restart x")')
         if heal == "hook" and "heal_hook" not in given:
             bad("heal", "needs heal_hook, the name of a heal registered from Python")
+        for key, needs in (("heal_command", "command"), ("heal_hook", "hook")):
+            if key in given and heal != needs:
+                bad(key, f'only used with heal = "{needs}" (heal is "{heal}")')
         if t.restart_on_escalation and not all(t.restart_on_escalation.split("/")):
             bad("restart_on_escalation", 'must be a child path such as "tmux/watcher"')
         _kind_problems(t, given, bad)

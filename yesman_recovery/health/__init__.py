@@ -14,26 +14,25 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from yesman_recovery.health.actor import (
-        HealthCheckActor,
-        HealthSupervisor,
-        RunNow,
-        check_child,
-        health_subtree,
-        restart_child_path,
-    )
+    from yesman_recovery.health.actor import HealthCheckActor, RunNow
     from yesman_recovery.health.build import register_heal
     from yesman_recovery.health.check import CheckSpec, HealAction, HealResult, ProbeResult
     from yesman_recovery.health.policy import CheckPolicy, CheckState, Status, Suppression, observe
     from yesman_recovery.health.service import HealthChecks
+    from yesman_recovery.health.tree import (
+        HealthSupervisor,
+        check_child,
+        health_subtree,
+        restart_child_path,
+    )
 
 _WHERE = {
     "HealthCheckActor": "actor",
-    "HealthSupervisor": "actor",
+    "HealthSupervisor": "tree",
     "RunNow": "actor",
-    "check_child": "actor",
-    "health_subtree": "actor",
-    "restart_child_path": "actor",
+    "check_child": "tree",
+    "health_subtree": "tree",
+    "restart_child_path": "tree",
     "register_heal": "build",
     "CheckSpec": "check",
     "HealAction": "check",

@@ -14,9 +14,10 @@ not in the actor, so a crashed and restarted actor keeps its counters.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,11 +35,9 @@ from yesman_recovery.health.check import (
 from yesman_recovery.health.policy import Status, Suppression, heals_in_window, observe
 from yesman_recovery.health.runner import LoopCall, Worker
 from yesman_recovery.health.service import HealthChecks
-from yesman_recovery.supervisors.actor import SupervisedActor, SupervisedRef
+from yesman_recovery.supervisors.actor import SupervisedActor
 from yesman_recovery.supervisors.restart import ExitReason
 from yesman_recovery.supervisors.scheduler import Cancellable, Periodic
-from yesman_recovery.supervisors.spec import ChildSpec, Strategy
-from yesman_recovery.supervisors.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -186,8 +185,10 @@ class HealthCheckActor(SupervisedActor):
     def _dispatch(self, kind: str, fn: Callable[[], Any], timeout: float) -> None:
         self._jobs += 1
         job = self._jobs
+        if is_async(fn) and self.spec.loop is None:
+            fn = functools.partial(_run_private_loop, fn)
         if is_async(fn):
-            assert self.spec.loop is not None  # CheckSpec checked it
+            assert self.spec.loop is not None
             loop_call = LoopCall(self.spec.loop, fn, job, self._deliver)
             # A LoopCall on a closed loop delivers at once: its _Done is queued behind us.
             self._arm(_Job(job, kind, timeout, None, loop_call))
@@ -356,6 +357,8 @@ class HealthCheckActor(SupervisedActor):
         try:
             if root is None:
                 raise LookupError("no root supervisor to restart it under")
+            from yesman_recovery.health.tree import restart_child_path
+
             restart_child_path(root, path, RESTART_TIMEOUT)
             outcome, detail = "success", f"restarted {path}"
         except Exception as exc:
@@ -409,82 +412,6 @@ class HealthCheckActor(SupervisedActor):
         }  # fmt: skip
 
 
-def restart_child_path(root: pykka.ActorRef[Any], path: str, timeout: float) -> None:
-    """Restart the child at ``path`` (``"tmux/watcher"``) below ``root``: stop it, start it.
-
-    Raises ``LookupError`` when a supervisor on the path is not running, and what the
-    supervisor raised (e.g. an unknown child id) otherwise.
-    """
-    parts = [p for p in path.strip("/").split("/") if p]
-    if not parts:
-        raise LookupError(f"empty child path {path!r}")
-    sup = root
-    for i, part in enumerate(parts[:-1]):
-        ref = sup.proxy().whereis(part).get(timeout=timeout)
-        if ref is None:
-            raise LookupError(f"{'/'.join(parts[: i + 1])!r} is not running")
-        sup = ref
-    last = parts[-1]
-    sup.proxy().terminate_child(last).get(timeout=timeout)
-    sup.proxy().restart_child(last).get(timeout=timeout)
-
-
-# --- the health subtree ---------------------------------------------------------------------
-
-
-class HealthSupervisor(Supervisor):
-    """The ``health`` supervisor; publishes its ref to :class:`HealthChecks` while it runs."""
-
-    def __init__(self, checks: HealthChecks, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._checks = checks
-
-    def on_start(self) -> None:
-        super().on_start()
-        self._checks.attach_supervisor(self.actor_ref)
-
-    def on_exit(self, reason: ExitReason) -> None:
-        self._checks.attach_supervisor(None)
-        super().on_exit(reason)
-
-
-def check_child(spec: CheckSpec, checks: HealthChecks) -> ChildSpec:
-    """The supervisor child spec of one check (its id is the check's name)."""
-    return ChildSpec(spec.name, HealthCheckActor, kwargs={"spec": spec, "checks": checks})
-
-
-def health_subtree(
-    checks: HealthChecks,
-    specs: list[CheckSpec],
-    *,
-    max_restarts: int = 10,
-    max_seconds: float = 5.0,
-) -> ChildSpec:
-    """The ``health`` supervisor's spec: one_for_one over one actor per check in ``specs``.
-
-    Each spec is declared to ``checks`` here (metrics at 0). Usable in a host's own tree.
-    """
-    for spec in specs:
-        checks.declare(spec)
-    return ChildSpec(
-        "health",
-        HealthSupervisor,
-        kwargs={
-            "checks": checks,
-            "children": [check_child(s, checks) for s in specs],
-            "strategy": Strategy.ONE_FOR_ONE,
-            "max_restarts": max_restarts,
-            "max_seconds": max_seconds,
-            "name": "health",
-            "clock": checks.clock,
-            "scheduler": checks.scheduler,
-            "metrics": checks.metrics,
-        },
-        shutdown=None,
-    )
-
-
-def wait_ref(ref: SupervisedRef, timeout: float) -> None:  # pragma: no cover - used by benches
-    """Block until ``ref`` has answered one message (its ``on_start`` is done)."""
-    deadline = time.monotonic() + timeout
-    ref.ask("describe", timeout=max(0.0, deadline - time.monotonic()))
+def _run_private_loop(fn: Callable[[], Any]) -> Any:
+    """Run an ``async`` callable to completion in an event loop of this (worker) thread."""
+    return asyncio.run(fn())

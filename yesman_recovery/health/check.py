@@ -2,10 +2,9 @@
 
 A *probe* is a callable taking no arguments that returns a :class:`ProbeResult`, a ``bool``, or
 raises (a failure with the exception's message). It may be ``async``: it then runs on the event
-loop given with it (``CheckSpec.loop``), never on ours. A *heal* is a :class:`HealAction`: a key
-(two checks whose heals share a key never heal at once), a callable returning a
-:class:`HealResult`, a ``bool`` or ``None`` (success), and a description for people.
-"""
+loop given with it (``CheckSpec.loop``), or in a private loop on the check's worker thread. A
+*heal* is a :class:`HealAction`: a key (two checks whose heals share a key never heal at once), a
+callable returning a :class:`HealResult`, a ``bool`` or ``None`` (success), and a description."""
 
 from __future__ import annotations
 
@@ -61,7 +60,9 @@ class CheckSpec:
 
     ``critical`` makes a failing check turn ``/healthz`` to 503. ``restart_on_escalation`` is a
     supervisor child path such as ``"tmux/watcher"`` restarted when the check escalates.
-    ``loop`` is the event loop an ``async`` probe or heal runs on.
+    ``loop`` is the event loop an ``async`` probe or heal runs on, as a task (the loop is never
+    blocked); without one, an ``async`` callable runs in a private event loop on the check's
+    worker thread (``asyncio.run``), which is what a daemon without a loop of its own does.
     """
 
     name: str
@@ -79,12 +80,6 @@ class CheckSpec:
             raise ValueError(f"`name` must be a non-empty string, got {self.name!r}")
         if not callable(self.probe):
             raise TypeError(f"check {self.name!r}: `probe` must be callable, got {self.probe!r}")
-        needs_loop = is_async(self.probe) or (self.heal is not None and is_async(self.heal.run))
-        if needs_loop and self.loop is None:
-            raise ValueError(
-                f"check {self.name!r}: an async probe or heal needs `loop`, the event loop it "
-                "runs on (e.g. asyncio.get_running_loop() in the host)"
-            )
 
 
 def is_async(fn: Callable[..., Any]) -> bool:

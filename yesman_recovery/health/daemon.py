@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 
-from yesman_recovery.health.actor import health_subtree
 from yesman_recovery.health.build import Targets, build_check
+from yesman_recovery.health.tree import health_subtree
 from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.tmux.client import TmuxClient
 

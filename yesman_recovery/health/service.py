@@ -92,7 +92,7 @@ class HealthChecks:
 
     def add(self, spec: CheckSpec, timeout: float = ASK_TIMEOUT) -> None:
         """Declare ``spec`` and start its actor under the running health supervisor."""
-        from yesman_recovery.health.actor import check_child
+        from yesman_recovery.health.tree import check_child
 
         self.declare(spec)
         sup = self._supervisor

@@ -25,8 +25,9 @@ def test_a_probe_sleeping_past_its_timeout_fails_at_the_timeout_and_the_actor_an
         release.wait(30)
         return True
 
+    healed = threading.Event()
     policy = CheckPolicy(interval=0.5, timeout=0.2, failure_threshold=1, flap_threshold=None)
-    tree.start([CheckSpec("slow", hang, policy=policy)])
+    tree.start([CheckSpec("slow", hang, policy=policy, heal=HealAction("h", healed.set))])
     try:
         started = time.monotonic()
         wait_for(lambda: view(checks, "slow")["status"] == "failing", what="timed out")
@@ -38,6 +39,8 @@ def test_a_probe_sleeping_past_its_timeout_fails_at_the_timeout_and_the_actor_an
         assert ref.proxy().describe().get(timeout=1)["status"] == "failing"
         # The next tick does not pile a second thread on the stuck one.
         wait_for(lambda: "still running" in view(checks, "slow")["detail"], what="next tick")
+        # The heal does not queue behind the hung probe.
+        assert healed.wait(5)
     finally:
         release.set()
     wait_for(lambda: view(checks, "slow")["status"] == "healthy", what="answers again")

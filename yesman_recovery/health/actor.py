@@ -193,6 +193,13 @@ class HealthCheckActor(SupervisedActor):
             # A LoopCall on a closed loop delivers at once: its _Done is queued behind us.
             self._arm(_Job(job, kind, timeout, None, loop_call))
             return
+        if self._worker_job is not None:
+            # The worker is stuck in a job past its timeout (only a heal gets here: probes fail
+            # at once then). A heal must not queue behind a hung probe: it runs on a new worker
+            # and the stuck thread is left to end alone; the heal budget bounds how often.
+            logger.warning("health check %s: worker stuck; heal runs on a new one", self.spec.name)
+            self._worker.close()
+            self._worker = Worker(self.spec.name, self._deliver)
         self._worker_job = job
         with self._handoff:
             self._inline_job, self._inline_done = job, None

@@ -168,7 +168,6 @@ def test_an_alternating_endpoint_flaps_and_its_heals_are_suppressed(
         wait_for(lambda: view(checks, "flappy")["flapping"], what="flapping")
         wait_for(lambda: suppressed() >= 3, what="suppressed")
         heals = marker.read_text().count("x") if marker.exists() else 0
-        assert heals <= 2  # at most the failures before flapping was known
         wait_for(lambda: suppressed() >= 6, what="more")
         assert (marker.read_text().count("x") if marker.exists() else 0) == heals
         assert sample(checks, "yesman_recovery_health_check_flapping", check="flappy") == 1.0

@@ -95,6 +95,7 @@ class HealthCheckActor(SupervisedActor):
         self._policy = spec.policy
         self._state = checks.state_for(spec.name)
         self._periodic: Periodic | None = None
+        self._async_probe = is_async(spec.probe)  # inspect is slow: ask once
         self._worker = Worker(spec.name, self._deliver)
         self._jobs = 0
         self._pending: _Job | None = None  # the probe or heal this actor waits for, if any
@@ -126,7 +127,14 @@ class HealthCheckActor(SupervisedActor):
     # --- lifecycle (actor thread) ---------------------------------------------------------
 
     def on_start(self) -> None:
-        self._periodic = self._checks.scheduler.every(self._policy.interval, self.actor_ref, _CHECK)
+        # Ticks sit on a grid of the interval (multiples of it on the monotonic clock), so every
+        # check with the same interval (or a multiple of it) is due at the same instants and
+        # the scheduler wakes once for all of them, however they were started or restarted.
+        # The first probe runs at once.
+        interval = self._policy.interval
+        first = -self._checks.clock.monotonic() % interval
+        self._periodic = self._checks.scheduler.every(interval, self.actor_ref, _CHECK, first=first)
+        self.actor_ref.tell(_CHECK)
 
     def on_exit(self, reason: ExitReason) -> None:
         if self._periodic is not None:
@@ -188,9 +196,10 @@ class HealthCheckActor(SupervisedActor):
     def _dispatch(self, kind: str, fn: Callable[[], Any], timeout: float) -> None:
         self._jobs += 1
         job = self._jobs
-        if is_async(fn) and self.spec.loop is None:
-            fn = functools.partial(_run_private_loop, fn)
-        if is_async(fn):
+        asynchronous = self._async_probe if kind == "probe" else is_async(fn)
+        if asynchronous and self.spec.loop is None:
+            fn, asynchronous = functools.partial(_run_private_loop, fn), False
+        if asynchronous:
             assert self.spec.loop is not None
             loop_call = LoopCall(self.spec.loop, fn, job, self._deliver)
             # A LoopCall on a closed loop delivers at once: its _Done is queued behind us.

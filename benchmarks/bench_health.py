@@ -166,8 +166,10 @@ def measure_latency(design: str, n: int) -> list[float]:
         loops = LoopPerCheck(targets)
     time.sleep(INTERVAL * 1.5)  # every check healthy, at its own phase
     rng = random.Random(1)
-    for target in targets:  # fail at random phases of the interval
-        time.sleep(rng.uniform(0, INTERVAL / n))
+    start = time.perf_counter()
+    offsets = sorted(rng.uniform(0, INTERVAL) for _ in targets)
+    for target, offset in zip(targets, offsets, strict=True):  # random phases of one interval
+        time.sleep(max(0.0, start + offset - time.perf_counter()))
         target.failing_since = time.perf_counter()
     for target in targets:
         target.done.wait(INTERVAL * 10)

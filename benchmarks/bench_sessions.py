@@ -254,7 +254,7 @@ def bench_baseline(rounds: int) -> dict[str, list[float]]:
     """The plan's design: has-session per session every 5 s, then recreate each session."""
     names = [f"agent-{i}" for i in range(10)]
     rng = random.Random(7)
-    policy = ProgramPolicy(allowlist=frozenset({"tail"}))
+    policy = ProgramPolicy.from_names(frozenset({"tail"}))
     out: dict[str, list[float]] = {"detect": [], "e2e": [], "restore": [], "poll": []}
     with isolated("base") as client:
         build(client, names)

@@ -12,7 +12,11 @@ Prints one table:
 - restarts per second, crashing one child back to back;
 - RSS per 1,000 supervised idle actors against 1,000 plain ``ThreadingActor``s (each measured in
   a fresh interpreter, so freed memory of one cannot hide the cost of the other);
-- time to stop a tree of 1,000 children against ``ActorRegistry.stop_all`` of 1,000 plain actors.
+- time to stop a tree of 1,000 children against ``ActorRegistry.stop_all`` of 1,000 plain actors;
+- an awaited supervisor call (``await aio.get(root.proxy().count_children())`` on an asyncio
+  loop) against the same call answered by a blocking ``get()``, interleaved in the same loop;
+- crash -> replacement task running for a coroutine child (a task on the loop): from just
+  before the task raises to the first line of the new task (median, p99).
 
 Log records of pykka and yesman_recovery are turned off while measuring: formatting a traceback
 per crash costs more than the restart itself, and what it costs depends on the host's handlers.
@@ -23,6 +27,7 @@ Usage: ``python benchmarks/bench_supervisor.py [--quick]`` (``--quick``: a smoke
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import logging
@@ -37,7 +42,7 @@ from typing import Any
 import psutil
 import pykka
 
-from yesman_recovery import ChildSpec, SupervisedActor, Supervisor
+from yesman_recovery import ChildSpec, SupervisedActor, Supervisor, aio
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 
 
@@ -79,6 +84,55 @@ class Idle(SupervisedActor):
 
 class PlainIdle(pykka.ThreadingActor):
     pass
+
+
+class TaskStopwatch:
+    """Shared by every incarnation of :func:`task_crasher` (all on the loop's thread)."""
+
+    def __init__(self) -> None:
+        self.raised = 0.0
+        self.latencies: list[float] = []
+        self.go = asyncio.Event()  # set by the driver: crash now
+        self.back = asyncio.Event()  # set by the next incarnation once it runs
+
+
+async def task_crasher(watch: TaskStopwatch) -> None:
+    if watch.raised:
+        watch.latencies.append(time.perf_counter() - watch.raised)
+    watch.back.set()
+    await watch.go.wait()
+    watch.go.clear()
+    watch.raised = time.perf_counter()
+    raise RuntimeError("crash on purpose")
+
+
+async def measure_task_restarts(crashes: int) -> list[float]:
+    """Crash one coroutine child ``crashes`` times; per-crash latencies (s)."""
+    watch = TaskStopwatch()
+    spec = ChildSpec("crasher", task_crasher, args=(watch,))
+    async with await aio.start(Supervisor, children=[spec], max_restarts=10**9, max_seconds=1.0,
+                               metrics=RecoveryMetrics()):  # fmt: skip
+        for _ in range(crashes):
+            watch.back.clear()
+            watch.go.set()
+            await asyncio.wait_for(watch.back.wait(), 5)
+    return watch.latencies
+
+
+async def measure_awaited_calls(n: int) -> tuple[list[float], list[float]]:
+    """The same supervisor call, awaited and answered by a blocking get(), interleaved."""
+    async with await aio.start(Supervisor, children=[ChildSpec("idle", Idle)],
+                               metrics=RecoveryMetrics()) as root:  # fmt: skip
+        proxy = root.proxy()
+        awaited, blocking = [], []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            await aio.get(proxy.count_children(), 5)
+            awaited.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            proxy.count_children().get(timeout=5)
+            blocking.append(time.perf_counter() - t0)
+    return awaited, blocking
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -142,9 +196,11 @@ def tree_costs(kind: str, n: int) -> dict[str, float]:
     return {"rss_bytes": rss, "start_s": started, "stop_s": stopped}
 
 
-def pinned_latencies(crashes: int) -> list[float]:
+def pinned_latencies(crashes: int, kind: str = "thread") -> list[float]:
     """Run in a fresh interpreter: crash latencies with every thread on one core."""
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    if kind == "task":
+        return asyncio.run(measure_task_restarts(crashes))
     latencies, _ = measure_restarts(crashes)
     return latencies
 
@@ -171,6 +227,7 @@ def main() -> int:
     parser.add_argument("--tree-child", choices=["supervised", "plain"], help=argparse.SUPPRESS)
     parser.add_argument("--actors", type=int, default=1000, help=argparse.SUPPRESS)
     parser.add_argument("--pinned-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--pinned-kind", default="thread", help=argparse.SUPPRESS)
     args = parser.parse_args()
     for name in ("pykka", "yesman_recovery"):
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
@@ -178,7 +235,7 @@ def main() -> int:
         print(json.dumps(tree_costs(args.tree_child, args.actors)))
         return 0
     if args.pinned_child:
-        print(json.dumps(pinned_latencies(args.pinned_child)))
+        print(json.dumps(pinned_latencies(args.pinned_child, args.pinned_kind)))
         return 0
 
     crashes = 200 if args.quick else 3000
@@ -187,13 +244,19 @@ def main() -> int:
     latencies, rate = measure_restarts(crashes)
     asks_after = measure_ask(crashes)  # again after, so drift during the run shows
     asks += asks_after
+    awaited, blocking = asyncio.run(measure_awaited_calls(crashes))
+    task_latencies = asyncio.run(measure_task_restarts(crashes))
     pinned: list[float] = in_child("--pinned-child", str(crashes))
+    pinned_tasks: list[float] = in_child("--pinned-child", str(crashes), "--pinned-kind", "task")
     sup = in_child("--tree-child", "supervised", "--actors", str(actors))
     plain = in_child("--tree-child", "plain", "--actors", str(actors))
     per_k = 1000 / actors
 
     med, p99 = statistics.median(latencies), percentile(latencies, 0.99)
     ask_med, ask_p99 = statistics.median(asks), percentile(asks, 0.99)
+    aw_med, aw_p99 = statistics.median(awaited), percentile(awaited, 0.99)
+    get_med, get_p99 = statistics.median(blocking), percentile(blocking, 0.99)
+    task_med, task_p99 = statistics.median(task_latencies), percentile(task_latencies, 0.99)
     sup_rss = sup["rss_bytes"] * per_k / 2**20
     plain_rss = plain["rss_bytes"] * per_k / 2**20
     rows = [
@@ -212,6 +275,16 @@ def main() -> int:
          + " (plain)", f"{sup['start_s'] / plain['start_s']:.1f}x", ""),
         ("stop a tree of 1,000 children", ms(sup["stop_s"] * per_k), ms(plain["stop_s"] * per_k)
          + " (stop_all)", f"{sup['stop_s'] / plain['stop_s']:.1f}x", ""),
+        ("awaited supervisor call, median", ms(aw_med), ms(get_med) + " (get())",
+         f"{aw_med / get_med:.1f}x", ""),
+        ("awaited supervisor call, p99", ms(aw_p99), ms(get_p99) + " (get())",
+         f"{aw_p99 / get_p99:.1f}x", ""),
+        ("crash -> replacement task running, median", ms(task_med), ms(ask_med) + " (ask)",
+         f"{task_med / ask_med:.1f}x", ""),
+        ("crash -> replacement task running, p99", ms(task_p99), ms(ask_p99) + " (ask)",
+         f"{task_p99 / ask_p99:.1f}x", "<= 2 ms " + ("ok" if task_p99 <= 0.002 else "MISSED")),
+        ("  same, pinned to one core, p99", ms(percentile(pinned_tasks, 0.99)), "", "",
+         "<= 2 ms " + ("ok" if percentile(pinned_tasks, 0.99) <= 0.002 else "MISSED")),
     ]  # fmt: skip
     head = ("what", "yesman-recovery", "Pykka baseline", "ratio", "target")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]

@@ -15,6 +15,20 @@ import pytest
 from yesman_recovery.tmux.client import TmuxClient, wait_pid_gone
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _plain_shell() -> Iterator[None]:
+    """Panes of every server the tests start — also those a daemon restarts without the test's
+    tmux config — run ``/bin/sh``: the machine user's login rc (slow, locking, interactive) must
+    not decide a test's timing. Tests of the user's own shell set ``SHELL`` for their server."""
+    old = os.environ.get("SHELL")
+    os.environ["SHELL"] = "/bin/sh"
+    yield
+    if old is None:
+        os.environ.pop("SHELL", None)
+    else:
+        os.environ["SHELL"] = old
+
+
 @pytest.fixture
 def tmux_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TmuxClient]:
     """A client for an isolated tmux server (``-L yr-test-<random>``).

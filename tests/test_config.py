@@ -258,13 +258,13 @@ def test_a_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
 def test_an_unknown_key_lists_the_allowed_keys(tmp_path: Path) -> None:
     message = error_of(tmp_path, '[supervisor]\nstrategey = "one_for_all"\n')
     assert "supervisor.strategey: unknown key" in message
-    assert "backoff, max_restarts, max_seconds, strategy" in message
+    assert "backoff, max_restarts, max_seconds, sessions, strategy, tmux" in message
 
 
 def test_an_unknown_section_lists_the_sections(tmp_path: Path) -> None:
     message = error_of(tmp_path, "[health]\ninterval = 1\n")
     assert "health: unknown key; allowed keys in the top level:" in message
-    assert "metrics, sessions, storage, supervisor, tmux" in message
+    assert "breakers, health_checks, metrics, retry, sessions, storage, supervisor, tmux" in message
 
 
 def test_an_unknown_key_in_a_session_names_its_index(tmp_path: Path) -> None:
@@ -379,3 +379,28 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
 def test_parse_config_without_a_source_names_the_document(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"<config>: supervisor\.max_restarts"):
         parse_config({"supervisor": {"max_restarts": -1}})
+
+
+def test_inner_supervisors_have_their_own_restart_limits(tmp_path: Path) -> None:
+    default = load_config(None).supervisor
+    assert (default.tmux.max_restarts, default.tmux.max_seconds) == (3, 5.0)
+    assert (default.sessions.max_restarts, default.sessions.max_seconds) == (10, 5.0)
+    config = load_config(
+        write(
+            tmp_path,
+            "[supervisor]\nmax_restarts = 1\n[supervisor.tmux]\nmax_restarts = 6\n"
+            '[supervisor.sessions]\nmax_seconds = "1m"\n',
+        )
+    )
+    assert config.supervisor.max_restarts == 1
+    assert (config.supervisor.tmux.max_restarts, config.supervisor.tmux.max_seconds) == (6, 5.0)
+    assert config.supervisor.sessions.max_restarts == 10
+    assert config.supervisor.sessions.max_seconds == 60.0
+
+
+def test_inner_supervisor_tables_are_checked_like_the_others(tmp_path: Path) -> None:
+    message = error_of(tmp_path, "[supervisor.tmux]\nmax_restart = 3\n")
+    assert "supervisor.tmux.max_restart: unknown key; allowed keys in [supervisor.tmux]: " \
+           "max_restarts, max_seconds" in message  # fmt: skip
+    message = error_of(tmp_path, "[supervisor.sessions]\nmax_restarts = -2\n")
+    assert "supervisor.sessions.max_restarts = -2: must be an integer >= 0" in message

@@ -10,6 +10,7 @@
           ├─ sessions  SessionsSupervisor one_for_one, one SessionActor per watched session
           └─ watcher   TmuxWatcher (started after the sessions it feeds)
 
+An embedding host's own ``children`` start under the root after ``tmux``.
 ``yesman-recovery run`` is a thin wrapper: ``with RecoveryApp(config) as app: app.wait()``.
 The exit status contract: :meth:`RecoveryApp.wait` returns 0 after :meth:`RecoveryApp.stop`
 (SIGTERM, SIGINT) and 1 when the root supervisor gave up (restart intensity exceeded), which is
@@ -26,6 +27,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -34,25 +36,28 @@ from typing import Any, Self
 import pykka
 from prometheus_client import CollectorRegistry
 
-from yesman_recovery import __version__
+from yesman_recovery.actors.context import SessionContext, SessionSettings
 from yesman_recovery.actors.maintenance import StoreMaintenance
-from yesman_recovery.actors.session import SessionContext, SessionSettings
-from yesman_recovery.actors.watcher import WatchSettings, tmux_subtree
+from yesman_recovery.actors.tree import tmux_subtree
+from yesman_recovery.actors.watcher import WatchSettings
+from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.config import Config
+from yesman_recovery.config.build import frozen_grace, program_policy, tmux_client
 from yesman_recovery.control import ControlServer, socket_path
 from yesman_recovery.health import HealthChecks
 from yesman_recovery.health.commands import register_health_commands
 from yesman_recovery.health.daemon import daemon_health_subtree
+from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.metrics.server import MetricsServer
+from yesman_recovery.resilience.daemon import StoreAudit, register_breaker_commands
+from yesman_recovery.resilience.registry import Resilience
 from yesman_recovery.storage import Store, open_store
 from yesman_recovery.supervisors.actor import SupervisedRef
-from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
 from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.supervisors.supervisor import ChildInfo, Supervisor, describe_tree
-from yesman_recovery.tmux.client import TmuxClient
-from yesman_recovery.tmux.policy import ProgramPolicy
+from yesman_recovery.version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +66,9 @@ class RecoveryApp:
     """Builds the tree from a validated :class:`Config` and runs it until stopped or it gives up.
 
     ``registry`` lets a host collect our metrics in its own ``CollectorRegistry``; by default the
-    app has a fresh one of its own. ``clock`` and ``scheduler`` are for tests.
+    app has a fresh one of its own. ``children`` are the host's own actors or subtrees, started
+    under the root supervisor after the built-in ones (and under its restart intensity).
+    ``clock`` and ``scheduler`` are for tests.
     """
 
     def __init__(
@@ -70,6 +77,7 @@ class RecoveryApp:
         *,
         state_dir: Path | None = None,
         registry: CollectorRegistry | None = None,
+        children: Sequence[ChildSpec] = (),
         clock: Clock = SYSTEM_CLOCK,
         scheduler: Scheduler | None = None,
     ) -> None:
@@ -77,6 +85,7 @@ class RecoveryApp:
         self.state_dir = Path(state_dir) if state_dir is not None else config.storage.path
         self.metrics = RecoveryMetrics(registry)
         self.clock = clock
+        self._extra = tuple(children)
         self._own_scheduler = scheduler is None
         self.scheduler: Scheduler = scheduler if scheduler is not None else ThreadScheduler()
         self.store: Store | None = None
@@ -84,6 +93,12 @@ class RecoveryApp:
         """The control channel (``yesman_recovery.control``): subsystems register their commands."""
         self.control.register("ping", lambda _args: {"pid": os.getpid(), "version": __version__})
         self.control.register("status", lambda _args: self.status())
+        self.resilience = Resilience.from_config(
+            config, metrics=self.metrics, audit=StoreAudit(lambda: self.store)
+        )
+        """Named retry policies and breakers (``[retry.*]``, ``[breakers.*]``); see
+        ``docs/resilience.md``. Breaker transitions go to this app's audit trail."""
+        register_breaker_commands(self.control, self.resilience)
         self._root: SupervisedRef | None = None
         self.health = HealthChecks(self.metrics, clock, self.scheduler, root=lambda: self._root)
         register_health_commands(self.control, self.health)
@@ -104,7 +119,7 @@ class RecoveryApp:
             try:
                 self.control.start()
                 self._root = Supervisor.start(
-                    children=self._children(),
+                    children=self._with_backoff(self._children()),
                     strategy=self.config.supervisor.strategy,
                     max_restarts=self.config.supervisor.max_restarts,
                     max_seconds=self.config.supervisor.max_seconds,
@@ -190,6 +205,7 @@ class RecoveryApp:
             "healthy": self.healthy(),
             "tree": tree,
             "sessions": sessions,
+            "breakers": self.resilience.describe_breakers(),
             "health": self.health.views(),
         }
 
@@ -238,27 +254,30 @@ class RecoveryApp:
                 },
             )
         )
-        children.extend(self.extra_children())
+        children.append(self._tmux_subtree())
+        children.append(daemon_health_subtree(self))
+        children.extend(self._extra)
         return children
 
-    def extra_children(self) -> list[ChildSpec]:
-        """Subtrees added after the core ones: the tmux subtree, then the health checks."""
-        return [self._tmux_subtree(), daemon_health_subtree(self)]
+    def _with_backoff(self, children: list[ChildSpec]) -> list[ChildSpec]:
+        """The root's children with ``[supervisor.backoff]``, unless a child brings its own."""
+        backoff = self.config.supervisor.backoff
+        if backoff is None:
+            return children
+        return [c if c.backoff is not None else replace(c, backoff=backoff) for c in children]
 
     def _tmux_subtree(self) -> ChildSpec:
-        tmux = self.config.tmux
+        cfg = self.config
+        tmux = cfg.tmux
         assert self.store is not None
-        client = TmuxClient(
-            socket_name=tmux.socket_name,
-            socket_path=None if tmux.socket_path is None else str(tmux.socket_path),
-            timeout=tmux.command_timeout,
+        context = SessionContext(
+            tmux_client(cfg), self.store, self.metrics, self.clock, self.scheduler
         )
-        context = SessionContext(client, self.store, self.metrics, self.clock, self.scheduler)
         base = SessionSettings(
             name="",
             declared=False,
-            policy=ProgramPolicy(allowlist=tmux.programs),
-            frozen_grace=tmux.frozen_grace,
+            policy=program_policy(cfg),
+            frozen_grace=frozen_grace(cfg),
             program_max_restarts=tmux.program_max_restarts,
             program_max_seconds=tmux.program_max_seconds,
         )
@@ -269,11 +288,11 @@ class RecoveryApp:
                 declared=True,
                 spec_path=s.spec,
                 restart=s.restart,
-                policy=ProgramPolicy(allowlist=tmux.programs | s.programs),
-                frozen_grace=s.frozen_grace if s.frozen_grace is not None else tmux.frozen_grace,
+                policy=program_policy(cfg, s.name),
+                frozen_grace=frozen_grace(cfg, s.name),
                 scrollback=s.scrollback,
             )
-            for s in self.config.sessions
+            for s in cfg.sessions
         ]
         watch = WatchSettings(
             poll_interval=tmux.poll_interval,
@@ -281,7 +300,7 @@ class RecoveryApp:
             declared=frozenset(s.name for s in declared),
             adopted_template=base,
             allow_kill_server=tmux.allow_kill_server,
-            frozen_grace=tmux.frozen_grace,
+            frozen_grace=frozen_grace(cfg),
             scrollback=tuple((s.name, s.scrollback) for s in declared if s.scrollback),
         )
         return tmux_subtree(
@@ -289,8 +308,10 @@ class RecoveryApp:
             declared=declared,
             context=context,
             scheduler=self.scheduler,
-            max_restarts=self.config.supervisor.max_restarts,
-            max_seconds=self.config.supervisor.max_seconds,
+            max_restarts=cfg.supervisor.tmux.max_restarts,
+            max_seconds=cfg.supervisor.tmux.max_seconds,
+            sessions_max_restarts=cfg.supervisor.sessions.max_restarts,
+            sessions_max_seconds=cfg.supervisor.sessions.max_seconds,
         )
 
     def sessions(self, timeout: float = 2.0) -> list[dict[str, Any]]:
@@ -306,7 +327,10 @@ class RecoveryApp:
         if sup is None:
             return []
         infos: list[ChildInfo] = sup.proxy().which_children().get(timeout=timeout)
-        asked = [(i, i.ref.proxy().describe() if i.ref else None) for i in infos]
+        asked = [
+            (i, i.ref.proxy().describe() if isinstance(i.ref, SupervisedRef) else None)
+            for i in infos
+        ]
         deadline = time.monotonic() + timeout
         out: list[dict[str, Any]] = []
         for info, future in asked:
@@ -327,7 +351,11 @@ class RecoveryApp:
             return
         try:
             store.audit.append(
-                "supervisor", "root", detail=reason, action="give_up", outcome="failed"
+                AuditKind.SUPERVISOR,
+                "root",
+                detail=reason,
+                action=Action.GIVE_UP,
+                outcome=Outcome.FAILED,
             )
         except Exception:  # the audit trail must not turn a give-up into a traceback
             logger.exception("could not record the give-up in the audit trail")

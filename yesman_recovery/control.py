@@ -32,6 +32,7 @@ import socket
 import socketserver
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,7 @@ def _short_path(path: Path) -> Iterator[str]:
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 64  # connections waiting to be accepted before connect() fails
 
     def __init__(self, address: str, owner: ControlServer) -> None:
         self.owner = owner
@@ -233,7 +235,8 @@ def call(
             sock.settimeout(timeout)
             with _short_path(path) as address:
                 sock.connect(address)
-            sock.sendall(request)
+            with suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(request)  # a busy daemon answers and closes before reading it
             with sock.makefile("rb") as reader:
                 line = reader.readline()
     except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError) as exc:
@@ -242,6 +245,8 @@ def call(
         ) from exc
     except TimeoutError as exc:
         raise ControlError(f"the daemon did not answer {command!r} within {timeout} s") from exc
+    except BlockingIOError as exc:  # EAGAIN: its queue of connections waiting to be accepted
+        raise ControlError(f"the daemon at {path} is busy (too many connections)") from exc
     except OSError as exc:
         raise ControlError(f"could not talk to the daemon at {path}: {exc}") from exc
     if not line:

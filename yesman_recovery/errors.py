@@ -83,3 +83,46 @@ class SpecError(RecoveryError, ValueError):
 
 class EndpointError(RecoveryError):
     """The HTTP endpoint cannot listen on its address, or was used before it started."""
+
+
+# --- resilience (retry, circuit breakers) --------------------------------------------------------
+
+
+class ResilienceError(RecoveryError):
+    """A retry policy or circuit breaker refused or gave up on a call."""
+
+
+class CallNotPermitted(ResilienceError):
+    """A circuit breaker is open (or forced open) and refused the call without running it.
+
+    ``breaker`` is the breaker's name and ``state`` its state at the refusal.
+    """
+
+    def __init__(self, breaker: str, state: str, retry_in: float | None = None) -> None:
+        self.breaker = breaker
+        self.state = state
+        self.retry_in = retry_in
+        when = f"; the next probe is allowed in {retry_in:.3g}s" if retry_in is not None else ""
+        super().__init__(f"circuit breaker {breaker!r} is {state.replace('_', '-')}{when}")
+
+
+class RetryBudgetExhausted(ResilienceError):
+    """A retry was due but the policy's retry budget is empty: the call fails fast.
+
+    The call's own last error is the ``__cause__``.
+    """
+
+    def __init__(self, policy: str, attempts: int) -> None:
+        self.policy = policy
+        self.attempts = attempts
+        super().__init__(
+            f"retry budget of policy {policy!r} is empty after {attempts} attempt(s): not "
+            "retrying, the dependency is failing too often (the budget refills as calls succeed)"
+        )
+
+
+class UnknownNameError(ResilienceError, LookupError):
+    """No retry policy or circuit breaker has the given name; the message lists the known ones."""
+
+    def __str__(self) -> str:  # LookupError's str() would quote the message
+        return str(self.args[0]) if self.args else ""

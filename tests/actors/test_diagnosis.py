@@ -6,7 +6,7 @@ from yesman_recovery.actors.diagnosis import FailureKind, diagnose, missing_stru
 from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot, WindowSnapshot
 
-POLICY = ProgramPolicy(allowlist=frozenset({"claude", "tail"}))
+POLICY = ProgramPolicy.from_names(frozenset({"claude", "tail"}))
 AGENT = ("tail", "-f", "/var/log/app.log")
 
 
@@ -51,37 +51,70 @@ def test_a_healthy_session_has_no_problem() -> None:
 CLAUDE = ("claude", "--dangerously-skip-permissions")
 
 
-def test_an_agent_back_at_its_shell_or_a_dead_pane_is_disconnected() -> None:
+def test_a_killed_agent_back_at_its_shell_or_in_a_dead_pane_is_disconnected() -> None:
     expected = session(("main", [pane(CLAUDE), pane(AGENT, index=1, pane_id="%2")]))
-    actual = session(("main", [pane(("bash",)), pane(None, index=1, pane_id="%2", dead=True)]))
+    actual = session(
+        ("main", [pane(("bash",), exit_status=137),
+                  pane(None, index=1, pane_id="%2", dead=True, dead_signal=9, cwd=None)])
+    )  # fmt: skip
     [found] = run(expected, actual)
     assert found.kind is FailureKind.DISCONNECTED
-    assert [(a.pane_id, a.argv) for a in found.panes] == [("%1", CLAUDE), ("%2", AGENT)]
+    assert [(a.pane_id, a.argv, a.dead) for a in found.panes] == [
+        ("%1", CLAUDE, False),
+        ("%2", AGENT, True),
+    ]
+    assert found.panes[1].cwd == "/src"  # a dead pane's directory comes from the checkpoint
 
 
-def test_a_program_the_user_quit_is_not_brought_back_but_one_we_started_is() -> None:
-    by_hand = session(("main", [pane(AGENT)]))
-    at_shell = session(("main", [pane(("bash",))]))
-    assert run(by_hand, at_shell) == []
+def test_the_users_own_exit_is_never_undone() -> None:
     ours = session(("main", [pane(AGENT, command=AGENT)]))
-    [found] = run(ours, session(("main", [pane(("bash",), command=AGENT)])))
+    for status in (0, 130, 131):  # exit 0, Ctrl-C, Ctrl-\
+        assert (
+            run(ours, session(("main", [pane(("bash",), command=AGENT, exit_status=status)]))) == []
+        ), status
+    dead_by_ctrl_c = pane(None, dead=True, dead_signal=2)
+    assert run(ours, session(("main", [dead_by_ctrl_c]))) == []
+
+
+def test_a_transient_program_comes_back_only_after_an_abnormal_end() -> None:
+    ours = session(("main", [pane(AGENT, command=AGENT)]))
+    [found] = run(ours, session(("main", [pane(("bash",), command=AGENT, exit_status=1)])))
     assert found.kind is FailureKind.DISCONNECTED
+    # Started by hand at the prompt: nobody recorded how it ended, so it is the user's.
+    assert run(session(("main", [pane(AGENT)])), session(("main", [pane(("bash",))]))) == []
+
+
+def test_a_permanent_program_comes_back_after_an_unknown_end() -> None:
+    server = ("python3", "-m", "http.server", "8000")
+    policy = ProgramPolicy.from_names(frozenset(), declared=frozenset({"python3 -m http.server"}))
+    expected = session(("main", [pane(server)]))
+    [found] = run(expected, session(("main", [pane(("bash",))])), policy=policy)
+    assert found.panes[0].argv == server
+    assert run(expected, session(("main", [pane(("bash",), exit_status=0)])), policy=policy) == []
+
+
+def test_a_job_stopped_with_ctrl_z_is_the_users_work() -> None:
+    expected = session(("main", [pane(CLAUDE, command=CLAUDE)]))
+    stopped_job = pane(("bash",), command=CLAUDE, jobs=True)  # the shell holds the terminal
+    assert run(expected, session(("main", [stopped_job]))) == []
+    assert run(expected, session(("main", [stopped_job])), stopped_for={(0, 0): 60.0}) == []
 
 
 def test_panes_are_matched_by_id_while_the_server_lives() -> None:
     # The user split the first pane: positions shift, ids do not.
     expected = session(("main", [pane(("bash",)), pane(CLAUDE, index=1, pane_id="%2")]))
     actual = session(
-        ("main", [pane(("bash",)), pane(("bash",), index=1, pane_id="%3"),
+        ("main", [pane(("bash",)), pane(("bash",), index=1, pane_id="%3", exit_status=137),
                   pane(CLAUDE, index=2, pane_id="%2")])
     )  # fmt: skip
     assert run(expected, actual, match_ids=True) == []
     assert run(expected, actual, match_ids=False) != []  # by position it would be wrong
 
 
-def test_a_program_not_on_the_allowlist_is_never_respawned() -> None:
-    expected = session(("main", [pane(("make", "watch"))]))
-    assert run(expected, session(("main", [pane(("bash",))]))) == []
+def test_a_temporary_program_is_never_respawned() -> None:
+    expected = session(("main", [pane(("make", "deploy"))]))
+    for ended in (pane(("bash",), exit_status=137), pane(None, dead=True, dead_signal=9)):
+        assert run(expected, session(("main", [ended]))) == []
 
 
 def test_a_stopped_program_is_resumed_after_the_grace_then_respawned() -> None:

@@ -264,12 +264,12 @@ def test_restore_of_a_checkpoint_that_holds_no_session_fails(
 def test_restore_that_does_not_match_reports_the_differences(
     tmux_client: TmuxClient, config_file: Path, tmp_path: Path
 ) -> None:
-    # A program that exits at once: the pane is restored, but its program does not run.
+    # A program that cannot start: the pane is restored, but its program does not run.
     tmux_client.run("new-session", "-d", "-s", "work", "--", *TAIL)
     snap = take_snapshot(tmux_client).session("work")
     assert snap is not None
     data = snap.to_dict()
-    data["windows"][0]["panes"][0]["argv"] = ["tail", "-f", "/nonexistent/file"]
+    data["windows"][0]["panes"][0]["argv"] = ["/nonexistent/bin/tail", "-f", "/dev/null"]
     with open_store(tmp_path / "state") as store:
         store.checkpoints.create("work", {"session": data}, {"server_pid": None})
     kill_server(tmux_client)

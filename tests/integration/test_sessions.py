@@ -113,6 +113,15 @@ def _program_pid(client: TmuxClient, name: str) -> int:
     return pane.program_pid
 
 
+def _running_pid(client: TmuxClient, name: str) -> int | None:
+    """Pid of the running (not stopped) test program in session ``name``, if any."""
+    session = _session(client, name)
+    pane = session and next(
+        (p for p in session.panes() if p.argv and p.argv[:2] == PROGRAM and not p.stopped), None
+    )
+    return pane.program_pid if pane else None
+
+
 def test_sigkill_of_the_server_brings_the_session_back_as_it_was(
     tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
 ) -> None:
@@ -180,17 +189,24 @@ def _successes(app: RecoveryApp, *kinds: str) -> float:
     )
 
 
-def test_an_agent_killed_at_its_prompt_is_respawned_in_its_pane(
+def test_an_agent_started_by_hand_that_ends_is_left_to_the_user(
     tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
 ) -> None:
+    # Nothing recorded how a program the user typed ended (a kill looks like /exit to its shell),
+    # so a transient one is not brought back: the user's own exit is never undone.
     old = _start_agent_at_a_prompt(tmux_client, tmp_path)
     app = make_app()
     wait_until(lambda: checkpointed(app, "agent"))
 
     os.kill(old, signal.SIGKILL)
+    wait_until(lambda: _agent_pid(tmux_client, "agent") != old)
 
-    wait_until(lambda: (pid := _agent_pid(tmux_client, "agent")) and pid != old)
-    wait_until(lambda: _successes(app, "disconnected") == 1.0)
+    deadline = time.monotonic() + 1.5  # five polls and some
+    while time.monotonic() < deadline:
+        assert _agent_pid(tmux_client, "agent") is None
+        time.sleep(0.05)
+    assert _successes(app, "disconnected") == 0.0
+    assert session_state(app, "agent")["state"] == "healthy"  # type: ignore[index]
 
 
 def test_a_program_started_by_a_restore_is_respawned_when_it_dies(
@@ -205,30 +221,35 @@ def test_a_program_started_by_a_restore_is_respawned_when_it_dies(
     wait_until(lambda: _program_running(tmux_client, "work", "edit"))
     old = _program_pid(tmux_client, "work")
 
-    # Restored programs run with remain-on-exit: killing one leaves a dead pane to respawn.
+    # A restored program runs from the pane's shell, which records how it ended: a kill.
     os.kill(old, signal.SIGKILL)
 
-    wait_until(lambda: _program_running(tmux_client, "work", "edit")
-               and _program_pid(tmux_client, "work") != old)  # fmt: skip
+    wait_until(lambda: (pid := _running_pid(tmux_client, "work")) and pid != old)
     wait_until(lambda: _successes(app, "disconnected") == 1.0)
     assert [w[1] for w in _shape(tmux_client, "work")] == ["edit", "logs", "shell"]
 
 
-def test_a_stopped_agent_under_its_shell_is_running_again(
+def test_an_agent_stopped_with_ctrl_z_is_left_to_its_shell(
     tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
 ) -> None:
-    # SIGSTOP makes the shell take the terminal back with the job stopped: the pane is back at
-    # its prompt, and the agent is brought back.
+    # Ctrl-Z: the job stops and the shell takes the terminal back. That is the user's job
+    # control: the pane (the shell and its stopped job) is left alone, nothing is respawned.
     pid = _start_agent_at_a_prompt(tmux_client, tmp_path)
     app = make_app(frozen_grace=0.3)
     wait_until(lambda: checkpointed(app, "agent"))
 
-    os.kill(pid, signal.SIGSTOP)
+    tmux_client.run("send-keys", "-t", "=agent:main", "C-z")
+    wait_until(lambda: psutil.Process(pid).status() == psutil.STATUS_STOPPED)
+    tmux_client.run("send-keys", "-t", "=agent:main", "-l", "typed while stopped")
 
-    wait_until(lambda: (now := _agent_pid(tmux_client, "agent")) and now != pid)
-    wait_until(lambda: _successes(app, "frozen", "disconnected") >= 1)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)  # the stopped job, if its shell did not end it
+    deadline = time.monotonic() + 2.0  # the grace period several times over
+    while time.monotonic() < deadline:
+        assert psutil.Process(pid).status() == psutil.STATUS_STOPPED
+        time.sleep(0.05)
+    assert _successes(app, "frozen", "disconnected") == 0.0
+    screen = tmux_client.run("capture-pane", "-p", "-t", "=agent:main")
+    assert "typed while stopped" in screen
+    os.kill(pid, signal.SIGKILL)
 
 
 def test_an_editor_the_user_quits_is_not_brought_back(
@@ -283,10 +304,12 @@ def test_a_crash_looping_program_ends_failed_with_the_reason(
     tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
 ) -> None:
     flaky = tmp_path / "flaky.yaml"
-    # `sleep 0.3` runs, exits, is respawned ... until the session's intensity is exceeded.
+    crash = tmp_path / "crash.sh"
+    crash.write_text("sleep 0.3; exit 1\n")
+    # The declared program runs, fails, is respawned ... until the intensity is exceeded.
     flaky.write_text(
         f"session_name: loop\nstart_directory: {tmp_path}\nwindows:\n"
-        "  - window_name: agent\n    panes:\n      - sleep 0.3\n"
+        f"  - window_name: agent\n    panes:\n      - sh {crash}\n"
     )
     app = make_app(
         sessions=(SessionConfig(name="loop", spec=flaky),),

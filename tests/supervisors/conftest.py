@@ -3,6 +3,8 @@ and a ``start_tree`` factory that stops every tree it started when the test ends
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -56,14 +58,32 @@ def start_tree(metrics: RecoveryMetrics) -> Iterator[StartTree]:
 
 @pytest.fixture(autouse=True)
 def _no_leftover_actors() -> Iterator[None]:
-    """Every test stops what it started: fail loudly if an actor it started outlives it."""
+    """Every test stops what it started: fail loudly if an actor it started outlives it.
+
+    Only roots are in Pykka's registry; a child left running shows as its thread.
+    """
     before = {r.actor_urn for r in pykka.ActorRegistry.get_all()}
+    threads = set(threading.enumerate())
     yield
     alive = [r for r in pykka.ActorRegistry.get_all() if r.is_alive() and r.actor_urn not in before]
     if alive:
         for ref in alive:
             ref.stop(block=False)
         pytest.fail(f"actors left running: {alive}")
+    deadline = time.monotonic() + 5.0
+    while left := [t for t in set(threading.enumerate()) - threads if _is_actor_thread(t)]:
+        if time.monotonic() > deadline:
+            pytest.fail(f"actor threads left running: {left}")
+        threading.Event().wait(0.01)
+
+
+def _is_actor_thread(thread: threading.Thread) -> bool:
+    # Pykka names an actor's thread after its class: "Probe-12", "Supervisor-3".
+    return (
+        thread.is_alive()
+        and thread.name.rsplit("-", 1)[-1].isdigit()
+        and not (thread.name.startswith(("Thread-", "asyncio_", "ThreadPoolExecutor")))
+    )
 
 
 def sample(metrics: RecoveryMetrics, name: str, **labels: str) -> float:

@@ -56,6 +56,7 @@ class Plan:
     start_failures: int = 0  # how many of the next starts raise in on_start
     start_gate: threading.Event | None = None  # on_start waits for it (up to 30 s)
     stop_error: BaseException | None = None  # raised by on_stop
+    stop_delay: float = 0.0  # on_stop takes this long (a window for stop() to return early)
     release: threading.Event = field(default_factory=threading.Event)  # ends a `block`
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -91,6 +92,8 @@ class Probe(SupervisedActor):
         self.log.add("start", self.child_id, self.incarnation)
 
     def on_stop(self) -> None:
+        if self.plan.stop_delay:
+            threading.Event().wait(self.plan.stop_delay)
         self.log.add("stop", self.child_id, self.incarnation)
         if self.plan.stop_error is not None:
             raise self.plan.stop_error

@@ -23,7 +23,8 @@ class Monitor(pykka.ThreadingActor):
         self.reports: list[ChildExited] = []
 
     def on_receive(self, message: Any) -> Any:
-        self.reports.append(message)
+        if isinstance(message, ChildExited):  # SyncWithSupervisor asks are answered with None
+            self.reports.append(message)
         return None
 
     def seen(self) -> list[ChildExited]:
@@ -201,9 +202,9 @@ def test_ref_as_context_manager_stops_and_reports(log: Log) -> None:
 
 
 def test_link_latch_wakes_every_waiter_and_times_out_before_set() -> None:
-    from yesman_recovery.supervisors.actor import _Latch
+    from yesman_recovery.supervisors.link import Latch
 
-    latch = _Latch()
+    latch = Latch()
     assert not latch.wait(0)
     assert not latch.wait(0.01)
     woke: list[bool] = []
@@ -217,3 +218,24 @@ def test_link_latch_wakes_every_waiter_and_times_out_before_set() -> None:
     assert woke == [True] * 8
     assert latch.is_set()
     assert latch.wait(None)
+
+
+def test_link_latch_callbacks_run_once_when_set_or_at_once_if_set_already() -> None:
+    from yesman_recovery.supervisors.link import Latch
+
+    latch = Latch()
+    calls: list[str] = []
+    latch.add_callback(lambda: calls.append("first"))
+    dropped = lambda: calls.append("dropped")  # noqa: E731
+    latch.add_callback(dropped)
+    latch.remove_callback(dropped)
+    latch.add_callback(lambda: 1 / 0)  # a failing callback does not stop the others
+    latch.add_callback(lambda: calls.append("second"))
+    assert calls == []
+    setter = threading.Thread(target=latch.set)
+    setter.start()
+    setter.join(5)
+    assert calls == ["first", "second"]
+    latch.set()  # nothing runs twice
+    latch.add_callback(lambda: calls.append("late"))  # already set: runs now, in this thread
+    assert calls == ["first", "second", "late"]

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from yesman_recovery import Backoff, Strategy
+from yesman_recovery.errors import SupervisorError
 from yesman_recovery.supervisors import ManualClock, ManualScheduler, SupervisedRef
 
 from .conftest import StartTree
@@ -129,3 +130,39 @@ def test_group_restart_survives_terminating_one_member_in_backoff(
     wait_incarnation(root, "c", 2)
     states = {cid: i.state.value for cid, i in children(root).items()}
     assert states == {"a": "stopped", "b": "running", "c": "running"}
+
+
+def test_restart_child_while_restarting_is_refused_and_keeps_the_pending_restart(
+    start_tree: StartTree, log: Log, clock: ManualClock, scheduler: ManualScheduler
+) -> None:
+    root = start_tree(probe("a", log, backoff=STEPS), clock=clock, scheduler=scheduler)
+    crash_and_wait_restarting(root, "a")
+    with pytest.raises(SupervisorError, match=r"child 'a' of 'root' is restarting"):
+        root.proxy().restart_child("a").get(timeout=5)
+    with pytest.raises(SupervisorError, match=r"child 'a' of 'root' is restarting"):
+        root.proxy().delete_child("a").get(timeout=5)
+    assert children(root)["a"].state == "restarting"
+    assert len(scheduler.pending()) == 1  # still supervised: the restart still comes
+    scheduler.advance(1.0)
+    wait_incarnation(root, "a", 2)
+    assert log.ids("start") == ["a", "a"]
+
+
+def test_restart_child_after_a_failed_restart_is_refused_and_the_retry_still_comes(
+    start_tree: StartTree, log: Log, clock: ManualClock, scheduler: ManualScheduler
+) -> None:
+    plan = Plan()
+    root = start_tree(probe("a", log, plan, backoff=STEPS), max_restarts=10, clock=clock,
+                      scheduler=scheduler)  # fmt: skip
+    plan.start_failures = 2
+    crash_and_wait_restarting(root, "a")
+    scheduler.advance(1.0)
+    wait_until(lambda: log.ids("start_failed") == ["a"])
+    wait_until(lambda: len(scheduler.pending()) == 1)
+    with pytest.raises(SupervisorError, match="restarting"):
+        root.proxy().restart_child("a").get(timeout=5)
+    assert log.ids("start_failed") == ["a"]  # refused: no extra attempt was made
+    scheduler.advance(2.0)
+    wait_until(lambda: log.ids("start_failed") == ["a", "a"])
+    scheduler.advance(4.0)
+    wait_incarnation(root, "a", 4)

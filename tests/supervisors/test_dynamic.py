@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import threading
+
 import pytest
 
-from yesman_recovery import Restart
+from yesman_recovery import Restart, SupervisedActor
 from yesman_recovery.errors import StartError, SupervisorError
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.supervisors import (
@@ -15,6 +18,7 @@ from yesman_recovery.supervisors import (
     ManualClock,
     describe_tree,
 )
+from yesman_recovery.supervisors.actor import SupervisionLink
 
 from .conftest import StartTree, sample
 from .probes import Log, Plan, children, current, probe, sup_spec, wait_incarnation, wait_until
@@ -189,3 +193,66 @@ def test_nested_supervisor_is_named_by_its_child_id(
     old.tell("crash")
     wait_until(lambda: sample(metrics, "child_restarts_total", supervisor="workers", child="w",
                               reason="crashed") == 1)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "arg"),
+    [
+        ("start_child", "not a spec"),
+        ("terminate_child", 3),
+        ("restart_child", None),
+        ("delete_child", ["a"]),
+        ("whereis", 1.5),
+    ],
+)
+def test_public_calls_reject_arguments_of_the_wrong_type(
+    start_tree: StartTree, log: Log, call: str, arg: object
+) -> None:
+    root = start_tree(probe("a", log))
+    expected = "a ChildSpec" if call == "start_child" else "a child id"
+    with pytest.raises(TypeError, match=f"{call} expects {expected}, got {re.escape(repr(arg))}"):
+        getattr(root.proxy(), call)(arg).get(timeout=5)
+    assert list(children(root)) == ["a"]
+
+
+def test_bad_specs_and_supervisor_arguments_fail_with_clear_errors(log: Log) -> None:
+    from yesman_recovery import ChildSpec, Supervisor
+
+    with pytest.raises(TypeError, match=r"`start` must be a SupervisedActor subclass.*got 'x'"):
+        ChildSpec("a", "x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"`args` must be a tuple"):
+        ChildSpec("a", Supervisor, args="abc")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"`kwargs` must be a mapping"):
+        ChildSpec("a", Supervisor, kwargs=[1])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"`children` must be ChildSpec instances, got 'x'"):
+        Supervisor.start(children=["x"])
+    with pytest.raises(ValueError, match=r"`strategy` must be one of .*one_for_one.*got 'bogus'"):
+        Supervisor.start(strategy="bogus")
+    with pytest.raises(ValueError, match=r"`restart` must be one of permanent, .*got 'always'"):
+        ChildSpec("a", Supervisor, restart="always")
+    with pytest.raises(TypeError, match=r"`name` must be a str or None, got 3"):
+        Supervisor.start(name=3)  # type: ignore[arg-type]
+
+
+def test_after_wait_exit_the_supervisor_answers_with_the_exit(
+    start_tree: StartTree, log: Log, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = SupervisedActor._report_exit
+
+    def preempted(self: SupervisedActor, link: SupervisionLink) -> None:
+        threading.Event().wait(0.05)  # the child's thread loses the CPU just before reporting
+        report(self, link)
+
+    monkeypatch.setattr(SupervisedActor, "_report_exit", preempted)
+    root = start_tree(probe("w", log, restart=Restart.TRANSIENT), probe("p", log))
+    for n in range(1, 4):
+        old = current(root, "w")
+        old.tell("stop_self")
+        assert old.wait_exit(5) is not None
+        info = children(root)["w"]  # no waiting: wait_exit returned after the supervisor knew
+        assert (info.state, info.incarnation) == ("stopped", n), f"round {n}"
+        root.proxy().restart_child("w").get(timeout=5)
+    crashing = current(root, "p")
+    crashing.tell("crash")
+    assert crashing.wait_exit(5) is not None
+    assert children(root)["p"].incarnation == 2  # restarting, or already running again

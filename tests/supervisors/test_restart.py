@@ -194,13 +194,16 @@ def test_intensity_window_refuses_bad_limits() -> None:
 
 def test_supervisor_refuses_bad_children() -> None:
     log = Log()
-    with pytest.raises(TypeError, match="children must be ChildSpec instances"):
+    with pytest.raises(TypeError, match="`children` must be ChildSpec instances"):
         Supervisor(children=["a"])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="`start` must be a SupervisedActor subclass"):
         Supervisor(children=[ChildSpec("a", object)])  # type: ignore[arg-type]
     with pytest.raises(SupervisorError, match="duplicate child id 'a'"):
         Supervisor(children=[probe("a", log), probe("a", log)])
-    with pytest.raises(ValueError, match="'nope' is not a valid Strategy"):
+    with pytest.raises(
+        ValueError,
+        match="`strategy` must be one of one_for_one, one_for_all, rest_for_one; got 'nope'",
+    ):
         Supervisor(strategy="nope")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pykka
 import pytest
 
 from yesman_recovery import ChildSpec, Supervisor
@@ -91,6 +92,10 @@ def test_nested_supervisor_gets_an_unbounded_shutdown_by_default(log: Log) -> No
     assert sup_spec("s").shutdown is None
     assert probe("w", log).shutdown == 5.0
     assert ChildSpec("s", Supervisor, shutdown=2.0).shutdown == 2.0
+    # The defaults come from the class being started (no import of Supervisor in spec.py).
+    assert (sup_spec("s").start_timeout, probe("w", log).start_timeout) == (300.0, 10.0)
+    assert (Supervisor.default_shutdown, Supervisor.default_start_timeout) == (None, 300.0)
+    assert ChildSpec("s", Supervisor, start_timeout=1.0).start_timeout == 1.0
 
 
 def test_root_as_context_manager_stops_the_tree_even_when_the_block_raises(
@@ -115,3 +120,59 @@ def test_actor_threads_are_daemon_threads(start_tree: StartTree, log: Log) -> No
     start_tree(probe("a", log))
     assert log.threads[0].daemon
     assert Probe.use_daemon_thread
+
+
+def test_stop_returns_once_the_whole_tree_is_down(log: Log, metrics: RecoveryMetrics) -> None:
+    slow = Plan(stop_delay=0.3)
+    inner = sup_spec("inner", probe("x", log, slow), metrics=metrics)
+    root = Supervisor.start(children=[probe("a", log, slow), inner], metrics=metrics)
+    assert root.stop() is True
+    # Pykka's contract: stop(block=True) returns once the actor has stopped — here, its tree.
+    assert log.ids("stop") == ["x", "a"]
+    assert all(not t.is_alive() for t in log.threads)
+    assert root.stop() is False  # already dead, as Pykka answers
+
+
+def test_stop_without_blocking_returns_a_future_of_the_whole_tree(
+    log: Log, metrics: RecoveryMetrics
+) -> None:
+    root = Supervisor.start(children=[probe("a", log, Plan(stop_delay=0.3))], metrics=metrics)
+    future = root.stop(block=False)
+    assert future.get(timeout=10) is True
+    assert log.ids("stop") == ["a"]
+    assert not log.threads[0].is_alive()
+
+
+def test_stop_with_a_timeout_raises_like_pykka_while_a_child_holds_on(
+    log: Log, metrics: RecoveryMetrics
+) -> None:
+    plan = Plan()
+    root = Supervisor.start(children=[probe("stuck", log, plan, shutdown=None)], metrics=metrics)
+    current(root, "stuck").tell("block")
+    try:
+        with pytest.raises(pykka.Timeout):
+            root.stop(timeout=0.3)
+        assert root.wait_exit(0) is None  # still stopping: its child has not stopped yet
+    finally:
+        plan.release.set()
+    assert root.wait_exit(10) is not None
+    assert log.ids("stop") == ["stuck"]
+
+
+def test_stop_all_stops_each_tree_from_its_root_without_restarts(
+    log: Log, metrics: RecoveryMetrics
+) -> None:
+    # More children than the intensity allows restarts: stopping them one by one from the
+    # registry would make the root restart them and then give up.
+    many = [probe(f"w{i}", log) for i in range(5)]
+    inner = sup_spec("inner", probe("x", log), probe("y", log), metrics=metrics)
+    root = Supervisor.start(children=[*many, inner], metrics=metrics, name="app")
+    pykka.ActorRegistry.stop_all(timeout=10)
+    assert not root.is_alive()
+    reason = root.wait_exit(0)
+    assert reason is not None
+    assert not reason.abnormal
+    assert log.ids("start") == ["w0", "w1", "w2", "w3", "w4", "x", "y"]  # nothing restarted
+    assert log.ids("stop") == ["y", "x", "w4", "w3", "w2", "w1", "w0"]  # reverse start order
+    assert all(not t.is_alive() for t in log.threads)
+    assert sample(metrics, "restart_intensity_exceeded_total", supervisor="app") == 0

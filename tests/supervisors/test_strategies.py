@@ -141,3 +141,37 @@ def test_system_exit_in_a_child_restarts_it_and_leaves_the_rest_running(
     assert "ActorInterrupted" in info["b"].last_exit
     assert current(other_root, "elsewhere").proxy().ping().get(timeout=5) == 1
     assert log.ids("stop") == []  # nobody else was stopped
+
+
+@pytest.mark.parametrize("strategy", [Strategy.ONE_FOR_ALL, Strategy.REST_FOR_ONE])
+def test_temporary_bystander_of_a_group_restart_is_removed_not_restarted(
+    start_tree: StartTree, log: Log, strategy: Strategy
+) -> None:
+    root = start_tree(probe("a", log), probe("t", log, restart=Restart.TEMPORARY),
+                      probe("c", log), strategy=strategy)  # fmt: skip
+    log.clear()
+    current(root, "a").tell("crash")
+    wait_incarnation(root, "c", 2)
+    assert list(children(root)) == ["a", "c"]  # OTP drops a temporary child in a group restart
+    assert log.ids("start") == ["a", "c"]
+    assert log.ids("stop") == ["c", "t"]
+
+
+def test_one_for_all_restarts_the_whole_group_again_when_a_restart_fails(
+    start_tree: StartTree, log: Log
+) -> None:
+    from .probes import Plan
+
+    plan_b = Plan()
+    root = start_tree(probe("a", log), probe("b", log, plan_b), strategy=Strategy.ONE_FOR_ALL,
+                      max_restarts=10)  # fmt: skip
+    log.clear()
+    plan_b.start_failures = 1
+    current(root, "a").tell("crash")
+    wait_incarnation(root, "b", 3)
+    # OTP: the failed group restart stops the started ones again and starts the group anew.
+    assert [(w, c, n) for w, c, n in log.events() if w != "failure"] == [
+        ("stop", "b", 1), ("start", "a", 2), ("start_failed", "b", 2),
+        ("stop", "a", 2), ("start", "a", 3), ("start", "b", 3),
+    ]  # fmt: skip
+    assert {cid: i.incarnation for cid, i in children(root).items()} == {"a": 3, "b": 3}

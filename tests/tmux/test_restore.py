@@ -32,7 +32,7 @@ from yesman_recovery.tmux import (
 from yesman_recovery.tmux.client import literal
 
 pytestmark = pytest.mark.tmux
-POLICY = ProgramPolicy(allowlist=frozenset({"sleep", "tail"}))
+POLICY = ProgramPolicy.from_names(frozenset({"sleep", "tail"}))
 
 
 def _until(check: Callable[[], object], timeout: float = 5.0) -> object:
@@ -145,36 +145,56 @@ def test_restore_after_kill_9_brings_back_the_same_session(
         restore_session(tmux_client, saved, POLICY)
 
 
-def test_a_program_exit_is_observable_and_respawn_revives_it(
+def _pane(client: TmuxClient, window: int, pane: int) -> PaneSnapshot | None:
+    snap = take_snapshot(client).session("work")
+    return snap.windows[window].panes[pane] if snap else None
+
+
+def test_a_program_typed_at_the_prompt_records_how_it_ended_and_comes_back(
     tmux_client: TmuxClient, tmp_path: Path, reaper: set[int]
 ) -> None:
     saved = _build(tmux_client, tmp_path)
-    sleep_pane = saved.windows[0].panes[2]
-    respawn_pane(tmux_client, sleep_pane.pane_id, ["sh", "-c", "sleep 0.2; exit 3"], str(tmp_path))
+    prompt = saved.windows[0].panes[0]  # a shell at its prompt
+    respawn_pane(tmux_client, prompt.pane_id, ["sh", "-c", "sleep 0.3; exit 3"], "/ignored")
 
-    def dead() -> object:
-        snap = take_snapshot(tmux_client).session("work")
-        pane = snap.windows[0].panes[2] if snap else None
-        return pane if pane is not None and pane.dead else None
+    running = _until(lambda: (p := _pane(tmux_client, 0, 0)) and p.argv and p.argv[0] == "sh"
+                     and p)  # fmt: skip
+    assert isinstance(running, PaneSnapshot)
+    assert running.argv == ("sh", "-c", "sleep 0.3; exit 3")  # the program, not its launcher
+    ended = _until(lambda: (p := _pane(tmux_client, 0, 0)) and p.exit_status is not None and p)
+    assert isinstance(ended, PaneSnapshot), _pane(tmux_client, 0, 0)
+    assert ended.exit_status == 3
+    assert POLICY.is_shell(ended.argv)  # the user is back at the pane's shell
+    assert ended.command == ("sh", "-c", "sleep 0.3; exit 3")
+    assert Path(ended.cwd or "").name == "a"  # typed where the shell is, not in "/ignored"
 
-    pane = _until(dead)
-    assert isinstance(pane, PaneSnapshot), "the pane did not stay after its program exited"
-    # tmux 3.3a does not always record the status of a program that had children: None then
-    assert pane.dead_status in (None, 3)
-    assert pane.command == ("sh", "-c", "sleep 0.2; exit 3")
-    assert POLICY.program_of(pane) == pane.command
-    respawn_pane(tmux_client, sleep_pane.pane_id, ["sleep", "999"], str(tmp_path))
-    snap = take_snapshot(tmux_client).session("work")
-    assert snap is not None
-    revived = snap.windows[0].panes[2]
+    respawn_pane(tmux_client, prompt.pane_id, ["sleep", "999"], "/")
+    revived = _until(lambda: (p := _pane(tmux_client, 0, 0)) and p.argv == ("sleep", "999") and p)
+    assert isinstance(revived, PaneSnapshot)
+    assert revived.exit_status is None  # cleared for the new run
+    assert revived.pane_id == prompt.pane_id
+
+
+def test_a_dead_pane_gets_a_shell_in_its_directory_then_its_program(
+    tmux_client: TmuxClient, tmp_path: Path, reaper: set[int]
+) -> None:
+    saved = _build(tmux_client, tmp_path)
+    sleeper = saved.windows[0].panes[2]  # `sleep 1000` as the pane's own process
+    assert sleeper.pid is not None
+    tmux_client.run_chain([("set-option", "-p", "-t", sleeper.pane_id, "remain-on-exit", "on")])
+    os.kill(sleeper.pid, signal.SIGKILL)
+    dead = _until(lambda: (p := _pane(tmux_client, 0, 2)) and p.dead and p)
+    assert isinstance(dead, PaneSnapshot)
+
+    respawn_pane(tmux_client, sleeper.pane_id, ["sleep", "998"], str(tmp_path / "logs"), dead=True)
+    revived = _until(lambda: (p := _pane(tmux_client, 0, 2)) and p.argv == ("sleep", "998") and p)
+    assert isinstance(revived, PaneSnapshot), _pane(tmux_client, 0, 2)
+    assert not revived.dead
+    assert revived.cwd == str(tmp_path / "logs")
     if revived.pid:
         reaper.add(revived.pid)
-    assert not revived.dead
-    assert revived.pane_id == sleep_pane.pane_id
-    assert _until(lambda: (take_snapshot(tmux_client).session("work") or snap)
-                  .windows[0].panes[2].argv == ("sleep", "999"))  # fmt: skip
     with pytest.raises(ValueError, match="argv"):
-        respawn_pane(tmux_client, sleep_pane.pane_id, [], "/")
+        respawn_pane(tmux_client, sleeper.pane_id, [], "/")
 
 
 def test_repair_recreates_a_removed_window_and_pane_without_touching_the_rest(

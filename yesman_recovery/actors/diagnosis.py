@@ -12,14 +12,16 @@ naming the panes involved and the action to take. No tmux, no threads.
   session short of its checkpoint → recreate what is missing (windows are matched by
   :func:`~yesman_recovery.tmux.compare.match_window`, so the user's own windows are never
   touched).
-- ``disconnected``: a pane that should run a program is dead (its program exited; panes whose
-  programs yesman-recovery starts keep ``remain-on-exit``) or back at its shell → respawn it.
+- ``disconnected``: a pane that should run a program no longer does — the pane is dead, or back
+  at an idle shell — and the program's restart type brings it back after that ending
+  (:func:`~yesman_recovery.tmux.programs.comes_back`): the user's own exit (status 0, Ctrl-C)
+  never; a kill, a crash or a non-zero status for ``permanent`` and ``transient`` programs; an
+  ending nobody recorded (a program the user started by hand at the prompt) only for
+  ``permanent`` ones. A shell with jobs (a program stopped with Ctrl-Z, a background job) is the
+  user's work and is left alone.
 
 Which program a pane *should* run: the one the newest good checkpoint saw in that pane, else the
-one its spec declares, if the allowlist restarts it. "Back at its shell" counts only for programs
-yesman-recovery started or the spec declares, and for AI agents (:data:`AGENTS`): an editor or a
-pager the user opened by hand and quit is not brought back behind their back (it is restored
-after a crash like everything else).
+one its spec declares.
 
 Matching panes between the checkpoint and the server: by pane id while the server that the
 checkpoint saw still runs (a split or a closed pane then shifts nothing), by (window index, pane
@@ -33,17 +35,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from yesman_recovery.tmux.compare import match_window
-from yesman_recovery.tmux.policy import ProgramPolicy, program_name
+from yesman_recovery.tmux.policy import ProgramPolicy
+from yesman_recovery.tmux.programs import Ending, ending_of, program_name
 from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot
 
 PaneKey = tuple[int, int]
 """(window index, pane position within the window)."""
 GRACE_SLACK = 0.05
 """Seconds early an observation may arrive and still count a grace period as over."""
-AGENTS = frozenset(
-    {"claude", "codex", "aider", "gemini", "goose", "opencode", "cursor-agent", "amp", "qwen"}
-)
-"""Programs brought back when they exit to their shell even if the user started them by hand."""
 
 
 class FailureKind(enum.StrEnum):
@@ -62,6 +61,7 @@ class PaneAction:
     argv: tuple[str, ...]
     cwd: str
     program_pid: int | None = None
+    dead: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,13 +127,16 @@ def diagnose(
         for ppos, pane in enumerate(window.panes):
             key = (window.index if window.index is not None else wpos, ppos)
             should = wanted.pane(wpos, ppos, pane)
-            argv = _program(policy, should) if should is not None else None
-            if should is not None and argv is not None and _exited(policy, pane, should, argv):
-                disconnected.append(_action(key, pane, argv))
+            ending = ending_in(policy, pane) if should is not None else None
+            argv = _program(policy, should, ending) if should and ending else None
+            if argv is not None:
+                disconnected.append(_action(key, pane, argv, should))
                 continue
             if pane.stopped and stopped_for.get(key, 0.0) >= frozen_grace - GRACE_SLACK:
-                own = _program(policy, pane) or argv
-                action = _action(key, pane, own or ())
+                own = _program(policy, pane, Ending.KILLED) or (
+                    _program(policy, should, Ending.KILLED) if should is not None else None
+                )
+                action = _action(key, pane, own or (), should)
                 if key not in resumed_for:
                     resume.append(action)
                 elif own and resumed_for[key] >= frozen_grace - GRACE_SLACK:
@@ -188,26 +191,28 @@ class _Expectations:
         return should if should is not None else self._spec.get((wpos, ppos))
 
 
-def _program(policy: ProgramPolicy, pane: PaneSnapshot) -> tuple[str, ...] | None:
-    argv = policy.command_for(pane)
+def _program(policy: ProgramPolicy, pane: PaneSnapshot, ending: Ending) -> tuple[str, ...] | None:
+    argv = policy.command_for(pane, ending)
     return tuple(argv) if argv else None
 
 
-def _exited(
-    policy: ProgramPolicy, pane: PaneSnapshot, should: PaneSnapshot, argv: tuple[str, ...]
-) -> bool:
+def ending_in(policy: ProgramPolicy, pane: PaneSnapshot) -> Ending | None:
+    """How the program of ``pane`` ended, or None while one runs or the pane holds the user's
+    work (a shell with jobs: a program stopped with Ctrl-Z, a background job)."""
     if pane.dead:
-        return True
-    if not policy.is_shell(pane.argv):
-        return False
-    # Back at its shell: ours (started by us or declared) or an agent, not a program the user
-    # opened by hand and quit.
-    managed = bool(pane.command or should.command or should.shell_commands)
-    return managed or program_name(argv) in AGENTS
+        return ending_of(pane.dead_status, pane.dead_signal)
+    if not policy.is_shell(pane.argv) or pane.jobs:
+        return None
+    if pane.exit_status is not None:
+        return ending_of(pane.exit_status, None)
+    return Ending.UNKNOWN
 
 
-def _action(key: PaneKey, pane: PaneSnapshot, argv: tuple[str, ...]) -> PaneAction:
-    return PaneAction(key, pane.pane_id, argv, pane.cwd or "", pane.program_pid)
+def _action(
+    key: PaneKey, pane: PaneSnapshot, argv: tuple[str, ...], should: PaneSnapshot | None
+) -> PaneAction:
+    cwd = pane.cwd or (should.cwd if should is not None else None) or ""
+    return PaneAction(key, pane.pane_id, argv, cwd, pane.program_pid, pane.dead)
 
 
 def _where(key: PaneKey) -> str:

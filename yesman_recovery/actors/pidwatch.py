@@ -15,19 +15,41 @@ import logging
 import os
 import selectors
 import threading
-import time
 from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 
 logger = logging.getLogger(__name__)
 
 PIDFD_SUPPORTED = hasattr(os, "pidfd_open")
 
 
-class ExitWatcher:
-    """Watches a changing set of pids; ``on_exit`` runs in the watcher's own thread."""
+OnExit = Callable[[int, float], None]
+"""Called with (pid, the ``clock``'s monotonic time the exit was seen)."""
 
-    def __init__(self, on_exit: Callable[[int, float], None]) -> None:
+
+class PidWatch(Protocol):
+    """What the tmux watcher needs of an exit watcher (tests give it a fake)."""
+
+    def watch_only(self, pids: Iterable[int]) -> None: ...
+
+    def close(self, timeout: float = 2.0) -> None: ...
+
+
+PidWatchFactory = Callable[[OnExit, Clock], PidWatch]
+"""Builds the exit watcher of a tmux watcher: ``(on_exit, clock) -> watcher``."""
+
+
+class ExitWatcher:
+    """Watches a changing set of pids; ``on_exit`` runs in the watcher's own thread.
+
+    Exit times are ``clock``'s monotonic time, the clock the observations are compared on.
+    """
+
+    def __init__(self, on_exit: OnExit, clock: Clock = SYSTEM_CLOCK) -> None:
         self._on_exit = on_exit
+        self._clock = clock
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
@@ -99,7 +121,7 @@ class ExitWatcher:
         try:
             while True:
                 events = self._selector.select()
-                now = time.monotonic()
+                now = self._clock.monotonic()
                 exited: list[int] = []
                 with self._lock:
                     if self._closed:

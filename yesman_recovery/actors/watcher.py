@@ -7,94 +7,56 @@ agent exited" into a snapshot ~10 ms later (:class:`~yesman_recovery.actors.pidw
 
 The watcher also owns *which* sessions are watched: declared sessions are the sessions
 supervisor's static children; sessions matching ``[tmux] adopt`` are started as ``transient``
-children when first seen, and their names are kept in the store (scope ``ADOPTED_SCOPE``) so that
-after a reboot or a crash of the daemon they are restored even though the server that ran them is
-gone. A released session (closed by the user) leaves that list.
+children when first seen and remembered in the store (:mod:`.adopted`), so that after a reboot
+or a crash of the daemon they are restored even though the server that ran them is gone. A
+released session (closed by the user) leaves that list.
 
-An unresponsive server (no answer within ``command_timeout``) is SIGCONTed if it is stopped, and
-killed (SIGKILL, by the pid it last reported) only when ``allow_kill_server`` is set and it stays
-unresponsive for ``frozen_grace``; the sessions are then restored like after any server crash.
-
-Tree shape (``rest_for_one``)::
-
-    tmux        Supervisor rest_for_one
-    ├─ sessions SessionsSupervisor one_for_one: one SessionActor per watched session
-    └─ watcher  TmuxWatcher
-
-The sessions supervisor starts first so a crash of it restarts the watcher too, which then
-re-adopts every session from the server and the store.
+An unresponsive server is handled by :mod:`.server_health` (SIGCONT, kill only when
+``allow_kill_server``). The subtree it runs in is built by :func:`~.tree.tmux_subtree`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import logging
-import os
-import signal
-import threading
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
-import psutil
 import pykka
 
-from yesman_recovery.actors.pidwatch import ExitWatcher
-from yesman_recovery.actors.session import (
+from yesman_recovery.actors.adopted import ADOPTED_SCOPE, AdoptedSessions, adopts
+from yesman_recovery.actors.context import (
     Observation,
     ObservationKind,
-    SessionActor,
     SessionContext,
     SessionSettings,
 )
+from yesman_recovery.actors.pidwatch import PidWatch
+from yesman_recovery.actors.server_health import ServerHealth
+from yesman_recovery.actors.session import SessionActor
+from yesman_recovery.defaults import DEFAULT_FROZEN_GRACE
 from yesman_recovery.errors import StoreError, TmuxError, TmuxServerGone, TmuxTimeout
+from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.supervisors.actor import SupervisedActor
 from yesman_recovery.supervisors.restart import ExitReason
 from yesman_recovery.supervisors.scheduler import Periodic, Scheduler
-from yesman_recovery.supervisors.spec import ChildSpec, Restart, Strategy
-from yesman_recovery.supervisors.supervisor import ChildInfo, ChildState, Supervisor
+from yesman_recovery.supervisors.spec import ChildSpec, Restart
+from yesman_recovery.supervisors.supervisor import ChildInfo, ChildState
 from yesman_recovery.tmux.records import ServerSnapshot
-from yesman_recovery.tmux.snapshot import take_snapshot
+
+__all__ = ["ADOPTED_SCOPE", "RefRead", "TmuxWatcher", "WatchSettings"]
 
 logger = logging.getLogger(__name__)
 
-ADOPTED_SCOPE = "yesman-recovery:adopted"
-"""Checkpoint scope listing adopted sessions (``:`` cannot occur in a tmux session name)."""
 EXIT_SETTLE = 0.01
 """Seconds between an exit event and the snapshot it triggers, so tmux has reaped the pane."""
 ASK_TIMEOUT = 10.0
 
 
-class RefCell:
-    """The current ref of an actor that may be restarted; thread-safe."""
+class RefRead(Protocol):
+    """Where the watcher finds the current sessions supervisor (None while it restarts)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._ref: pykka.ActorRef[Any] | None = None
-
-    def set(self, ref: pykka.ActorRef[Any] | None) -> None:
-        with self._lock:
-            self._ref = ref
-
-    def get(self) -> pykka.ActorRef[Any] | None:
-        with self._lock:
-            return self._ref
-
-
-class SessionsSupervisor(Supervisor):
-    """The supervisor of the session actors; publishes its ref in ``cell`` once started."""
-
-    def __init__(self, cell: RefCell, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._cell = cell
-
-    def on_start(self) -> None:
-        super().on_start()
-        self._cell.set(self.actor_ref)
-
-    def on_exit(self, reason: ExitReason) -> None:
-        self._cell.set(None)  # before the children stop: nobody should send them more
-        super().on_exit(reason)
+    def get(self) -> pykka.ActorRef[Any] | None: ...
 
 
 @dataclass(frozen=True)
@@ -106,11 +68,12 @@ class WatchSettings:
     declared: frozenset[str]
     adopted_template: SessionSettings  # settings of an adopted session, name replaced
     allow_kill_server: bool = False
-    frozen_grace: float = 2.0
+    frozen_grace: float = DEFAULT_FROZEN_GRACE
     scrollback: tuple[tuple[str, int], ...] = ()
 
     def adopts(self, name: str) -> bool:
-        return name not in self.declared and any(fnmatch.fnmatchcase(name, p) for p in self.adopt)
+        """True iff the session ``name`` is adopted: undeclared and matching ``adopt``."""
+        return adopts(name, self.adopt, self.declared)
 
 
 @dataclass(frozen=True)
@@ -131,7 +94,7 @@ class TmuxWatcher(SupervisedActor):
         self,
         settings: WatchSettings,
         context: SessionContext,
-        sessions: RefCell,
+        sessions: RefRead,
         scheduler: Scheduler,
     ) -> None:
         super().__init__()
@@ -140,17 +103,21 @@ class TmuxWatcher(SupervisedActor):
         self._sessions = sessions
         self._scheduler = scheduler
         self._periodic: Periodic | None = None
-        self._exits: ExitWatcher | None = None
-        self._adopted: set[str] = set()  # adopted session names, persisted in ADOPTED_SCOPE
-        self._server_pid: int | None = None  # pid of the server as last observed
-        self._unresponsive_since: float | None = None
+        self._exits: PidWatch | None = None
+        self._adopted = AdoptedSessions(context.store, settings.adopts)
+        self._server = ServerHealth(
+            processes=context.processes,
+            metrics=context.metrics,
+            audit=self._audit,
+            allow_kill=settings.allow_kill_server,
+            grace=settings.frozen_grace,
+        )
         self._exit_poll_pending = False  # True iff an exit-triggered poll is scheduled
         self.polls = 0  # observations taken by this incarnation (read by the benchmark)
-        self._continued = False  # True iff SIGCONT was sent in the current unresponsive spell
 
     def on_start(self) -> None:
-        self._adopted = self._load_adopted()
-        self._exits = ExitWatcher(self._on_exit)
+        self._adopted.load()
+        self._exits = self._ctx.pidwatch(self._on_exit, self._ctx.clock)
         self._periodic = self._scheduler.every(self.settings.poll_interval, self.actor_ref, _Poll())
 
     def on_exit(self, reason: ExitReason) -> None:
@@ -198,55 +165,17 @@ class TmuxWatcher(SupervisedActor):
     def _observe(self, onset: float | None) -> Observation:
         now = self._ctx.clock.monotonic()
         try:
-            snap = take_snapshot(self._ctx.client, scrollback=dict(self.settings.scrollback))
+            snap = self._ctx.client.snapshot(scrollback=dict(self.settings.scrollback))
         except TmuxServerGone as exc:
-            self._answers_again(now, "escalated")
+            self._server.gone(now)
             return Observation(ObservationKind.GONE, None, now, onset, str(exc))
         except TmuxTimeout as exc:
-            self._unresponsive(now)
+            self._server.unresponsive(now)
             return Observation(ObservationKind.TIMEOUT, None, now, onset, str(exc))
         except TmuxError as exc:
             return Observation(ObservationKind.ERROR, None, now, onset, str(exc))
-        self._answers_again(now, "success" if snap.pid == self._server_pid else "escalated")
-        self._server_pid = snap.pid
+        self._server.answered(now, snap.pid)
         return Observation(ObservationKind.OK, snap, now, onset)
-
-    def _answers_again(self, now: float, outcome: str) -> None:
-        """Count a spell of an unresponsive server once, when it ends (not once per session)."""
-        since = self._unresponsive_since
-        if since is None:
-            return
-        self._unresponsive_since = None
-        metrics = self._ctx.metrics
-        metrics.recoveries.labels("frozen", outcome).inc()
-        if outcome == "success":
-            metrics.recovery_duration.labels("frozen").observe(max(0.0, now - since))
-        self._audit(
-            "frozen", f"tmux server answers again after {now - since:.1f} s", "wait", outcome
-        )
-
-    def _unresponsive(self, now: float) -> None:
-        """First SIGCONT a stopped server (once), then, if allowed, kill one that stays hung."""
-        pid = self._server_pid
-        if self._unresponsive_since is None:
-            self._unresponsive_since = now
-            self._continued = False
-        if pid is None:
-            return
-        if not self._continued:
-            with contextlib.suppress(psutil.Error, ProcessLookupError):
-                if psutil.Process(pid).status() == psutil.STATUS_STOPPED:
-                    os.kill(pid, signal.SIGCONT)
-                    self._continued = True
-                    self._audit("frozen", f"tmux server {pid} was stopped; sent SIGCONT", "sigcont")
-                    return
-        waited = now - self._unresponsive_since
-        if self.settings.allow_kill_server and waited >= self.settings.frozen_grace:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            detail = f"tmux server {pid} unresponsive for {waited:.1f} s; killed"
-            self._audit("frozen", detail, "kill_server")
-            self._server_pid = None
 
     def _on_exit(self, pid: int, at: float) -> None:
         # Runs in the ExitWatcher's thread: only a message crosses into the actor.
@@ -271,7 +200,7 @@ class TmuxWatcher(SupervisedActor):
         children: dict[str, ChildInfo],
         snap: ServerSnapshot | None,
     ) -> None:
-        wanted = set(self._adopted)
+        wanted = set(self._adopted.names)
         if snap is not None:
             wanted |= {s.name for s in snap.sessions if self.settings.adopts(s.name)}
         for name in sorted(wanted - set(children) - self.settings.declared):
@@ -279,7 +208,7 @@ class TmuxWatcher(SupervisedActor):
                 name,
                 SessionActor,
                 kwargs={
-                    "settings": _named(self.settings.adopted_template, name),
+                    "settings": replace(self.settings.adopted_template, name=name),
                     "context": self._ctx,
                 },
                 restart=Restart.TRANSIENT,
@@ -289,10 +218,17 @@ class TmuxWatcher(SupervisedActor):
             except Exception as exc:  # one session failing to start must not stop the others
                 logger.error("could not start watching session %r: %s", name, exc)
                 continue
-            children[name] = ChildInfo(name, ChildState.RUNNING, 1, 0, 0.0, None, False, ref)
-        if wanted != self._adopted:
-            self._adopted = wanted
-            self._save_adopted()
+            children[name] = ChildInfo(
+                id=name,
+                state=ChildState.RUNNING,
+                incarnation=1,
+                restarts=0,
+                uptime=0.0,
+                last_exit=None,
+                is_supervisor=False,
+                ref=ref,
+            )
+        self._adopted.replace(wanted)
 
     def _forget_released(self, sup: pykka.ActorRef[Any], children: dict[str, ChildInfo]) -> None:
         released = [
@@ -304,34 +240,14 @@ class TmuxWatcher(SupervisedActor):
             with contextlib.suppress(Exception):
                 sup.proxy().delete_child(name).get(timeout=ASK_TIMEOUT)
             del children[name]
-            self._adopted.discard(name)
-        if released:
-            self._save_adopted()
+        self._adopted.forget(released)
 
-    def _load_adopted(self) -> set[str]:
-        try:
-            latest = self._ctx.store.checkpoints.latest_good(ADOPTED_SCOPE)
-        except StoreError as exc:
-            logger.error("cannot read the list of adopted sessions: %s", exc)
-            return set()
-        if latest is None:
-            return set()
-        names = latest.state.get("sessions", []) if isinstance(latest.state, dict) else []
-        # Filter by today's settings: a pattern removed from `adopt` lets its sessions go.
-        return {n for n in names if isinstance(n, str) and self.settings.adopts(n)}
-
-    def _save_adopted(self) -> None:
-        try:
-            self._ctx.store.checkpoints.create(ADOPTED_SCOPE, {"sessions": sorted(self._adopted)})
-        except (StoreError, ValueError) as exc:
-            logger.error("cannot save the list of adopted sessions: %s", exc)
-
-    def _audit(self, kind: str, detail: str, action: str, outcome: str = "attempted") -> None:
+    def _audit(self, detail: str, action: Action, outcome: Outcome) -> None:
         with contextlib.suppress(StoreError, ValueError):
             self._ctx.store.audit.append(
-                "recovery",
+                AuditKind.RECOVERY,
                 "tmux-server",
-                detail=f"{kind}: {detail}",
+                detail=f"frozen: {detail}",
                 action=action,
                 outcome=outcome,
             )
@@ -342,63 +258,3 @@ class TmuxWatcher(SupervisedActor):
         if self._exits is not None:
             self._exits.close()
             self._exits = None
-
-
-def _named(template: SessionSettings, name: str) -> SessionSettings:
-    return replace(template, name=name)
-
-
-def tmux_subtree(
-    *,
-    settings: WatchSettings,
-    declared: list[SessionSettings],
-    context: SessionContext,
-    scheduler: Scheduler,
-    max_restarts: int = 3,
-    max_seconds: float = 5.0,
-) -> ChildSpec:
-    """The ``tmux`` supervisor's spec: sessions supervisor, then the watcher (rest_for_one)."""
-    cell = RefCell()
-    common = {"clock": context.clock, "scheduler": scheduler, "metrics": context.metrics}
-    sessions = ChildSpec(
-        "sessions",
-        SessionsSupervisor,
-        kwargs={
-            "cell": cell,
-            "children": [
-                ChildSpec(
-                    s.name,
-                    SessionActor,
-                    kwargs={"settings": s, "context": context},
-                    restart=s.restart,
-                )
-                for s in declared
-            ],
-            "strategy": Strategy.ONE_FOR_ONE,
-            # Sessions come and go; a crash-looping session actor is contained by its own
-            # intensity (program_max_restarts), so the supervisor tolerates more restarts.
-            "max_restarts": max(10, max_restarts),
-            "max_seconds": max_seconds,
-            "name": "sessions",
-            **common,
-        },
-        shutdown=None,
-    )
-    watcher = ChildSpec(
-        "watcher",
-        TmuxWatcher,
-        kwargs={"settings": settings, "context": context, "sessions": cell, "scheduler": scheduler},
-    )
-    return ChildSpec(
-        "tmux",
-        Supervisor,
-        kwargs={
-            "children": [sessions, watcher],
-            "strategy": Strategy.REST_FOR_ONE,
-            "max_restarts": max_restarts,
-            "max_seconds": max_seconds,
-            "name": "tmux",
-            **common,
-        },
-        shutdown=None,
-    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from yesman_recovery import __version__
+from yesman_recovery.cli.breakers_cmds import breakers_group
 from yesman_recovery.cli.common import group_options
 from yesman_recovery.cli.config_cmd import config_group
 from yesman_recovery.cli.health_cmd import health_group
@@ -27,6 +28,7 @@ main.add_command(config_group)
 main.add_command(sessions_group)
 main.add_command(checkpoints)
 main.add_command(audit)
+main.add_command(breakers_group)
 main.add_command(health_group)
 
 __all__ = ["main"]

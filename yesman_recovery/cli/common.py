@@ -159,3 +159,18 @@ def url_option(func: F) -> F:
         help="Base URL of the daemon's endpoint. Default: [metrics] listen of the configuration "
         "(http://127.0.0.1:9464).",
     )(func)
+
+
+def format_uptime(seconds: float) -> str:
+    """``12.3s``, ``3m 12s``, ``2h 5m``, ``4d 2h``: two units at most."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s"

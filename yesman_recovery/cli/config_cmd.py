@@ -44,6 +44,9 @@ def check(ctx: click.Context, path: Path | None) -> None:
     click.echo(f"  tmux:       server {socket}, adopt {_adopt(cfg.tmux.adopt)}")
     names = ", ".join(s.name for s in cfg.sessions) or "none"
     click.echo(f"  sessions:   {len(cfg.sessions)} declared ({names})")
+    if cfg.retry or cfg.breakers:
+        click.echo(f"  retry:      {', '.join(sorted(cfg.retry)) or 'none'}")
+        click.echo(f"  breakers:   {', '.join(sorted(cfg.breakers)) or 'none'}")
 
 
 def _adopt(patterns: tuple[str, ...]) -> str:

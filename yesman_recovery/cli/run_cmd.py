@@ -24,7 +24,7 @@ from yesman_recovery.errors import RecoveryError
 if TYPE_CHECKING:
     from yesman_recovery.app import RecoveryApp
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 STOP_TIMEOUT = 10.0
@@ -85,7 +85,7 @@ def _announce_metrics(app: RecoveryApp, *, enabled: bool) -> None:
     try:
         address = app.metrics_address
     except Exception as exc:  # a signal stopped the tree while it was starting
-        log.debug("metrics address unavailable: %r", exc)
+        logger.debug("metrics address unavailable: %r", exc)
         return
     if address is not None:
         host, port = address
@@ -104,9 +104,9 @@ class _Stopper:
     def on_signal(self, signum: int, _frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if self._thread is not None:
-            log.warning("%s received again: already stopping (up to %.0f s)", name, STOP_TIMEOUT)
+            logger.warning("%s received again: already stopping (up to %.0f s)", name, STOP_TIMEOUT)
             return
-        log.info("%s received: stopping the supervision tree", name)
+        logger.info("%s received: stopping the supervision tree", name)
         self._start()
 
     def stop_and_join(self) -> None:

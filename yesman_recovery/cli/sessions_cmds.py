@@ -5,10 +5,10 @@ daemon: they talk to the configured tmux server (``[tmux] socket_name`` / ``sock
 open the store of the resolved state directory directly; LMDB lets them run while a daemon
 writes to the same store.
 
-Checkpoints written by ``save`` are the daemon's own format: scope = session name, state
-``{"session": SessionSnapshot.to_dict(), "server_pid": PID}``, metadata ``{"server_pid",
-"mode"}``. So a daemon
-started later restores from them, and ``restore`` reads the daemon's.
+Checkpoints written by ``save`` are the daemon's own format
+(:mod:`yesman_recovery.tmux.checkpoint`), so a daemon started later restores from them, and
+``restore`` reads the daemon's. The tmux client and each session's program policy come from
+:mod:`yesman_recovery.config.build`, as the daemon's do.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from yesman_recovery.cli.status_cmd import fetch_status
 
 if TYPE_CHECKING:
     from yesman_recovery.config import Config
+    from yesman_recovery.labels import Outcome
     from yesman_recovery.storage import Checkpoint, Store
     from yesman_recovery.tmux import ServerSnapshot, SessionSnapshot, TmuxClient
 
@@ -145,11 +146,14 @@ def save_session(
     store: Store, config: Config, session: SessionSnapshot, server_pid: int | None
 ) -> str:
     """Write one checkpoint of ``session`` in the daemon's format; its id."""
-    mode = "declared" if config.session(session.name) is not None else "adopted"
+    from yesman_recovery.tmux.checkpoint import SessionCheckpoint, SessionMode
+
+    declared = config.session(session.name) is not None
+    checkpoint = SessionCheckpoint(session, server_pid)
     return store.checkpoints.create(
         session.name,
-        {"session": session.to_dict(), "server_pid": server_pid},
-        metadata={"server_pid": server_pid, "mode": mode},
+        checkpoint.state(),
+        metadata=checkpoint.metadata(SessionMode.DECLARED if declared else SessionMode.ADOPTED),
     )
 
 
@@ -173,8 +177,10 @@ def restore(ctx: click.Context, name: str, checkpoint_id: str | None) -> None:
     server, when there is no usable checkpoint, or when the restored session does not match
     the checkpoint (the differences are printed).
     """
+    from yesman_recovery.config.build import program_policy
     from yesman_recovery.errors import TmuxError
-    from yesman_recovery.tmux import ProgramPolicy, restore_session
+    from yesman_recovery.labels import Outcome
+    from yesman_recovery.tmux import restore_session
 
     config = load_config(ctx)
     client = _client(config)
@@ -182,18 +188,19 @@ def restore(ctx: click.Context, name: str, checkpoint_id: str | None) -> None:
         checkpoint = _checkpoint(store, name, checkpoint_id)
         session = _session_of(checkpoint)
         _require_absent(client, session.name)
-        programs = config.tmux.programs
-        declared = config.session(session.name)
-        if declared is not None:
-            programs = programs | declared.programs
         try:
-            result = restore_session(client, session, ProgramPolicy(allowlist=programs))
+            result = restore_session(client, session, program_policy(config, session.name))
         except TmuxError as exc:
             _audit_restore(
-                store, session.name, checkpoint.id, outcome="failed", duration=None, why=str(exc)
+                store,
+                session.name,
+                checkpoint.id,
+                outcome=Outcome.FAILED,
+                duration=None,
+                why=str(exc),
             )
             fail(f"restoring session {session.name!r} failed: {exc}")
-        outcome = "success" if result.ok else "failed"
+        outcome = Outcome.SUCCESS if result.ok else Outcome.FAILED
         why = "; ".join(result.differences)
         _audit_restore(
             store, session.name, checkpoint.id, outcome=outcome, duration=result.duration, why=why
@@ -240,12 +247,11 @@ def _checkpoint(store: Store, name: str, checkpoint_id: str | None) -> Checkpoin
 
 
 def _session_of(checkpoint: Checkpoint) -> SessionSnapshot:
-    from yesman_recovery.tmux import SessionSnapshot
+    from yesman_recovery.tmux.checkpoint import SessionCheckpoint
 
-    state = checkpoint.state
     try:
-        session = SessionSnapshot.from_dict(state["session"])
-    except (KeyError, TypeError, ValueError) as exc:
+        session = SessionCheckpoint.from_state(checkpoint.state).session
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         fail(f"checkpoint {checkpoint.id} does not hold a tmux session: {exc}")
     if session.is_empty:
         fail(f"checkpoint {checkpoint.id} holds session {session.name!r} without any pane")
@@ -266,23 +272,18 @@ def _require_absent(client: TmuxClient, name: str) -> None:
 
 
 def _client(config: Config) -> TmuxClient:
-    from yesman_recovery.tmux import TmuxClient
+    from yesman_recovery.config.build import tmux_client
 
-    tmux = config.tmux
-    return TmuxClient(
-        socket_name=tmux.socket_name,
-        socket_path=None if tmux.socket_path is None else str(tmux.socket_path),
-        timeout=tmux.command_timeout,
-    )
+    return tmux_client(config)
 
 
 def _snapshot(client: TmuxClient) -> ServerSnapshot:
     """Observe the server; an absent server is an empty snapshot, a frozen one exits 1."""
     from yesman_recovery.errors import TmuxError, TmuxServerGone
-    from yesman_recovery.tmux import ServerSnapshot, take_snapshot
+    from yesman_recovery.tmux import ServerSnapshot
 
     try:
-        return take_snapshot(client)
+        return client.snapshot()
     except TmuxServerGone:
         return ServerSnapshot(pid=None, sessions=(), socket=client.server_label)
     except TmuxError as exc:
@@ -314,16 +315,18 @@ def _audit_restore(
     name: str,
     checkpoint_id: str,
     *,
-    outcome: str,
+    outcome: Outcome,
     duration: float | None,
     why: str,
 ) -> None:
+    from yesman_recovery.labels import Action, AuditKind
+
     detail = f"restore on demand from checkpoint {checkpoint_id}"
     store.audit.append(
-        "recovery",
+        AuditKind.RECOVERY,
         name,
         detail=f"{detail} ({why})" if why else detail,
-        action="restore",
+        action=Action.RESTORE,
         outcome=outcome,
         duration=duration,
     )

@@ -11,7 +11,14 @@ import click
 from rich.text import Text
 from rich.tree import Tree
 
-from yesman_recovery.cli.common import common_options, fail, load_config, output_console, url_option
+from yesman_recovery.cli.common import (
+    common_options,
+    fail,
+    format_uptime,
+    load_config,
+    output_console,
+    url_option,
+)
 
 REQUEST_TIMEOUT = 5.0
 STATE_STYLES = {
@@ -38,6 +45,11 @@ def status(ctx: click.Context, url: str | None, as_json: bool) -> None:
         return
     console = output_console()
     console.print(render_status(document, base))
+    breakers = [b for b in document.get("breakers") or () if isinstance(b, dict)]
+    if breakers:
+        from yesman_recovery.cli.breakers_cmds import render_breakers
+
+        console.print(render_breakers(breakers))
 
 
 def status_url(base: str) -> str:
@@ -114,21 +126,6 @@ def node_label(node: dict[str, Any]) -> Text:
     if last_exit:
         label.append(f"  last exit: {last_exit}", style="dim")
     return label
-
-
-def format_uptime(seconds: float) -> str:
-    """``12.3s``, ``3m 12s``, ``2h 5m``, ``4d 2h``: two units at most."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    whole = int(seconds)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {secs}s"
 
 
 def _error_detail(body: bytes) -> str:

@@ -7,45 +7,61 @@ and ``Config()`` is the built-in configuration (adopt every session on the defau
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from yesman_recovery.defaults import DEFAULT_FROZEN_GRACE, DEFAULT_PROGRAMS
+from yesman_recovery.resilience.circuit import BreakerPolicy
+from yesman_recovery.resilience.policies import RetryPolicy
 from yesman_recovery.storage.paths import default_state_dir
 from yesman_recovery.storage.retention import RetentionPolicy
 from yesman_recovery.supervisors.spec import Backoff, Restart, Strategy
 
+__all__ = [
+    "DEFAULT_FROZEN_GRACE",
+    "DEFAULT_PROGRAMS",
+    "SCROLLBACK_TRUE_LINES",
+    "Config",
+    "MetricsConfig",
+    "SessionConfig",
+    "StorageConfig",
+    "SupervisorConfig",
+    "TmuxConfig",
+]
+
 if TYPE_CHECKING:
     from yesman_recovery.config.health import HealthCheckConfig
-
-DEFAULT_PROGRAMS: frozenset[str] = frozenset(
-    {
-        # AI coding agents
-        "claude", "codex", "aider", "gemini", "goose", "opencode", "cursor-agent", "amp", "qwen",
-        # editors and pagers
-        "vi", "vim", "nvim", "emacs", "nano", "hx", "helix", "micro", "less", "more", "man",
-        # watching things
-        "tail", "top", "htop", "btop", "watch", "journalctl",
-        # dev servers and runtimes
-        "npm", "npx", "pnpm", "yarn", "bun", "deno", "node", "python", "python3", "ipython",
-        "uv", "cargo", "go", "make", "just",
-    }
-)  # fmt: skip
-"""Programs restarted by default: agents, editors, pagers, monitors and dev servers. Shells are
-deliberately absent: a pane back at its shell is a program that exited, not one to re-run."""
 
 SCROLLBACK_TRUE_LINES = 2000
 """Lines kept when a session says ``scrollback = true``: tmux's default ``history-limit``."""
 
 
 @dataclass(frozen=True)
+class IntensityConfig:
+    """``[supervisor.tmux]``, ``[supervisor.sessions]``: one inner supervisor's restart limit."""
+
+    max_restarts: int = 3
+    max_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class SupervisorConfig:
-    """``[supervisor]``: the root supervisor's strategy, restart intensity and backoff."""
+    """``[supervisor]``: the root supervisor's strategy, restart intensity and backoff.
+
+    ``backoff`` delays restarts of the root's children (metrics, storage, tmux); ``tmux`` and
+    ``sessions`` are the restart limits of the two supervisors of the tmux subtree. Sessions
+    come and go and a crash-looping session is contained by its own program limit, so the
+    sessions supervisor tolerates more restarts by default.
+    """
 
     strategy: Strategy = Strategy.ONE_FOR_ONE
     max_restarts: int = 3
     max_seconds: float = 5.0
     backoff: Backoff | None = None
+    tmux: IntensityConfig = IntensityConfig()
+    sessions: IntensityConfig = IntensityConfig(max_restarts=10)
 
 
 @dataclass(frozen=True)
@@ -89,7 +105,9 @@ class TmuxConfig:
     adopt: tuple[str, ...] = ("*",)
     allow_kill_server: bool = False
     programs: frozenset[str] = DEFAULT_PROGRAMS
-    frozen_grace: float = 2.0
+    restart: tuple[tuple[str, str], ...] = ()
+    """``[tmux.restart]``: (program pattern, restart type) pairs, checked before ``programs``."""
+    frozen_grace: float = DEFAULT_FROZEN_GRACE
     program_max_restarts: int = 3
     program_max_seconds: float = 60.0
 
@@ -116,7 +134,10 @@ class SessionConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """The whole validated configuration; ``source`` is the file it came from, or None."""
+    """The whole validated configuration; ``source`` is the file it came from, or None.
+
+    ``retry`` and ``breakers`` hold the ``[retry.<name>]`` and ``[breakers.<name>]`` tables.
+    """
 
     supervisor: SupervisorConfig = field(default_factory=SupervisorConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
@@ -125,6 +146,8 @@ class Config:
     sessions: tuple[SessionConfig, ...] = ()
     health_checks: tuple[HealthCheckConfig, ...] = ()
     source: Path | None = None
+    retry: Mapping[str, RetryPolicy] = field(default_factory=dict)
+    breakers: Mapping[str, BreakerPolicy] = field(default_factory=dict)
 
     @classmethod
     def default(cls) -> Config:

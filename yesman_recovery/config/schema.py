@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from yesman_recovery.config.health import (
     check_health_checks,
 )
 from yesman_recovery.config.model import (
+    DEFAULT_FROZEN_GRACE,
     DEFAULT_PROGRAMS,
     Config,
     MetricsConfig,
@@ -33,6 +35,7 @@ from yesman_recovery.config.model import (
     SupervisorConfig,
     TmuxConfig,
 )
+from yesman_recovery.config.resilience import BreakerTable, RetryTable
 from yesman_recovery.errors import ConfigError
 from yesman_recovery.storage.retention import RetentionPolicy
 from yesman_recovery.supervisors.spec import Backoff, Restart, Strategy
@@ -71,11 +74,18 @@ class _BackoffTable(_Table):
         return Backoff(**self.given())
 
 
+class _IntensityTable(_Table):
+    max_restarts: Count = 3
+    max_seconds: PositiveDuration = 5.0
+
+
 class _SupervisorTable(_Table):
     strategy: Annotated[Strategy, v.checked(v.choice(Strategy))] = Strategy.ONE_FOR_ONE
     max_restarts: Count = 3
     max_seconds: PositiveDuration = 5.0
     backoff: _BackoffTable | None = None
+    tmux: _IntensityTable | None = None
+    sessions: _IntensityTable | None = None
 
 
 class _MetricsTable(_Table):
@@ -104,7 +114,8 @@ class _TmuxTable(_Table):
     adopt: Annotated[tuple[str, ...], v.checked(v.adopt)] = ("*",)
     allow_kill_server: Annotated[bool, v.checked(v.boolean)] = False
     programs: Annotated[frozenset[str], v.checked(v.programs)] = DEFAULT_PROGRAMS
-    frozen_grace: Annotated[float, v.checked(v.nonneg_duration)] = 2.0
+    restart: Annotated[tuple[tuple[str, str], ...], v.checked(v.restart_rules)] = ()
+    frozen_grace: Annotated[float, v.checked(v.nonneg_duration)] = DEFAULT_FROZEN_GRACE
     program_max_restarts: Count = 3
     program_max_seconds: PositiveDuration = 60.0
 
@@ -125,7 +136,7 @@ class _SessionTable(_Table):
     restart: Annotated[Restart, v.checked(v.choice(Restart))] = Restart.PERMANENT
     programs: Annotated[frozenset[str], v.checked(v.programs)] = frozenset()
     scrollback: Annotated[int, v.checked(v.scrollback)] = 0
-    frozen_grace: Annotated[float, v.checked(v.nonneg_duration)] = 2.0
+    frozen_grace: Annotated[float, v.checked(v.nonneg_duration)] = DEFAULT_FROZEN_GRACE
 
 
 class _Document(_Table):
@@ -134,6 +145,8 @@ class _Document(_Table):
     storage: _StorageTable = _StorageTable()
     tmux: _TmuxTable = _TmuxTable()
     sessions: list[_SessionTable] = []
+    retry: dict[str, RetryTable] = {}
+    breakers: dict[str, BreakerTable] = {}
     health_checks: list[HealthCheckTable] = []
 
 
@@ -141,11 +154,15 @@ _TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
     (): _Document,
     ("supervisor",): _SupervisorTable,
     ("supervisor", "backoff"): _BackoffTable,
+    ("supervisor", "tmux"): _IntensityTable,
+    ("supervisor", "sessions"): _IntensityTable,
     ("metrics",): _MetricsTable,
     ("storage",): _StorageTable,
     ("storage", "retention"): _RetentionTable,
     ("tmux",): _TmuxTable,
     ("sessions", "*"): _SessionTable,
+    ("retry", "*"): RetryTable,
+    ("breakers", "*"): BreakerTable,
     ("health_checks", "*"): HealthCheckTable,
 }
 
@@ -154,6 +171,11 @@ def _build(doc: _Document, source: Path | None) -> Config:
     sup = doc.supervisor.given()
     if doc.supervisor.backoff is not None:
         sup["backoff"] = doc.supervisor.backoff.build()
+    for inner in ("tmux", "sessions"):
+        table = getattr(doc.supervisor, inner)
+        if table is not None:
+            default = getattr(SupervisorConfig(), inner)
+            sup[inner] = replace(default, **table.given())
     metrics = doc.metrics.given()
     if "listen" in metrics:
         metrics["host"], metrics["port"] = metrics.pop("listen")
@@ -167,6 +189,8 @@ def _build(doc: _Document, source: Path | None) -> Config:
         storage=StorageConfig(**storage),
         tmux=TmuxConfig(**doc.tmux.given()),
         sessions=sessions,
+        retry={name: table.build() for name, table in doc.retry.items()},
+        breakers={name: table.build() for name, table in doc.breakers.items()},
         health_checks=build_health_checks(doc.health_checks),
         source=source,
     )
@@ -255,7 +279,7 @@ def _describe(where: str, err: Any) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         parent = tuple("*" if isinstance(p, int) else p for p in loc[:-1])
-        table = _TABLES.get(parent)
+        table = _TABLES.get(parent) or _TABLES.get((*parent[:-1], "*"))  # named tables too
         allowed = ", ".join(sorted(table.model_fields)) if table else "none"
         section = f"[{_key_path(loc[:-1])}]" if parent else "the top level"
         return f"{where}: {key}: unknown key; allowed keys in {section}: {allowed}"

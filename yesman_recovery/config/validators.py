@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 from yesman_recovery.config.model import SCROLLBACK_TRUE_LINES
 from yesman_recovery.config.units import DURATION_HINT, SIZE_HINT, parse_duration, parse_size
 from yesman_recovery.supervisors.spec import Restart, Strategy
+from yesman_recovery.tmux.programs import ProgramRestart
 
 
 def _is_number(value: object) -> bool:
@@ -114,6 +115,23 @@ def programs(value: object) -> frozenset[str]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return frozenset(word(v) for v in value)
     raise ValueError('must be an array of program names, e.g. ["claude", "vim"]')
+
+
+def restart_rules(value: object) -> tuple[tuple[str, str], ...]:
+    names = ", ".join(json.dumps(m.value) for m in ProgramRestart)
+    if not isinstance(value, dict):
+        raise ValueError(
+            "must be a table of program patterns to restart types, e.g. "
+            '{"python3 -m http.server*" = "permanent", "make*" = "temporary"}'
+        )
+    rules = []
+    for pattern, kind in value.items():
+        if not pattern.strip():
+            raise ValueError("a program pattern must not be empty")
+        if kind not in {m.value for m in ProgramRestart}:
+            raise ValueError(f"{json.dumps(pattern)} = {json.dumps(kind)}: must be one of {names}")
+        rules.append((pattern, str(kind)))
+    return tuple(rules)
 
 
 def adopt(value: object) -> tuple[str, ...]:

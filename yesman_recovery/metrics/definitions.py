@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from yesman_recovery import __version__
+from yesman_recovery.version import __version__
 
 PREFIX = "yesman_recovery"
 
@@ -167,6 +167,38 @@ class RecoveryMetrics:
             f"{PREFIX}_health_check_escalated",
             "1 while a health check is escalated (heals exhausted or none to run), else 0.",
             ["check"],
+            registry=reg,
+        )
+
+        # --- retry policies and circuit breakers (resilience4j's names and labels) ---------
+        self.retry_calls = Counter(
+            f"{PREFIX}_retry_calls",
+            "Calls through a retry policy, by outcome (kind) and whether they were retried.",
+            ["policy", "kind"],
+            registry=reg,
+        )
+        self.retry_budget_tokens = Gauge(
+            f"{PREFIX}_retry_budget_tokens",
+            "Tokens left in a retry policy's budget; a retry needs one.",
+            ["policy"],
+            registry=reg,
+        )
+        self.breaker_state = Gauge(
+            f"{PREFIX}_circuit_breaker_state",
+            "Circuit breaker state: 1 for the state it is in, 0 for the others.",
+            ["breaker", "state"],
+            registry=reg,
+        )
+        self.breaker_calls = Counter(
+            f"{PREFIX}_circuit_breaker_calls",
+            "Calls through a circuit breaker by kind (successful, failed, not_permitted, slow).",
+            ["breaker", "kind"],
+            registry=reg,
+        )
+        self.breaker_transitions = Counter(
+            f"{PREFIX}_circuit_breaker_transitions",
+            "Circuit breaker state transitions.",
+            ["breaker", "from", "to"],
             registry=reg,
         )
 

@@ -22,7 +22,7 @@ from yesman_recovery.storage.context import NS, StoreContext
 from yesman_recovery.storage.environment import Txn
 from yesman_recovery.storage.keys import split_stamp, stamp_key
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ class AuditTrail:
             )  # fmt: skip
         except (CorruptRecordError, KeyError) as exc:
             if self._ctx.found_corrupt(key):
-                log.warning("skipping corrupt audit event %s: %s", key.hex(), exc)
+                logger.warning("skipping corrupt audit event %s: %s", key.hex(), exc)
             return None
 
     def query(

@@ -33,7 +33,7 @@ from yesman_recovery.storage.keys import (
 )
 from yesman_recovery.storage.retention import RecordStat, RetentionPolicy, records_to_drop
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 _DELETE_BATCH = 5000  # keys deleted per write transaction when pruning
 
@@ -255,7 +255,7 @@ class CheckpointStore:
                         corrupt.append((key, str(exc)))
             for key, reason in corrupt:
                 if self._ctx.found_corrupt(key):
-                    log.warning("%s", reason)
+                    logger.warning("%s", reason)
                     self._audit.append(
                         "corruption", checkpoint_id(key), detail=reason, action="skipped",
                         outcome=f"fell back to {good.id}" if good else "no intact checkpoint",
@@ -340,7 +340,7 @@ class CheckpointStore:
 
                     self._ctx.env.write(work)
             if drop:
-                log.info("retention %s %d checkpoint(s)", "would drop" if dry_run else "dropped",
+                logger.info("retention %s %d checkpoint(s)", "would drop" if dry_run else "dropped",
                          len(drop))  # fmt: skip
             dropped = tuple(_info(record.key, record.size) for record in drop)
             return PruneReport(dropped, sum(record.size for record in drop), dry_run)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from yesman_recovery.clock import Clock
 from yesman_recovery.errors import CorruptRecordError, RecordNotFoundError, StoreError
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.storage.environment import Environment
-from yesman_recovery.supervisors.clock import Clock
 
 # A stored time_ns is wall-clock nanoseconds; float seconds keep microseconds exact enough.
 NS = 1_000_000_000

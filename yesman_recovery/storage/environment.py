@@ -33,7 +33,7 @@ import lmdb
 from yesman_recovery.errors import SchemaError, StoreError
 from yesman_recovery.storage.paths import FILE_MODE, check_private, prepare_state_dir
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -167,7 +167,7 @@ class Environment:
                 "another state directory (--state-dir)"
             )
         while version < SCHEMA_VERSION:
-            log.info("migrating store %s from schema %d to %d", self.path, version, version + 1)
+            logger.info("migrating store %s from schema %d to %d", self.path, version, version + 1)
             MIGRATIONS[version](txn, self.dbs)
             version += 1
         if raw is None or int(raw) != version:
@@ -262,7 +262,7 @@ class Environment:
                 )
             new = min(current * 2, MAX_MAP_SIZE)
             self.env.set_mapsize(new)
-            log.info("store %s: map grown from %d to %d bytes", self.path, current, new)
+            logger.info("store %s: map grown from %d to %d bytes", self.path, current, new)
 
     # --- upkeep ----------------------------------------------------------------------------
 
@@ -271,7 +271,7 @@ class Environment:
         self._check_process()
         cleared = int(self.env.reader_check())
         if cleared:
-            log.info("store %s: cleared %d stale reader slot(s)", self.path, cleared)
+            logger.info("store %s: cleared %d stale reader slot(s)", self.path, cleared)
         return cleared
 
     def usage(self) -> Usage:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from yesman_recovery.errors import StoreError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 APP_NAME = "yesman-recovery"
 DIR_MODE = 0o700
@@ -47,7 +47,7 @@ def prepare_state_dir(path: Path) -> Path:
             pass  # created concurrently by another process; checked below like any other
         except OSError as exc:
             raise StoreError(f"cannot create the state directory {path}: {exc}") from None
-        log.info("created state directory %s", path)
+        logger.info("created state directory %s", path)
     check_private(path, directory=True)
     return path
 

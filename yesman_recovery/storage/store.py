@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.metrics.definitions import RecoveryMetrics, default_metrics
 from yesman_recovery.storage import environment
 from yesman_recovery.storage.audit import AuditTrail
@@ -24,9 +25,8 @@ from yesman_recovery.storage.environment import DEFAULT_MAP_SIZE, Usage
 from yesman_recovery.storage.journal import Journal
 from yesman_recovery.storage.paths import default_state_dir
 from yesman_recovery.storage.retention import RetentionPolicy
-from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 Durability = Literal["durable", "fast"]
 DURABILITIES: tuple[Durability, ...] = ("durable", "fast")
@@ -128,5 +128,5 @@ def open_store(
     directory = Path(path) if path is not None else default_state_dir()
     env = environment.acquire(directory, durable=durability == "durable", map_size=map_size)
     store = Store(env, metrics if metrics is not None else default_metrics(), clock)
-    log.debug("opened %r", store)
+    logger.debug("opened %r", store)
     return store

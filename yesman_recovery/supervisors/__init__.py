@@ -1,7 +1,15 @@
 """Supervision: child specs, the SupervisedActor base, the Supervisor actor, intensity,
-backoff, clock and scheduler."""
+backoff, clock and scheduler; coroutine children (``TaskWorker``, ``TaskRef``) on asyncio."""
 
-from yesman_recovery.supervisors.actor import ChildExited, SupervisedActor, SupervisedRef
+from typing import TYPE_CHECKING, Any
+
+from yesman_recovery.supervisors.actor import (
+    ChildExited,
+    ChildRef,
+    SupervisedActor,
+    SupervisedFuture,
+    SupervisedRef,
+)
 from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock, ManualClock, SystemClock
 from yesman_recovery.supervisors.restart import ExitKind, ExitReason, IntensityWindow
 from yesman_recovery.supervisors.scheduler import (
@@ -27,6 +35,7 @@ __all__ = [
     "ChildCounts",
     "ChildExited",
     "ChildInfo",
+    "ChildRef",
     "ChildSpec",
     "ChildState",
     "Clock",
@@ -40,11 +49,26 @@ __all__ = [
     "Scheduler",
     "Strategy",
     "SupervisedActor",
+    "SupervisedFuture",
     "SupervisedRef",
     "Supervisor",
     "SystemClock",
+    "TaskRef",
+    "TaskWorker",
     "ThreadScheduler",
     "Tick",
     "default_scheduler",
     "describe_tree",
 ]
+
+if TYPE_CHECKING:
+    from yesman_recovery.supervisors.tasks import TaskRef, TaskWorker
+
+
+def __getattr__(name: str) -> Any:
+    # Coroutine children import asyncio; a program (or the CLI) without them never pays for it.
+    if name in ("TaskRef", "TaskWorker"):
+        from yesman_recovery.supervisors import tasks
+
+        return getattr(tasks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

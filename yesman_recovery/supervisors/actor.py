@@ -36,129 +36,40 @@ the tests exercise every path above.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
-import threading
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import pykka
 from pykka import ActorRegistry
 
 from yesman_recovery.errors import ActorInterrupted, StartError
+from yesman_recovery.supervisors.link import ChildExited, SupervisionLink, SyncWithSupervisor
+from yesman_recovery.supervisors.refs import (
+    SYNC_TIMEOUT,
+    ChildRef,
+    SupervisedFuture,
+    SupervisedRef,
+    running_loop,
+)
 from yesman_recovery.supervisors.restart import ExitKind, ExitReason
 from yesman_recovery.supervisors.scheduler import Tick
 
+__all__ = [
+    "SYNC_TIMEOUT",
+    "ChildExited",
+    "ChildRef",
+    "SupervisedActor",
+    "SupervisedFuture",
+    "SupervisedRef",
+    "SupervisionLink",
+    "SyncWithSupervisor",
+    "await_start",
+    "running_loop",
+]
+
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ChildExited:
-    """Sent by a supervised actor to its supervisor when its actor loop has ended."""
-
-    child_id: str
-    incarnation: int
-    reason: ExitReason
-
-
-class _Latch:
-    """A one-shot event on a single lock: ``set`` once, ``wait`` from any number of threads.
-
-    The part of ``threading.Event`` a link needs, for about a sixth of its memory (an Event
-    carries a Condition, a deque and two locks), which counts once per supervised actor. The
-    lock is held from creation until :meth:`set`; a waiter acquires and at once releases it,
-    so every waiter wakes. ``set`` is meant for one thread (the link says which); a racing
-    second ``set`` is harmless while nobody waits, which is the case for ``stop_requested``.
-    """
-
-    __slots__ = ("_flag", "_lock")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._lock.acquire()  # released by set(): until then, waiters block on it
-        self._flag = False  # True iff set() has run
-
-    def is_set(self) -> bool:
-        return self._flag
-
-    def set(self) -> None:
-        if not self._flag:
-            self._flag = True
-            with contextlib.suppress(RuntimeError):  # a racing second set: already released
-                self._lock.release()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """True once set; False if ``timeout`` seconds passed first."""
-        if self._flag:
-            return True
-        if self._lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
-            self._lock.release()
-            return True
-        return self._flag
-
-
-class SupervisionLink:
-    """What a supervisor and one incarnation of its child share.
-
-    Written by the child's thread (``start_error``, ``reason``, then the events) and by the
-    supervisor's thread (``stop_requested``); the events order those writes, so a reader that
-    waited on ``started``/``down`` sees the values written before them.
-    """
-
-    def __init__(
-        self, supervisor: pykka.ActorRef[Any] | None, child_id: str, incarnation: int
-    ) -> None:
-        self.supervisor = supervisor
-        self.child_id = child_id
-        self.incarnation = incarnation
-        self.started = _Latch()  # set once (by the child) when on_start has returned or raised
-        self.start_error: BaseException | None = None  # valid once `started` is set
-        self.down = _Latch()  # set once (by the child) when the actor loop has ended
-        self.reason: ExitReason | None = None  # valid once `down` is set
-        self.stop_requested = _Latch()  # set by whoever stops the child as its supervisor would
-
-
-class SupervisedRef(pykka.ActorRef[Any]):
-    """The ref of a :class:`SupervisedActor`: a Pykka ``ActorRef`` that can wait for the exit.
-
-    Usable as a context manager: leaving the block stops the actor (and, for a supervisor, its
-    whole tree in reverse start order) and waits for it, so a crash of the main thread never
-    leaves the process hanging on actor threads.
-    """
-
-    _link: SupervisionLink
-
-    def wait_exit(self, timeout: float | None = None) -> ExitReason | None:
-        """Block until the actor has ended; its reason, or None if ``timeout`` passed first."""
-        if not self._link.down.wait(timeout):
-            return None
-        return self._link.reason
-
-    @property
-    def exit_reason(self) -> ExitReason | None:
-        """The reason the actor ended, or None while it runs."""
-        return self._link.reason if self._link.down.is_set() else None
-
-    def shutdown(self, timeout: float | None = 30.0) -> bool:
-        """Ask the actor to stop as its supervisor would; True iff it ended within ``timeout``."""
-        self._link.stop_requested.set()
-        with contextlib.suppress(pykka.ActorDeadError):
-            self.stop(block=False)
-        return self._link.down.wait(timeout)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if not self.shutdown():
-            logger.error("%s did not stop within 30 s; abandoning it", self)
 
 
 class SupervisedActor(pykka.ThreadingActor):
@@ -177,6 +88,10 @@ class SupervisedActor(pykka.ThreadingActor):
     use_daemon_thread: ClassVar[bool] = True
     start_timeout: ClassVar[float] = 30.0
     """Seconds :meth:`start` waits for ``on_start`` when the actor is started on its own."""
+    default_shutdown: ClassVar[float | None] = 5.0
+    """``shutdown`` of a :class:`ChildSpec` of this class that names none."""
+    default_start_timeout: ClassVar[float] = 10.0
+    """``start_timeout`` of a :class:`ChildSpec` of this class that names none."""
 
     _supervision: SupervisionLink
     _exit_error: BaseException | None = None  # the first failure of this incarnation
@@ -194,10 +109,25 @@ class SupervisedActor(pykka.ThreadingActor):
         Raises :class:`StartError` if ``on_start`` raised or did not finish within
         :attr:`start_timeout` seconds.
         """
+        cls.check_blocking_start(kwargs)
         link = SupervisionLink(None, cls.__name__, 1)
         ref = cls.spawn(link, args, kwargs)
         await_start(ref, link, cls.start_timeout)
         return ref
+
+    @classmethod
+    def check_blocking_start(cls, kwargs: dict[str, Any]) -> None:
+        """Raise if a blocking :meth:`start` with ``kwargs`` would wait for its own thread.
+
+        A :class:`Supervisor` overrides it: starting coroutine children on the event loop of
+        the calling thread needs that loop, which a blocking start holds.
+        """
+
+    @staticmethod
+    def _create_future() -> SupervisedFuture[Any]:
+        # Every ask and proxy call to a supervised actor answers with this future, which an
+        # asyncio caller can await without blocking its loop.
+        return SupervisedFuture()
 
     @classmethod
     def spawn(
@@ -206,14 +136,18 @@ class SupervisedActor(pykka.ThreadingActor):
         """Construct the actor with ``link`` and start its thread; do not wait for ``on_start``.
 
         Called by supervisors (with themselves in ``link``); exceptions from ``__init__``
-        propagate to the caller.
+        propagate to the caller. Only an actor without a supervisor is entered in Pykka's
+        ``ActorRegistry``: ``ActorRegistry.stop_all()`` then stops each tree from its root,
+        top down, instead of stopping children one by one under a supervisor that restarts
+        them (and a registry lookup could not follow a restart anyway).
         """
         obj = cls(*args, **kwargs)
         obj._supervision = link
         ref = obj.actor_ref
         assert isinstance(ref, SupervisedRef), "SupervisedActor.__init__ was not called"
         ref._link = link
-        ActorRegistry.register(ref)
+        if link.supervisor is None:
+            ActorRegistry.register(ref)
         obj._start_actor_loop()
         return ref
 
@@ -250,8 +184,10 @@ class SupervisedActor(pykka.ThreadingActor):
                 self.on_exit(link.reason)
             except Exception:  # the exit must still be reported
                 logger.exception("on_exit of %s failed", self)
-            link.down.set()
+            # Reported before `down` is set: whoever saw `down` and then asks the supervisor
+            # finds the report ahead of the question in its inbox (see ChildRef.wait_exit).
             self._report_exit(link)
+            link.down.set()
 
     def on_exit(self, reason: ExitReason) -> None:
         """Run once in the actor's thread after its loop ended, whatever ended it.
@@ -321,7 +257,7 @@ class SupervisedActor(pykka.ThreadingActor):
             logger.debug("supervisor of %s is gone; exit not reported", self)
 
 
-def await_start(ref: SupervisedRef, link: SupervisionLink, timeout: float) -> None:
+def await_start(ref: ChildRef, link: SupervisionLink, timeout: float) -> None:
     """Wait for ``on_start`` of a just-spawned actor; raise :class:`StartError` if it failed.
 
     On a timeout the actor is asked to stop (it may still be inside ``on_start``; it is
@@ -329,8 +265,7 @@ def await_start(ref: SupervisedRef, link: SupervisionLink, timeout: float) -> No
     """
     if not link.started.wait(timeout):
         link.stop_requested.set()
-        with contextlib.suppress(pykka.ActorDeadError):
-            ref.stop(block=False)
+        ref._request_stop()
         raise StartError(f"{link.child_id}: on_start did not finish within {timeout} s")
     if link.start_error is not None:
         # The thread is ending; let it finish so the exit is fully recorded before we return.

@@ -16,25 +16,30 @@ sees as the crash of a child: escalation.
 
 from __future__ import annotations
 
-import enum
 import logging
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pykka
-
 from yesman_recovery.errors import RestartIntensityExceeded, StartError, SupervisorError
 from yesman_recovery.metrics.definitions import RecoveryMetrics, default_metrics
 from yesman_recovery.supervisors.actor import (
     ChildExited,
+    ChildRef,
     SupervisedActor,
-    SupervisedRef,
     SupervisionLink,
+    SyncWithSupervisor,
     await_start,
+    running_loop,
 )
 from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock
+from yesman_recovery.supervisors.introspection import (
+    ChildCounts,
+    ChildInfo,
+    ChildState,
+    describe_tree,
+)
 from yesman_recovery.supervisors.restart import (
     ExitKind,
     ExitReason,
@@ -45,41 +50,9 @@ from yesman_recovery.supervisors.restart import (
 from yesman_recovery.supervisors.scheduler import Cancellable, Scheduler, default_scheduler
 from yesman_recovery.supervisors.spec import ChildSpec, Restart, Strategy
 
+__all__ = ["ChildCounts", "ChildInfo", "ChildState", "Supervisor", "describe_tree"]
+
 logger = logging.getLogger(__name__)
-
-
-class ChildState(enum.StrEnum):
-    """Where a child is in its life, as :meth:`Supervisor.which_children` reports it."""
-
-    RUNNING = "running"
-    RESTARTING = "restarting"
-    """Exited (or failed to start) and waiting for its restart: backoff or a retry."""
-    STOPPED = "stopped"
-    """Not running and not going to be restarted unless asked (``restart_child``)."""
-
-
-@dataclass(frozen=True)
-class ChildInfo:
-    """One child as seen by its supervisor at the moment it was asked."""
-
-    id: str
-    state: ChildState
-    incarnation: int
-    restarts: int
-    uptime: float | None
-    last_exit: str | None
-    is_supervisor: bool
-    ref: SupervisedRef | None
-
-
-@dataclass(frozen=True)
-class ChildCounts:
-    """OTP's ``count_children``: specs, running children, and how many are supervisors."""
-
-    specs: int
-    active: int
-    supervisors: int
-    workers: int
 
 
 @dataclass(frozen=True)
@@ -102,7 +75,7 @@ class _Child:
 
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
-        self.ref: SupervisedRef | None = None  # set iff state is RUNNING
+        self.ref: ChildRef | None = None  # set iff state is RUNNING
         self.link: SupervisionLink | None = None  # link of the current incarnation
         self.incarnation = 0
         self.state = ChildState.STOPPED
@@ -115,7 +88,7 @@ class _Child:
 
     @property
     def is_supervisor(self) -> bool:
-        return issubclass(self.spec.start, Supervisor)
+        return _is_supervisor(self.spec.start)
 
 
 class Supervisor(SupervisedActor):
@@ -132,7 +105,13 @@ class Supervisor(SupervisedActor):
     ``clock`` and ``scheduler`` are injected for tests (a :class:`ManualClock` with a
     :class:`ManualScheduler` makes windows and backoff deterministic); ``metrics`` defaults to the
     process-wide :func:`default_metrics`; ``rng`` draws backoff jitter.
+
+    Children may be actors (threads) and coroutines (tasks on an event loop) in any mix; see
+    :class:`ChildSpec`.
     """
+
+    default_shutdown = None  # its children are each bounded, so its stop is bounded too
+    default_start_timeout = 300.0  # it starts every child in its on_start
 
     def __init__(
         self,
@@ -148,11 +127,15 @@ class Supervisor(SupervisedActor):
         rng: random.Random | None = None,
     ) -> None:
         super().__init__()
-        self.strategy = Strategy(strategy)
+        self.strategy = _strategy(strategy)
+        if isinstance(children, str | ChildSpec) or not isinstance(children, Iterable):
+            raise TypeError(f"`children` must be an iterable of ChildSpec, got {children!r}")
         self._intensity = IntensityWindow(max_restarts, max_seconds)
         self._children: list[_Child] = []  # in start order
         for spec in children:
             self._add_spec(spec)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"`name` must be a str or None, got {name!r}")
         self._name = name
         self._clock = clock
         self._scheduler = scheduler if scheduler is not None else default_scheduler()
@@ -192,14 +175,25 @@ class Supervisor(SupervisedActor):
             self._on_exit(message)
         elif isinstance(message, _RestartDue):
             self._on_restart_due(message)
-        else:
+        elif not isinstance(message, SyncWithSupervisor):  # answered by being handled
             return super().on_receive(message)
         return None
 
+    @classmethod
+    def check_blocking_start(cls, kwargs: dict[str, Any]) -> None:
+        loop = running_loop()
+        if loop is not None and _has_task_child_on(loop, kwargs.get("children", ())):
+            raise RuntimeError(
+                "Supervisor.start() would block the event loop its coroutine children run on, "
+                "and they need it to start: `await yesman_recovery.aio.start(Supervisor, ...)`"
+            )
+
     # --- public operations (called through ref.proxy(); run in the supervisor thread) -----
 
-    def start_child(self, spec: ChildSpec) -> SupervisedRef:
+    def start_child(self, spec: ChildSpec) -> ChildRef:
         """Add ``spec`` and start it; raises :class:`StartError` (spec not kept) if it fails."""
+        if not isinstance(spec, ChildSpec):
+            raise TypeError(f"start_child expects a ChildSpec, got {spec!r}")
         if self._find(spec.id) is not None:
             raise SupervisorError(f"supervisor {self.name!r} already has a child {spec.id!r}")
         child = self._add_spec(spec)
@@ -212,20 +206,28 @@ class Supervisor(SupervisedActor):
         return child.ref
 
     def terminate_child(self, child_id: str) -> None:
-        """Stop a child (reverse of nothing: just it) and keep its spec, unless ``temporary``."""
-        child = self._require(child_id)
+        """Stop a child and keep its spec, unless ``temporary``.
+
+        A child waiting for a restart (``restarting``) has its pending restart cancelled and
+        becomes ``stopped``, as in OTP.
+        """
+        child = self._require(child_id, "terminate_child")
         self._cancel_restart(child)
         self._terminate(child)
         if child.spec.restart is Restart.TEMPORARY:
             self._children.remove(child)
         self._publish()
 
-    def restart_child(self, child_id: str) -> SupervisedRef:
-        """Start a stopped child again; raises if it runs already or fails (it stays stopped)."""
-        child = self._require(child_id)
+    def restart_child(self, child_id: str) -> ChildRef:
+        """Start a stopped child again; raises if it fails (it stays stopped).
+
+        Refused for a ``running`` child and for a ``restarting`` one (OTP's
+        ``{error, restarting}``): its pending restart stays, so it is still supervised.
+        """
+        child = self._require(child_id, "restart_child")
         if child.state is ChildState.RUNNING:
             raise SupervisorError(f"child {child_id!r} of {self.name!r} is already running")
-        self._cancel_restart(child)
+        self._refuse_restarting(child, "restart_child")
         ok = self._start(child)
         if not ok:
             # Nothing retries a manual restart: the child stays stopped until asked again.
@@ -237,15 +239,26 @@ class Supervisor(SupervisedActor):
         return child.ref
 
     def delete_child(self, child_id: str) -> None:
-        """Forget a child that is not running (call :meth:`terminate_child` first)."""
-        child = self._require(child_id)
+        """Forget a ``stopped`` child (call :meth:`terminate_child` first).
+
+        Refused for a ``running`` or ``restarting`` child, as in OTP.
+        """
+        child = self._require(child_id, "delete_child")
         if child.state is ChildState.RUNNING:
             raise SupervisorError(
                 f"child {child_id!r} of {self.name!r} is running; terminate_child it first"
             )
-        self._cancel_restart(child)
+        self._refuse_restarting(child, "delete_child")
         self._children.remove(child)
         self._publish()
+
+    def _refuse_restarting(self, child: _Child, call: str) -> None:
+        if child.state is ChildState.RESTARTING:
+            raise SupervisorError(
+                f"child {child.spec.id!r} of {self.name!r} is restarting (waiting for a backoff "
+                f"delay or a retry); it restarts by itself — terminate_child it first to {call} "
+                f"it now"
+            )
 
     def which_children(self) -> list[ChildInfo]:
         """Every child in start order with its state, incarnation, restarts and uptime."""
@@ -273,8 +286,9 @@ class Supervisor(SupervisedActor):
             workers=len(self._children) - sups,
         )
 
-    def whereis(self, child_id: str) -> SupervisedRef | None:
+    def whereis(self, child_id: str) -> ChildRef | None:
         """The current ref of a running child, or None (unknown id or not running)."""
+        _check_id(child_id, "whereis")
         child = self._find(child_id)
         return child.ref if child is not None else None
 
@@ -313,6 +327,11 @@ class Supervisor(SupervisedActor):
             if other is not child:
                 self._cancel_restart(other)
                 self._terminate(other)
+                if other.spec.restart is Restart.TEMPORARY:
+                    # OTP: a temporary child stopped by a group restart is removed, never
+                    # restarted.
+                    self._children.remove(other)
+        group = [m for m in group if m in self._children]
         delay = self._backoff_delay(child, uptime)
         for member in group:
             member.state = ChildState.RESTARTING
@@ -333,13 +352,18 @@ class Supervisor(SupervisedActor):
             why = msg.reason if member.spec.id == msg.failed else "sibling"
             if not self._start(member):
                 # OTP's try_again_restart: count it, then retry by a message to self, so the
-                # supervisor stays responsive while a child cannot start.
+                # supervisor stays responsive while a child cannot start. one_for_all retries
+                # the whole group: the members started meanwhile are stopped again first;
+                # rest_for_one (and one_for_one) retry from the child that failed.
                 self._publish()
                 self._check_intensity()
+                retry = members[i:]
+                if self.strategy is Strategy.ONE_FOR_ALL:
+                    for started in reversed(members[:i]):
+                        self._terminate(started)
+                    retry = members
                 delay = self._backoff_delay(member, 0.0)
-                self._schedule_restart(
-                    members[i:], delay, ExitKind.START_FAILED.value, member.spec.id
-                )
+                self._schedule_restart(retry, delay, ExitKind.START_FAILED.value, member.spec.id)
                 return
             member.restarts += 1
             self._metrics.child_restarts.labels(self.name, member.spec.id, why).inc()
@@ -397,7 +421,7 @@ class Supervisor(SupervisedActor):
         child.incarnation += 1
         link = SupervisionLink(self.actor_ref, child.spec.id, child.incarnation)
         try:
-            ref = child.spec.start.spawn(link, child.spec.args, dict(child.spec.kwargs))
+            ref = _spawn(child.spec, link)
             await_start(ref, link, child.spec.start_timeout)
         except Exception as exc:  # __init__ raised, on_start raised or timed out
             child.last_exit = ExitReason(ExitKind.START_FAILED, exc.__cause__ or exc)
@@ -447,10 +471,13 @@ class Supervisor(SupervisedActor):
 
     def _add_spec(self, spec: ChildSpec) -> _Child:
         if not isinstance(spec, ChildSpec):
-            raise TypeError(f"children must be ChildSpec instances, got {spec!r}")
-        if not (isinstance(spec.start, type) and issubclass(spec.start, SupervisedActor)):
+            raise TypeError(f"`children` must be ChildSpec instances, got {spec!r}")
+        if not spec.runs_as_task and not (
+            isinstance(spec.start, type) and issubclass(spec.start, SupervisedActor)
+        ):
             raise TypeError(
-                f"child {spec.id!r}: `start` must be a SupervisedActor subclass, got {spec.start!r}"
+                f"child {spec.id!r}: `start` must be a SupervisedActor subclass, a TaskWorker "
+                f"subclass or an async function, got {spec.start!r}"
             )
         if self._find(spec.id) is not None:
             raise SupervisorError(f"duplicate child id {spec.id!r}")
@@ -464,7 +491,9 @@ class Supervisor(SupervisedActor):
                 return child
         return None
 
-    def _require(self, child_id: str) -> _Child:
+    def _require(self, child_id: str, call: str = "") -> _Child:
+        if call:
+            _check_id(child_id, call)
         child = self._find(child_id)
         if child is None:
             known = [c.spec.id for c in self._children]
@@ -480,33 +509,43 @@ class Supervisor(SupervisedActor):
             gauge.labels(self.name, state.value).set(n)
 
 
-def describe_tree(ref: pykka.ActorRef[Any], *, timeout: float = 2.0) -> dict[str, Any]:
-    """The JSON-able tree below the supervisor ``ref`` (for ``/status``), asked level by level.
-
-    Runs in the caller's thread: each supervisor is asked for its children with ``timeout``;
-    a supervisor that does not answer shows as ``"state": "unresponsive"``.
-    """
-    return _describe(ref, "root", timeout)
+def _check_id(child_id: object, call: str) -> None:
+    if not isinstance(child_id, str):
+        raise TypeError(f"{call} expects a child id, got {child_id!r}: child ids are strings")
 
 
-def _describe(ref: pykka.ActorRef[Any], node_id: str, timeout: float) -> dict[str, Any]:
+def _is_supervisor(start: object) -> bool:
+    return isinstance(start, type) and issubclass(start, Supervisor)
+
+
+def _strategy(strategy: str) -> Strategy:
     try:
-        infos: list[ChildInfo] = ref.proxy().which_children().get(timeout=timeout)
-    except (pykka.Timeout, pykka.ActorDeadError):
-        return {"id": node_id, "kind": "supervisor", "state": "unresponsive", "children": []}
-    children: list[dict[str, Any]] = []
-    for info in infos:
-        node: dict[str, Any] = {
-            "id": info.id,
-            "kind": "supervisor" if info.is_supervisor else "worker",
-            "state": info.state.value,
-            "incarnation": info.incarnation,
-            "restarts": info.restarts,
-            "uptime_seconds": None if info.uptime is None else round(info.uptime, 3),
-            "last_exit": info.last_exit,
-        }
-        if info.is_supervisor:
-            sub = info.ref and _describe(info.ref, info.id, timeout)
-            node["children"] = sub["children"] if sub else []
-        children.append(node)
-    return {"id": node_id, "kind": "supervisor", "state": "running", "children": children}
+        return Strategy(strategy)
+    except ValueError:
+        allowed = ", ".join(s.value for s in Strategy)
+        raise ValueError(f"`strategy` must be one of {allowed}; got {strategy!r}") from None
+
+
+def _spawn(spec: ChildSpec, link: SupervisionLink) -> ChildRef:
+    """Start one incarnation of ``spec``: an actor thread, or a task on the spec's loop."""
+    if spec.runs_as_task:
+        from yesman_recovery.supervisors.tasks import spawn_task
+
+        return spawn_task(spec, link)
+    start = spec.start
+    assert isinstance(start, type)
+    assert issubclass(start, SupervisedActor)
+    return start.spawn(link, spec.args, dict(spec.kwargs))
+
+
+def _has_task_child_on(loop: object, specs: Iterable[Any]) -> bool:
+    """Whether ``specs`` (or the children of a supervisor among them) run a task on ``loop``."""
+    for spec in specs if isinstance(specs, Iterable) else ():
+        if not isinstance(spec, ChildSpec):
+            continue
+        if spec.loop is loop:
+            return True
+        nested = spec.kwargs.get("children", ())
+        if _is_supervisor(spec.start) and _has_task_child_on(loop, nested):
+            return True
+    return False

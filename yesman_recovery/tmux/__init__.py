@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from yesman_recovery.defaults import DEFAULT_PROGRAMS
 from yesman_recovery.tmux.client import (
     TmuxClient,
     literal,
@@ -11,12 +12,17 @@ from yesman_recovery.tmux.client import (
 )
 from yesman_recovery.tmux.compare import compare, layout_differences, parse_layout
 from yesman_recovery.tmux.policy import (
-    DEFAULT_ALLOWLIST,
     DEFAULT_SHELLS,
     ClaudeResume,
     ProgramPolicy,
     newest_conversation,
+)
+from yesman_recovery.tmux.programs import (
+    ProgramRestart,
+    RestartRule,
+    launch_line,
     program_name,
+    restart_type,
 )
 from yesman_recovery.tmux.records import (
     PaneSnapshot,
@@ -38,11 +44,13 @@ from yesman_recovery.tmux.snapshot import foreground_program, take_snapshot
 from yesman_recovery.tmux.spec import load_spec
 
 __all__ = [
-    "DEFAULT_ALLOWLIST",
+    "DEFAULT_PROGRAMS",
     "DEFAULT_SHELLS",
     "ClaudeResume",
     "PaneSnapshot",
     "ProgramPolicy",
+    "ProgramRestart",
+    "RestartRule",
     "RestorePlan",
     "RestoreResult",
     "ServerSnapshot",
@@ -53,6 +61,7 @@ __all__ = [
     "compare",
     "execute_plan",
     "foreground_program",
+    "launch_line",
     "layout_differences",
     "literal",
     "load_spec",
@@ -62,6 +71,7 @@ __all__ = [
     "plan_restore",
     "program_name",
     "respawn_pane",
+    "restart_type",
     "restore_session",
     "stored_session_name",
     "take_snapshot",

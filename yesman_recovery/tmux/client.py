@@ -10,9 +10,8 @@ spends several processes per object call. :class:`TmuxClient` runs ``tmux`` itse
 - arguments are escaped for tmux's argument parser (an argument ending in ``;`` would otherwise
   end the command), so names and argv pass through unchanged.
 
-Format output is framed with ``FIELD_SEP`` between fields and ``RECORD_END`` + newline after
-each record: window names, paths and titles may hold spaces, quotes, tabs and newlines. A value
-holding the control characters U+001E or U+001F is not supported.
+Format output is framed as :mod:`yesman_recovery.tmux.formats` describes. ``TmuxClient``
+satisfies :class:`~yesman_recovery.tmux.protocol.Tmux`, the interface the actors use.
 
 tmux stores session names escaped (``vis(3)``-style: ``\\t``, ``\\n``, ``\\$``, ``\\\\``, octal
 for other control characters) after turning ``.`` and ``:`` into ``_``; :func:`stored_session_name`
@@ -23,23 +22,31 @@ format-expanded by tmux, so :func:`literal` doubles their ``#``.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
-import select
 import subprocess
 import threading
-import time
-from collections.abc import Sequence
-
-import psutil
+from collections.abc import Mapping, Sequence
 
 from yesman_recovery.errors import TmuxError, TmuxServerGone, TmuxTimeout
+from yesman_recovery.processes import wait_pid_gone
+from yesman_recovery.tmux.formats import FIELD_SEP, RECORD_END, format_of, parse_records
+from yesman_recovery.tmux.records import ServerSnapshot
+from yesman_recovery.tmux.snapshot import take_snapshot
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "FIELD_SEP",
+    "RECORD_END",
+    "TmuxClient",
+    "escape_arg",
+    "format_of",
+    "literal",
+    "parse_records",
+    "stored_session_name",
+    "unvis",
+    "wait_pid_gone",
+]
 
-FIELD_SEP = "\x1f"
-RECORD_END = "\x1e"
 
 _GONE_MARKERS = ("no server running", "error connecting to", "server exited unexpectedly")
 _CSTYLE = {"\a": "a", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t", "\v": "v"}
@@ -86,25 +93,6 @@ def unvis(stored: str) -> str:
         return _UNCSTYLE.get(ch, ch)
 
     return _UNVIS.sub(one, stored)
-
-
-def format_of(*fields: str) -> str:
-    """Build a ``-F`` format printing ``fields`` (format expressions) as one framed record."""
-    return FIELD_SEP.join(fields) + RECORD_END
-
-
-def parse_records(output: str, width: int | None = None) -> list[list[str]]:
-    """Split framed format output into records; with ``width``, other-sized records are dropped."""
-    records: list[list[str]] = []
-    for chunk in output.split(RECORD_END + "\n"):
-        if not chunk.strip("\n"):
-            continue
-        fields = chunk.lstrip("\n").split(FIELD_SEP)
-        if width is not None and len(fields) != width:
-            log.warning("dropping a tmux record with %d fields, expected %d", len(fields), width)
-            continue
-        records.append(fields)
-    return records
 
 
 class TmuxClient:
@@ -221,6 +209,10 @@ class TmuxClient:
         text = out.strip()
         return int(text) if text.isdigit() else None
 
+    def snapshot(self, *, scrollback: Mapping[str, int] | None = None) -> ServerSnapshot:
+        """Observe every session of the server in one tmux process (see :func:`take_snapshot`)."""
+        return take_snapshot(self, scrollback=scrollback)
+
     def kill_server(self) -> None:
         """Kill the server and wait until its process is gone (tmux returns before it exits).
 
@@ -236,33 +228,3 @@ class TmuxClient:
                 f"tmux server {self.server_label} (pid {pid}) still runs {self.timeout}s "
                 f"after kill-server"
             )
-
-
-def wait_pid_gone(pid: int, timeout: float) -> bool:
-    """Wait up to ``timeout`` seconds for process ``pid`` to exit; True when it is gone.
-
-    Uses a pidfd (readable on exit) where the OS has one, else polls every 5 ms.
-    """
-    deadline = time.monotonic() + timeout
-    try:
-        fd = os.pidfd_open(pid)
-    except (OSError, AttributeError):
-        fd = -1
-    if fd >= 0:
-        try:
-            ready, _, _ = select.select([fd], [], [], timeout)
-        finally:
-            os.close(fd)
-        return bool(ready) or not _alive(pid)
-    while _alive(pid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.005)
-    return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False

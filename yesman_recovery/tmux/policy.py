@@ -1,13 +1,11 @@
-"""Which programs are restarted in a restored pane, and with which command.
+"""Which programs come back in a restored or respawned pane, and with which command.
 
-Only programs whose name is on the allowlist are restarted (as tmux-resurrect does): a shell, a
-build or a one-off command is not re-run behind the user's back. A per-program strategy may
-rewrite the argv; the built-in one makes Claude Code resume its newest conversation for the
-pane's directory instead of starting a new one.
-
-A program's name is the basename of ``argv[0]`` (a login shell's leading ``-`` removed); for an
-interpreter (``node``, ``python3``, ``bun``…) it is the script's basename without extension, and a
-script inside a ``claude-code`` package is ``claude``.
+Each program has a restart type (:mod:`yesman_recovery.tmux.programs`): ``rules`` map program
+patterns to ``permanent``/``transient``/``temporary`` (first match wins), programs a session's
+spec declares take that session's type, and anything else is ``temporary`` — typed at the prompt
+after a crash, never re-run. A per-program strategy may rewrite the argv; the built-in one makes
+Claude Code resume its newest conversation for the pane's directory instead of starting a new
+one.
 """
 
 from __future__ import annotations
@@ -15,22 +13,23 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
-from yesman_recovery.tmux.records import PaneSnapshot
+from yesman_recovery.tmux.programs import (
+    DEFAULT_RULES,
+    Ending,
+    ProgramRestart,
+    RestartRule,
+    comes_back,
+    ending_of,
+    program_name,
+    restart_type,
+    typed_after,
+)
+from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot
 
-DEFAULT_ALLOWLIST = frozenset(
-    {
-        # agents
-        "claude", "codex", "aider", "gemini", "goose", "opencode", "cursor-agent",
-        # editors and viewers
-        "vi", "vim", "nvim", "emacs", "nano", "hx", "kak", "micro", "man", "less", "more",
-        # monitors
-        "tail", "top", "htop", "btop", "watch",
-    }
-)  # fmt: skip
 DEFAULT_SHELLS = frozenset(
     {"sh", "bash", "zsh", "fish", "dash", "ksh", "mksh", "tcsh", "csh", "nu", "elvish", "xonsh"}
 )
@@ -39,21 +38,6 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 RestartStrategy = Callable[[Sequence[str], "str | None"], list[str]]
 """Rewrites a program's argv before a restart: ``(argv, cwd) -> argv``."""
-
-
-def program_name(argv: Sequence[str]) -> str:
-    """The name the allowlist knows a program by (see the module docstring)."""
-    if not argv:
-        return ""
-    name = os.path.basename(argv[0]).lstrip("-")
-    if name in INTERPRETERS or re.fullmatch(r"python3\.\d+", name):
-        script = _script_index(argv)
-        if script is not None:
-            path = argv[script]
-            if "/claude-code/" in path:
-                return "claude"
-            return os.path.splitext(os.path.basename(path))[0]
-    return name
 
 
 def _script_index(argv: Sequence[str]) -> int | None:
@@ -119,19 +103,46 @@ def default_strategies() -> Mapping[str, RestartStrategy]:
 
 @dataclass(frozen=True)
 class ProgramPolicy:
-    """Decides the command to start in a restored or respawned pane.
+    """Decides whether and how a pane's program is started again.
 
-    ``allowlist``: program names that may be restarted; ``shells``: names that mean "the pane is
-    at its prompt"; ``strategies``: program name → argv rewrite.
+    ``rules``: program patterns → restart type, first match wins (see
+    :func:`~yesman_recovery.tmux.programs.restart_type`); ``declared``: names of the programs the
+    session's spec declares, which take ``declared_restart`` (the session's restart type);
+    ``shells``: names that mean "the pane is at its prompt"; ``strategies``: program name →
+    argv rewrite.
     """
 
-    allowlist: frozenset[str] = DEFAULT_ALLOWLIST
+    rules: tuple[RestartRule, ...] = DEFAULT_RULES
+    declared: frozenset[str] = frozenset()
+    declared_restart: ProgramRestart = ProgramRestart.PERMANENT
     shells: frozenset[str] = DEFAULT_SHELLS
     strategies: Mapping[str, RestartStrategy] = field(default_factory=default_strategies)
+
+    @classmethod
+    def from_names(
+        cls,
+        transient: frozenset[str] | set[str],
+        rules: Sequence[RestartRule] = (),
+        **kwargs: object,
+    ) -> ProgramPolicy:
+        """A policy whose ``rules`` are ``rules`` then ``transient`` names (in sorted order)."""
+        named = tuple(RestartRule(n, ProgramRestart.TRANSIENT) for n in sorted(transient))
+        return cls(rules=(*rules, *named), **kwargs)  # type: ignore[arg-type]
+
+    def with_spec(self, spec: SessionSnapshot) -> ProgramPolicy:
+        """This policy with the programs ``spec`` declares (its panes' simple commands)."""
+        names = frozenset(program_name(p.command) for p in spec.panes() if p.command)
+        return replace(self, declared=self.declared | names)
 
     def is_shell(self, argv: Sequence[str] | None) -> bool:
         """True iff ``argv`` is one of the ``shells`` (the pane is back at its prompt)."""
         return bool(argv) and program_name(argv or ()) in self.shells
+
+    def restart_of(self, argv: Sequence[str]) -> ProgramRestart:
+        """The restart type of ``argv`` in this session."""
+        if program_name(argv) in self.declared:
+            return self.declared_restart
+        return restart_type(argv, self.rules)
 
     def program_of(self, pane: PaneSnapshot) -> tuple[str, ...] | None:
         """The program the pane runs or should run: its foreground argv unless that is a shell
@@ -140,13 +151,27 @@ class ProgramPolicy:
             return pane.argv
         return pane.command
 
-    def command_for(self, pane: PaneSnapshot) -> list[str] | None:
-        """The argv to start in ``pane``, or None (no program, a shell, or not allowlisted)."""
+    def command_for(self, pane: PaneSnapshot, ending: Ending = Ending.LOST) -> list[str] | None:
+        """The argv to start in ``pane`` after its program ended by ``ending`` (default: lost
+        with its server), or None (no program, a shell, or its type keeps it down)."""
         argv = self.program_of(pane)
-        if not argv:
+        if not argv or self.is_shell(argv):
             return None
-        name = program_name(argv)
-        if name not in self.allowlist or name in self.shells:
+        if ending is Ending.LOST and self._ended_before(pane):
+            ending = ending_of(pane.exit_status, None)
+        if not comes_back(self.restart_of(argv), ending):
             return None
-        strategy = self.strategies.get(name)
+        strategy = self.strategies.get(program_name(argv))
         return strategy(argv, pane.cwd) if strategy is not None else list(argv)
+
+    def _ended_before(self, pane: PaneSnapshot) -> bool:
+        # At its shell with a recorded exit: the program had ended before the server was lost.
+        return pane.exit_status is not None and self.is_shell(pane.argv) and not pane.jobs
+
+    def typed_for(self, pane: PaneSnapshot) -> list[str] | None:
+        """The command line to leave typed (not run) at the prompt of ``pane`` rebuilt after a
+        crash: its program when that is ``temporary``, else None."""
+        argv = self.program_of(pane)
+        if not argv or self.is_shell(argv) or self._ended_before(pane):
+            return None
+        return list(argv) if typed_after(self.restart_of(argv), Ending.LOST) else None

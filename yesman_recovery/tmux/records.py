@@ -39,9 +39,11 @@ class PaneSnapshot:
     argv: tuple[str, ...] | None = None
     program_pid: int | None = None
     stopped: bool = False
+    jobs: bool = False
     command: tuple[str, ...] | None = None
     shell_commands: tuple[str, ...] = ()
     scrollback: str | None = None
+    exit_status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -193,9 +195,11 @@ def _pane_to_dict(p: PaneSnapshot) -> dict[str, Any]:
         "argv": None if p.argv is None else list(p.argv),
         "program_pid": p.program_pid,
         "stopped": p.stopped,
+        "jobs": p.jobs,
         "command": None if p.command is None else list(p.command),
         "shell_commands": list(p.shell_commands),
         "scrollback": p.scrollback,
+        "exit_status": p.exit_status,
     }
 
 
@@ -239,9 +243,11 @@ def _pane_from_dict(d: Mapping[str, Any], where: str) -> PaneSnapshot:
         argv=_strs(d, "argv", where),
         program_pid=_opt(d, "program_pid", int, where),
         stopped=_get(d, "stopped", bool, where),
+        jobs=_opt(d, "jobs", bool, where) or False,
         command=_strs(d, "command", where),
         shell_commands=_strs(d, "shell_commands", where) or (),
         scrollback=_opt(d, "scrollback", str, where),
+        exit_status=_opt(d, "exit_status", int, where),
     )
 
 

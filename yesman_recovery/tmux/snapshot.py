@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import replace
+from typing import NamedTuple
 
 import psutil
 
-from yesman_recovery.tmux.client import TmuxClient, format_of, parse_records
+from yesman_recovery.tmux.formats import format_of, parse_records
+from yesman_recovery.tmux.programs import EXIT_OPTION, launched_program
+from yesman_recovery.tmux.protocol import ChainRunner
 from yesman_recovery.tmux.records import (
     PaneSnapshot,
     ServerSnapshot,
@@ -31,7 +36,7 @@ from yesman_recovery.tmux.records import (
     WindowSnapshot,
 )
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 ARGV_OPTION = "@yr_argv"
 
@@ -63,6 +68,7 @@ _PANE_FIELDS = (
     "#{pane_dead_status}",
     "#{pane_dead_signal}",
     "#{" + ARGV_OPTION + "}",
+    "#{" + EXIT_OPTION + "}",
 )
 SNAPSHOT_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("list-windows", "-a", "-F", format_of(*_WINDOW_FIELDS)),
@@ -70,12 +76,39 @@ SNAPSHOT_COMMANDS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def foreground_program(pane_pid: int) -> tuple[int, tuple[str, ...], bool] | None:
-    """Return (pid, argv, stopped) of the foreground program of the terminal of ``pane_pid``.
+class Foreground(NamedTuple):
+    """The foreground program of a pane's terminal."""
 
-    None when the process is gone or unreadable. The process-group leader is the program a shell
-    started (for a pipeline, its first command); when the leader has exited, the pane's own
-    process is reported.
+    pid: int
+    argv: tuple[str, ...]
+    stopped: bool
+    jobs: bool
+    """True iff the pane is at its shell and that shell has child processes (jobs, e.g. a
+    program stopped with Ctrl-Z): the pane holds work that is not idle."""
+
+
+def read_cmdline(pid: int) -> tuple[str, ...]:
+    """The argv of ``pid`` from ``/proc``, split on NULs only.
+
+    A program that rewrote its command line into one string is split on spaces, unless that
+    string names an existing file (a one-word program whose path holds a space); psutil splits
+    every such string, so it is not used here.
+    """
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        data = f.read()
+    parts = [p.decode("utf-8", "surrogateescape") for p in data.rstrip(b"\0").split(b"\0")]
+    if len(parts) == 1 and " " in parts[0] and not os.path.exists(parts[0]):
+        parts = parts[0].split()
+    return tuple(p for p in parts if p) if parts != [""] else ()
+
+
+def foreground_program(pane_pid: int) -> Foreground | None:
+    """The foreground program of the terminal of ``pane_pid``, or None when unreadable.
+
+    The process-group leader is the program a shell started (for a pipeline, its first
+    command); when the leader has exited, the pane's own process is reported. A program started
+    through :func:`~yesman_recovery.tmux.programs.launch_line` is reported as itself, not as the
+    ``sh`` that runs it.
     """
     try:
         with open(f"/proc/{pane_pid}/stat", encoding="utf-8", errors="replace") as f:
@@ -87,17 +120,56 @@ def foreground_program(pane_pid: int) -> tuple[int, tuple[str, ...], bool] | Non
         try:
             proc = psutil.Process(pid)
             with proc.oneshot():
-                argv = tuple(proc.cmdline())
+                argv = read_cmdline(pid)
                 stopped = proc.status() == psutil.STATUS_STOPPED
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            jobs = pid == pane_pid and bool(children(pid))
+        except (OSError, psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
         if argv:
-            return pid, argv, stopped
+            launched = _launched(pid, argv)
+            if launched is None:
+                return Foreground(pid, argv, stopped, jobs)
+            program_pid, program = launched
+            with suppress(psutil.Error):
+                stopped = psutil.Process(program_pid).status() == psutil.STATUS_STOPPED
+            return Foreground(program_pid, program, stopped, jobs)
     return None
 
 
+def _launched(pid: int, argv: tuple[str, ...]) -> tuple[int, tuple[str, ...]] | None:
+    """(pid, argv) of the program a launcher runs; None when ``argv`` is no launcher or its
+    program has ended (it then runs ``tmux set-option``, or nothing)."""
+    program = launched_program(argv)
+    if program is None:
+        return None
+    for child in children(pid):
+        try:
+            seen = read_cmdline(child)
+        except OSError:
+            continue
+        # A child still showing the launcher's argv has forked but not yet run the program.
+        if seen and seen != argv and os.path.basename(seen[0]) != "tmux":
+            return child, program
+    return None
+
+
+def children(pid: int) -> list[int]:
+    """The pids of ``pid``'s direct children (``/proc/PID/task/PID/children``: no scan of
+    every process, as ``psutil.Process.children`` does)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        try:
+            return [c.pid for c in psutil.Process(pid).children()]
+        except psutil.Error:
+            return []
+    except (OSError, ValueError):
+        return []
+
+
 def take_snapshot(
-    client: TmuxClient, *, scrollback: Mapping[str, int] | None = None
+    client: ChainRunner, *, scrollback: Mapping[str, int] | None = None
 ) -> ServerSnapshot:
     """Observe every session on the client's server.
 
@@ -182,10 +254,12 @@ def _pane(rec: list[str]) -> PaneSnapshot:
         dead=dead,
         dead_status=_int(rec[9]) if dead else None,
         dead_signal=_int(rec[10]) if dead else None,
-        argv=program[1] if program else None,
-        program_pid=program[0] if program else None,
-        stopped=program[2] if program else False,
+        argv=program.argv if program else None,
+        program_pid=program.pid if program else None,
+        stopped=program.stopped if program else False,
+        jobs=program.jobs if program else False,
         command=_argv_option(rec[11]),
+        exit_status=_int(rec[12]),
     )
 
 
@@ -209,7 +283,7 @@ def _int(text: str) -> int | None:
 
 
 def _with_scrollback(
-    client: TmuxClient, sessions: tuple[SessionSnapshot, ...], lines: Mapping[str, int]
+    client: ChainRunner, sessions: tuple[SessionSnapshot, ...], lines: Mapping[str, int]
 ) -> tuple[SessionSnapshot, ...]:
     marker = "yr-scrollback-" + secrets.token_hex(8)
     commands: list[tuple[str, ...]] = []

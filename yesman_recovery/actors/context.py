@@ -1,0 +1,99 @@
+"""What the session and watcher actors exchange and share: observations, settings, context.
+
+:class:`SessionContext` holds everything from outside an actor that it acts through — the tmux
+server (:class:`~yesman_recovery.tmux.protocol.Tmux`), the store, the metrics, the clock and how
+to pause, the processes it signals, the pid watcher — so tests give the real actors fakes of
+each and a manual clock.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from yesman_recovery.actors.diagnosis import FailureKind
+from yesman_recovery.actors.pidwatch import ExitWatcher, PidWatchFactory
+from yesman_recovery.clock import SYSTEM_CLOCK, Clock
+from yesman_recovery.defaults import DEFAULT_FROZEN_GRACE
+from yesman_recovery.metrics.definitions import RecoveryMetrics
+from yesman_recovery.processes import SYSTEM_PROCESSES, Processes
+from yesman_recovery.storage import Store
+from yesman_recovery.supervisors.restart import IntensityWindow
+from yesman_recovery.supervisors.scheduler import Scheduler
+from yesman_recovery.supervisors.spec import Restart
+from yesman_recovery.tmux.checkpoint import SessionMode
+from yesman_recovery.tmux.policy import ProgramPolicy
+from yesman_recovery.tmux.protocol import Tmux
+from yesman_recovery.tmux.records import ServerSnapshot
+
+
+class SessionState(enum.StrEnum):
+    STARTING = "starting"
+    WAITING = "waiting"  # declared, not on the server, nothing to build it from yet
+    HEALTHY = "healthy"
+    RECOVERING = "recovering"
+    FROZEN = "frozen"
+    FAILED = "failed"
+    RELEASED = "released"
+
+
+class ObservationKind(enum.StrEnum):
+    OK = "ok"
+    GONE = "gone"  # no tmux server on the socket
+    TIMEOUT = "timeout"  # the server did not answer within the command timeout
+    ERROR = "error"  # the server answered with an error
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One look at the whole server, sent by the watcher to every session actor."""
+
+    kind: ObservationKind
+    snapshot: ServerSnapshot | None
+    at: float  # monotonic time of the observation
+    onset: float | None = None  # monotonic time of the exit event that triggered it, if any
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """How one session is kept: from ``[[sessions]]`` (declared) or ``[tmux]`` (adopted)."""
+
+    name: str
+    declared: bool
+    policy: ProgramPolicy
+    spec_path: Path | None = None
+    restart: Restart = Restart.PERMANENT
+    frozen_grace: float = DEFAULT_FROZEN_GRACE
+    program_max_restarts: int = 3
+    program_max_seconds: float = 60.0
+    scrollback: int = 0
+
+    @property
+    def mode(self) -> SessionMode:
+        return SessionMode.DECLARED if self.declared else SessionMode.ADOPTED
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    """What every session actor (and the watcher) shares.
+
+    ``intensities`` keeps each session's recovery history across restarts of its actor (one
+    :class:`IntensityWindow` per session and failure kind; each actor touches only its own).
+    ``sleep`` pauses an actor while a restore or respawn settles (a test's advances its manual
+    clock); ``processes`` is what SIGCONT, SIGKILL and "wait until gone" go through;
+    ``pidwatch`` builds the watcher's exit watcher.
+    """
+
+    client: Tmux
+    store: Store
+    metrics: RecoveryMetrics
+    clock: Clock = SYSTEM_CLOCK
+    scheduler: Scheduler | None = None  # for the grace-period re-check of stopped programs
+    intensities: dict[tuple[str, FailureKind], IntensityWindow] = field(default_factory=dict)
+    sleep: Callable[[float], None] = time.sleep
+    processes: Processes = SYSTEM_PROCESSES
+    pidwatch: PidWatchFactory = ExitWatcher

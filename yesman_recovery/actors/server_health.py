@@ -1,0 +1,85 @@
+"""An unresponsive tmux server: SIGCONT it if stopped, kill it if allowed, count each spell once.
+
+The watcher reports each look at the server here. A spell of unresponsiveness (no answer within
+``command_timeout``) starts at the first timeout: a stopped server is sent SIGCONT once; one that
+stays unresponsive for ``frozen_grace`` is killed (SIGKILL, by the pid it last reported) only when
+``allow_kill_server`` is set, and its sessions are then restored like after any crash. The spell
+is counted once, when it ends — ``success`` if the same server answers again, ``escalated`` if
+it was replaced — not once per session. Not an actor: the tmux watcher owns one.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+
+from yesman_recovery.actors.diagnosis import FailureKind
+from yesman_recovery.labels import Action, Outcome
+from yesman_recovery.metrics.definitions import RecoveryMetrics
+from yesman_recovery.processes import Processes
+
+Audit = Callable[[str, Action, Outcome], None]
+"""Records one event about the server: (detail, action, outcome)."""
+
+
+class ServerHealth:
+    """The unresponsive spells of one tmux server (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        processes: Processes,
+        metrics: RecoveryMetrics,
+        audit: Audit,
+        allow_kill: bool,
+        grace: float,
+    ) -> None:
+        self._processes = processes
+        self._metrics = metrics
+        self._audit = audit
+        self._allow_kill = allow_kill
+        self._grace = grace
+        self.server_pid: int | None = None  # pid of the server as last observed
+        self._since: float | None = None  # start of the current spell
+        self._continued = False  # True iff SIGCONT was sent in the current spell
+
+    def answered(self, now: float, pid: int | None) -> None:
+        """The server answered with pid ``pid``: ends a spell (same server: ``success``)."""
+        self._end(now, Outcome.SUCCESS if pid == self.server_pid else Outcome.ESCALATED)
+        self.server_pid = pid
+
+    def gone(self, now: float) -> None:
+        """No server on the socket: a spell ends as ``escalated`` (the server was replaced)."""
+        self._end(now, Outcome.ESCALATED)
+
+    def unresponsive(self, now: float) -> None:
+        """The server did not answer: SIGCONT once if stopped, then kill it if allowed."""
+        pid = self.server_pid
+        if self._since is None:
+            self._since = now
+            self._continued = False
+        if pid is None:
+            return
+        stopped = not self._continued and self._processes.stopped(pid)
+        if stopped and self._processes.signal(pid, signal.SIGCONT):
+            self._continued = True
+            detail = f"tmux server {pid} was stopped; sent SIGCONT"
+            self._audit(detail, Action.SIGCONT, Outcome.ATTEMPTED)
+            return
+        waited = now - self._since
+        if self._allow_kill and waited >= self._grace:
+            self._processes.signal(pid, signal.SIGKILL)
+            detail = f"tmux server {pid} unresponsive for {waited:.1f} s; killed"
+            self._audit(detail, Action.KILL_SERVER, Outcome.ATTEMPTED)
+            self.server_pid = None
+
+    def _end(self, now: float, outcome: Outcome) -> None:
+        since = self._since
+        if since is None:
+            return
+        self._since = None
+        kind = FailureKind.FROZEN.value
+        self._metrics.recoveries.labels(kind, outcome).inc()
+        if outcome is Outcome.SUCCESS:
+            self._metrics.recovery_duration.labels(kind).observe(max(0.0, now - since))
+        self._audit(f"tmux server answers again after {now - since:.1f} s", Action.WAIT, outcome)

@@ -1,0 +1,48 @@
+"""What the daemon and the CLI build from a configuration: the tmux client and program policies.
+
+One place, so ``yesman-recovery run`` and ``yesman-recovery sessions save/restore`` talk to the
+same server with the same timeout and restart the same programs. Not imported by
+:mod:`yesman_recovery.config` itself: the CLI imports it only in the commands that need tmux.
+"""
+
+from __future__ import annotations
+
+from yesman_recovery.config.model import Config
+from yesman_recovery.tmux.client import TmuxClient
+from yesman_recovery.tmux.policy import ProgramPolicy
+from yesman_recovery.tmux.programs import ProgramRestart, RestartRule
+
+
+def tmux_client(config: Config) -> TmuxClient:
+    """The client of the configured server (``[tmux] socket_name`` / ``socket_path``)."""
+    tmux = config.tmux
+    return TmuxClient(
+        socket_name=tmux.socket_name,
+        socket_path=None if tmux.socket_path is None else str(tmux.socket_path),
+        timeout=tmux.command_timeout,
+    )
+
+
+def program_policy(config: Config, session: str | None = None) -> ProgramPolicy:
+    """The policy of session ``session``: ``[tmux.restart]`` rules first, then ``[tmux]
+    programs`` plus the session's own ``programs`` as ``transient``; programs its spec declares
+    take the session's ``restart`` type (set by the session actor once the spec is loaded).
+
+    An adopted (undeclared) session, or None, gets the ``[tmux]`` settings alone.
+    """
+    programs = config.tmux.programs
+    declared = config.session(session) if session is not None else None
+    restart = ProgramRestart.PERMANENT
+    if declared is not None:
+        programs = programs | declared.programs
+        restart = ProgramRestart(declared.restart.value)
+    rules = tuple(RestartRule(p, ProgramRestart(kind)) for p, kind in config.tmux.restart)
+    return ProgramPolicy.from_names(programs, rules, declared_restart=restart)
+
+
+def frozen_grace(config: Config, session: str | None = None) -> float:
+    """The frozen grace of session ``session``: its own if it sets one, else ``[tmux]``'s."""
+    declared = config.session(session) if session is not None else None
+    if declared is not None and declared.frozen_grace is not None:
+        return declared.frozen_grace
+    return config.tmux.frozen_grace

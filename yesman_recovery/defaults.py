@@ -1,0 +1,27 @@
+"""Defaults that more than one layer reads, each written once (no imports: any layer may use it).
+
+The configuration (:mod:`yesman_recovery.config.model`) uses them for absent keys; the tmux
+layer's :class:`~yesman_recovery.tmux.policy.ProgramPolicy` and the actors' settings default to
+them, so code built without a configuration behaves like the built-in one.
+"""
+
+from __future__ import annotations
+
+DEFAULT_PROGRAMS: frozenset[str] = frozenset(
+    {
+        # AI coding agents
+        "claude", "codex", "aider", "gemini", "goose", "opencode", "cursor-agent", "amp", "qwen",
+        # editors and pagers
+        "vi", "vim", "nvim", "emacs", "nano", "hx", "helix", "micro", "kak", "less", "more",
+        "man", "most",
+        # monitors
+        "tail", "top", "htop", "btop", "journalctl", "k9s",
+    }
+)  # fmt: skip
+"""Programs that are ``transient`` by default (``[tmux] programs``): they come back after an
+abnormal end. Anything else is ``temporary`` — build, package and run tools, one-shot commands,
+``watch`` (it re-runs an arbitrary command) — and is never re-run behind the user's back."""
+
+DEFAULT_FROZEN_GRACE = 2.0
+"""Seconds a program may stay stopped (state ``T``) before it counts as frozen; also how long
+an unresponsive tmux server is waited for before it may be killed."""

@@ -1,0 +1,268 @@
+"""Plans: the tmux commands that build a session from a snapshot or spec, or repair one.
+
+A restore is **one** chained tmux invocation: ``new-session -d`` at the saved size, each window
+at its saved index with its name and every pane with ``-c cwd``, each window's layout string
+applied once after its panes exist, the active pane, zoom and active window, and the programs.
+
+How programs run: as the user would have started them, typed at the prompt of the pane's own
+login shell (tmux's ``default-shell``), so rc files, ``PATH`` and exported secrets apply, Ctrl-Z
+is the shell's job control, and the user is back at that shell when the program ends. The typed
+line is :func:`~yesman_recovery.tmux.programs.launch_line`: the exact argv (quoted), followed by
+a record of its exit status in the pane option ``@yr_exit``, which tells a crash from the user's
+own exit or Ctrl-C. The argv started is kept in the pane option ``@yr_argv``. A ``temporary``
+program (a build, a deploy, any one-shot command) is never run again: after a crash its command
+line is typed at the prompt without Enter.
+
+Spec panes with ``shell_command`` lines get a shell and the lines are typed into it, as
+``tmuxp load`` does; the last line is replaced by the policy's command when it is a simple
+command the policy brings back (so Claude Code resumes).
+
+Targets inside the chain are ``=<name>:`` (the session's current window and active pane, which
+``new-window``/``split-window`` move to what they create) with relative tokens (``{top-left}``,
+``.+N``, ``^``), so they depend neither on which session tmux deems current nor on
+``base-index``/``pane-base-index``; repairs of live sessions use session/window/pane ids.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from yesman_recovery.tmux.client import literal, unvis
+from yesman_recovery.tmux.compare import match_window
+from yesman_recovery.tmux.policy import ProgramPolicy
+from yesman_recovery.tmux.programs import EXIT_OPTION, launch_line
+from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot
+from yesman_recovery.tmux.snapshot import ARGV_OPTION
+
+Command = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlannedProgram:
+    """A program a plan starts: window and pane positions (0-based) and its argv."""
+
+    window: int
+    pane: int
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PaneStart:
+    """What to do in a pane a repair creates, once its id is known (second invocation)."""
+
+    cwd: str
+    argv: tuple[str, ...] | None
+    typed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    """tmux commands that build (or repair) a session.
+
+    ``commands`` run as one invocation. A repair also has ``pane_starts``: one per pane it
+    creates, in the order the first invocation prints their ids, then ``finish`` (layouts);
+    those run as a second invocation.
+    """
+
+    session_name: str
+    commands: tuple[Command, ...]
+    programs: tuple[PlannedProgram, ...] = ()
+    pane_starts: tuple[PaneStart, ...] = ()
+    finish: tuple[Command, ...] = ()
+
+
+def _cwd(pane: PaneSnapshot) -> str:
+    return pane.cwd or os.path.expanduser("~")
+
+
+def _program_options(target: Sequence[str], argv: Sequence[str]) -> list[Command]:
+    return [
+        ("set-option", "-p", *target, ARGV_OPTION, json.dumps(list(argv))),
+        ("set-option", "-p", "-u", *target, EXIT_OPTION),
+    ]
+
+
+def _typed(pane: PaneSnapshot, argv: Sequence[str] | None) -> list[str]:
+    lines = list(pane.shell_commands)
+    if lines and argv is not None:
+        lines[-1] = launch_line(argv)
+    return lines
+
+
+def type_lines(target: Sequence[str], lines: Sequence[str], enter: bool = True) -> list[Command]:
+    """``send-keys`` of each line (literally), each followed by Enter unless ``enter`` is off."""
+    cmds: list[Command] = []
+    for line in lines:
+        cmds.append(("send-keys", *target, "-l", "--", line))
+        if enter:
+            cmds.append(("send-keys", *target, "Enter"))
+    return cmds
+
+
+def launch_commands(target: Sequence[str], argv: Sequence[str]) -> list[Command]:
+    """Commands that start ``argv`` at the prompt of the shell in ``target`` and record it."""
+    return [*_program_options(target, argv), *type_lines(target, [launch_line(argv)])]
+
+
+def _pane_commands(
+    create: Command, pane: PaneSnapshot, policy: ProgramPolicy, target: Command
+) -> tuple[list[Command], tuple[str, ...] | None]:
+    """Commands creating one pane (``create`` has no program yet) and the program it runs;
+    ``target`` (``-t =S:``) names the new pane once it exists."""
+    argv = policy.command_for(pane)
+    if pane.shell_commands:
+        typed = type_lines(target, _typed(pane, argv))
+        if argv is None:
+            return [create, *typed], None
+        return [create, *_program_options(target, argv), *typed], tuple(argv)
+    if argv is not None:
+        return [create, *launch_commands(target, argv)], tuple(argv)
+    leave = policy.typed_for(pane)
+    if leave is not None:
+        return [create, *type_lines(target, [shlex.join(leave)], enter=False)], None
+    return [create], None
+
+
+def plan_restore(session: SessionSnapshot, policy: ProgramPolicy) -> RestorePlan:
+    """Plan the one tmux invocation that rebuilds ``session`` on a server that lacks it.
+
+    Every command targets ``=<name>:`` (the session's current window and its active pane):
+    ``new-window`` and ``split-window`` make what they create current, so no command depends
+    on tmux's idea of the "current" session, nor on ``base-index``/``pane-base-index``.
+    """
+    if session.is_empty:
+        raise ValueError(
+            f"session {session.name!r} has no pane: an empty snapshot cannot be restored"
+        )
+    here = f"={session.name}:"
+    at: Command = ("-t", here)
+    cmds: list[Command] = []
+    programs: list[PlannedProgram] = []
+    windows = [w for w in session.windows if w.panes]
+    for wpos, window in enumerate(windows):
+        first = window.panes[0]
+        name = () if window.automatic_rename else ("-n", literal(window.name))
+        if wpos == 0:
+            create: Command = ("new-session", "-d", "-s", literal(unvis(session.name)))
+            if session.width and session.height:
+                create += ("-x", str(session.width), "-y", str(session.height))
+            for key, value in session.environment:
+                create += ("-e", f"{key}={value}")
+            create += (*name, "-c", literal(_cwd(first)))
+        else:
+            where = here if window.index is None else f"{here}{window.index}"
+            create = ("new-window", "-t", where, *name, "-c", literal(_cwd(first)))
+        first_cmds, argv = _pane_commands(create, first, policy, at)
+        cmds += first_cmds[:1]
+        if wpos == 0 and window.index is not None:
+            # via a spare index: moving a window onto its own index is an error
+            spare = f"{here}{window.index + 100_000}"
+            cmds.append(("move-window", "-s", here, "-t", spare))
+            cmds.append(("move-window", "-s", spare, "-t", f"{here}{window.index}"))
+        cmds += first_cmds[1:]
+        if argv:
+            programs.append(PlannedProgram(wpos, 0, argv))
+        for ppos, pane in enumerate(window.panes[1:], start=1):
+            split = ("split-window", *at, "-c", literal(_cwd(pane)))
+            pane_cmds, argv = _pane_commands(split, pane, policy, at)
+            cmds += pane_cmds
+            if argv:
+                programs.append(PlannedProgram(wpos, ppos, argv))
+            if len(window.panes) > 2:
+                cmds.append(("select-layout", *at, "tiled"))  # room for the next split
+        if window.layout:
+            cmds.append(("select-layout", *at, window.layout))
+        active = next((i for i, p in enumerate(window.panes) if p.active), 0)
+        cmds.append(("select-pane", "-t", here + ".{top-left}"))
+        if active:
+            cmds.append(("select-pane", "-t", f"{here}.+{active}"))
+        if window.zoomed and len(window.panes) > 1:
+            cmds.append(("resize-pane", *at, "-Z"))
+    active_w = next((w for w in windows if w.active), windows[0])
+    if active_w.index is not None:
+        cmds.append(("select-window", "-t", f"{here}{active_w.index}"))
+    else:
+        cmds.append(("select-window", "-t", here + "^"))
+        if windows.index(active_w):
+            cmds.append(("select-window", "-t", f"{here}+{windows.index(active_w)}"))
+    return RestorePlan(session.name, tuple(cmds), tuple(programs))
+
+
+def plan_repair(
+    expected: SessionSnapshot, actual: SessionSnapshot, policy: ProgramPolicy
+) -> RestorePlan:
+    """Plan the creation of the windows and panes ``actual`` lacks; nothing existing is touched.
+
+    Windows are matched by :func:`match_window`; a missing window goes
+    to its expected index when free, else after the last window. A window with fewer panes gets
+    the missing ones after its last pane, then the expected layout. Panes are never removed.
+    """
+    sid = actual.session_id or f"={actual.name}"
+    used = {w.index for w in actual.windows}
+    cmds: list[Command] = []
+    starts: list[PaneStart] = []
+    finish: list[Command] = []
+    for position, window in enumerate(expected.windows):
+        found = match_window(window, position, actual)
+        if found is None:
+            index = (
+                window.index
+                if window.index is not None and window.index not in used
+                else (max((i for i in used if i is not None), default=-1) + 1)
+            )
+            used.add(index)
+            target = f"{sid}:{index}"
+            name = () if window.automatic_rename else ("-n", literal(window.name))
+            cmds.append(
+                (
+                    "new-window",
+                    "-d",
+                    "-P",
+                    "-F",
+                    "#{pane_id}",
+                    "-t",
+                    target,
+                    *name,
+                    "-c",
+                    literal(_cwd(window.panes[0])),
+                )
+            )
+            starts.append(_start(window.panes[0], policy))
+            split_from, missing = f"{target}.{{top-left}}", window.panes[1:]
+        elif len(found.panes) < len(window.panes):
+            target = found.window_id
+            split_from, missing = found.panes[-1].pane_id, window.panes[len(found.panes) :]
+        else:
+            continue
+        new_starts = []
+        for pane in reversed(missing):  # each split lands right after `split_from`
+            cmds.append(
+                (
+                    "split-window",
+                    "-d",
+                    "-P",
+                    "-F",
+                    "#{pane_id}",
+                    "-t",
+                    split_from,
+                    "-c",
+                    literal(_cwd(pane)),
+                )
+            )
+            cmds.append(("select-layout", "-t", target, "tiled"))
+            new_starts.append(_start(pane, policy))
+        starts += new_starts
+        if window.layout:
+            finish.append(("select-layout", "-t", target, window.layout))
+    return RestorePlan(actual.name, tuple(cmds), (), tuple(starts), tuple(finish))
+
+
+def _start(pane: PaneSnapshot, policy: ProgramPolicy) -> PaneStart:
+    argv = policy.command_for(pane)
+    if pane.shell_commands:
+        return PaneStart(_cwd(pane), None, tuple(_typed(pane, argv)))
+    return PaneStart(_cwd(pane), None if argv is None else tuple(argv))  # in a fresh shell

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 
+from yesman_recovery.config.build import tmux_client
 from yesman_recovery.health.build import Targets, build_check
 from yesman_recovery.health.tree import health_subtree
 from yesman_recovery.supervisors.spec import ChildSpec
-from yesman_recovery.tmux.client import TmuxClient
 
 if TYPE_CHECKING:
     from yesman_recovery.app import RecoveryApp
@@ -39,12 +39,7 @@ def daemon_health_subtree(app: RecoveryApp) -> ChildSpec:
     """The ``health`` supervisor of ``app``, one actor per ``[[health_checks]]`` entry."""
     config = app.config
     app.health.store = app.store
-    tmux = config.tmux
-    client = TmuxClient(
-        socket_name=tmux.socket_name,
-        socket_path=None if tmux.socket_path is None else str(tmux.socket_path),
-        timeout=tmux.command_timeout,
-    )
+    client = tmux_client(config)
 
     def watcher() -> pykka.ActorRef[Any] | None:
         with contextlib.suppress(RuntimeError):

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 
+from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.health.check import CheckSpec
 from yesman_recovery.health.policy import CheckState, Suppression
+from yesman_recovery.labels import AuditKind
 from yesman_recovery.metrics.definitions import RecoveryMetrics, default_metrics
-from yesman_recovery.supervisors.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.supervisors.scheduler import Scheduler, default_scheduler
 
 if TYPE_CHECKING:
@@ -201,7 +202,12 @@ class HealthChecks:
             return
         try:
             self.store.audit.append(
-                "health", name, detail=detail, action=action, outcome=outcome, duration=duration
+                AuditKind.HEALTH,
+                name,
+                detail=detail,
+                action=action,
+                outcome=outcome,
+                duration=duration,
             )
         except Exception:  # the audit trail must not crash a check
             logger.exception("could not audit %s of health check %s", action, name)

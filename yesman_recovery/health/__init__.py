@@ -14,25 +14,24 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from yesman_recovery.health.actor import HealthCheckActor, RunNow
+    from yesman_recovery.health.actor import HealthCheckActor
     from yesman_recovery.health.build import register_heal
     from yesman_recovery.health.check import CheckSpec, HealAction, HealResult, ProbeResult
     from yesman_recovery.health.policy import CheckPolicy, CheckState, Status, Suppression, observe
-    from yesman_recovery.health.service import HealthChecks
+    from yesman_recovery.health.service import HealthChecks, RunNow, restart_child_path
     from yesman_recovery.health.tree import (
         HealthSupervisor,
         check_child,
         health_subtree,
-        restart_child_path,
     )
 
 _WHERE = {
     "HealthCheckActor": "actor",
     "HealthSupervisor": "tree",
-    "RunNow": "actor",
+    "RunNow": "service",
     "check_child": "tree",
     "health_subtree": "tree",
-    "restart_child_path": "tree",
+    "restart_child_path": "service",
     "register_heal": "build",
     "CheckSpec": "check",
     "HealAction": "check",

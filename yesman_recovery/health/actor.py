@@ -34,7 +34,7 @@ from yesman_recovery.health.check import (
 )
 from yesman_recovery.health.policy import Status, Suppression, heals_in_window, observe
 from yesman_recovery.health.runner import LoopCall, Worker
-from yesman_recovery.health.service import HealthChecks
+from yesman_recovery.health.service import HealthChecks, RunNow, restart_child_path
 from yesman_recovery.supervisors.actor import SupervisedActor
 from yesman_recovery.supervisors.restart import ExitReason
 from yesman_recovery.supervisors.scheduler import Cancellable, Periodic
@@ -48,13 +48,6 @@ itself out first, so its own output and kill are recorded."""
 RESTART_TIMEOUT = 30.0
 INLINE_WAIT = 0.002
 """Seconds the actor waits for a probe's result before it arms the deadline and moves on."""
-
-
-@dataclass(frozen=True)
-class RunNow:
-    """Run the check now; ``reply(view)`` is called (on the actor thread) after its result."""
-
-    reply: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -377,8 +370,6 @@ class HealthCheckActor(SupervisedActor):
         try:
             if root is None:
                 raise LookupError("no root supervisor to restart it under")
-            from yesman_recovery.health.tree import restart_child_path
-
             restart_child_path(root, path, RESTART_TIMEOUT)
             outcome, detail = "success", f"restarted {path}"
         except Exception as exc:

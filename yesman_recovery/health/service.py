@@ -32,11 +32,20 @@ from yesman_recovery.supervisors.scheduler import Scheduler, default_scheduler
 if TYPE_CHECKING:
     from yesman_recovery.storage import Store
     from yesman_recovery.supervisors.actor import SupervisedRef
+    from yesman_recovery.supervisors.spec import ChildSpec
 
 logger = logging.getLogger(__name__)
 
 HEAL_OUTCOMES = ("success", "failed", "timeout", "handed_over")
 ASK_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class RunNow:
+    """Message to a check actor: run now; ``reply(view)`` is called (on the actor thread) after
+    its result."""
+
+    reply: Callable[[dict[str, Any]], None] | None = None
 
 
 def blank_view(spec: CheckSpec) -> dict[str, Any]:
@@ -70,6 +79,7 @@ class HealthChecks:
         self._specs: dict[str, CheckSpec] = {}  # check name -> spec, in registration order
         self._healing: set[str] = set()  # keys of heal actions running right now
         self._supervisor: pykka.ActorRef[Any] | None = None  # the health supervisor, if running
+        self._child_of: Callable[[CheckSpec, HealthChecks], ChildSpec] | None = None
 
     # --- registration ---------------------------------------------------------------------
 
@@ -93,13 +103,11 @@ class HealthChecks:
 
     def add(self, spec: CheckSpec, timeout: float = ASK_TIMEOUT) -> None:
         """Declare ``spec`` and start its actor under the running health supervisor."""
-        from yesman_recovery.health.tree import check_child
-
-        self.declare(spec)
-        sup = self._supervisor
-        if sup is None:
+        sup, child_of = self._supervisor, self._child_of
+        if sup is None or child_of is None:
             raise RuntimeError("the health supervisor is not running; start the tree first")
-        sup.proxy().start_child(check_child(spec, self)).get(timeout=timeout)
+        self.declare(spec)
+        sup.proxy().start_child(child_of(spec, self)).get(timeout=timeout)
 
     def names(self) -> list[str]:
         with self._lock:
@@ -121,9 +129,15 @@ class HealthChecks:
                 state = self._states[name] = CheckState(started_at=self.clock.monotonic())
             return state
 
-    def attach_supervisor(self, ref: pykka.ActorRef[Any] | None) -> None:
+    def attach_supervisor(
+        self,
+        ref: pykka.ActorRef[Any] | None,
+        child_of: Callable[[CheckSpec, HealthChecks], ChildSpec] | None = None,
+    ) -> None:
+        """Called by the health supervisor: its ref (None when it ends) and how it makes the
+        child spec of a check, for :meth:`add`."""
         with self._lock:
-            self._supervisor = ref
+            self._supervisor, self._child_of = ref, child_of
 
     # --- heals running now ----------------------------------------------------------------
 
@@ -164,8 +178,6 @@ class HealthChecks:
         Raises ``LookupError`` for an unknown check and ``TimeoutError`` when no result came
         within ``timeout`` seconds.
         """
-        from yesman_recovery.health.actor import RunNow
-
         self.spec(name)
         ref = self._child(name, timeout)
         done = threading.Event()
@@ -211,3 +223,23 @@ class HealthChecks:
             )
         except Exception:  # the audit trail must not crash a check
             logger.exception("could not audit %s of health check %s", action, name)
+
+
+def restart_child_path(root: pykka.ActorRef[Any], path: str, timeout: float) -> None:
+    """Restart the child at ``path`` (``"tmux/watcher"``) below ``root``: stop it, start it.
+
+    Raises ``LookupError`` when a supervisor on the path is not running, and what the
+    supervisor raised (e.g. an unknown child id) otherwise.
+    """
+    parts = [p for p in path.strip("/").split("/") if p]
+    if not parts:
+        raise LookupError(f"empty child path {path!r}")
+    sup = root
+    for i, part in enumerate(parts[:-1]):
+        ref = sup.proxy().whereis(part).get(timeout=timeout)
+        if ref is None:
+            raise LookupError(f"{'/'.join(parts[: i + 1])!r} is not running")
+        sup = ref
+    last = parts[-1]
+    sup.proxy().terminate_child(last).get(timeout=timeout)
+    sup.proxy().restart_child(last).get(timeout=timeout)

@@ -1,14 +1,12 @@
-"""The ``health`` subtree: its supervisor, one child per check, and restarts on escalation.
+"""The ``health`` subtree: its supervisor and one child per check.
 
 :func:`health_subtree` gives the ``ChildSpec`` of a ``health`` supervisor for any tree (the
-daemon's or a host's own); :func:`restart_child_path` is what ``restart_on_escalation`` does.
+daemon's or a host's own).
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import pykka
 
 from yesman_recovery.health.actor import HealthCheckActor
 from yesman_recovery.health.check import CheckSpec
@@ -16,26 +14,6 @@ from yesman_recovery.health.service import HealthChecks
 from yesman_recovery.supervisors.restart import ExitReason
 from yesman_recovery.supervisors.spec import ChildSpec, Strategy
 from yesman_recovery.supervisors.supervisor import Supervisor
-
-
-def restart_child_path(root: pykka.ActorRef[Any], path: str, timeout: float) -> None:
-    """Restart the child at ``path`` (``"tmux/watcher"``) below ``root``: stop it, start it.
-
-    Raises ``LookupError`` when a supervisor on the path is not running, and what the
-    supervisor raised (e.g. an unknown child id) otherwise.
-    """
-    parts = [p for p in path.strip("/").split("/") if p]
-    if not parts:
-        raise LookupError(f"empty child path {path!r}")
-    sup = root
-    for i, part in enumerate(parts[:-1]):
-        ref = sup.proxy().whereis(part).get(timeout=timeout)
-        if ref is None:
-            raise LookupError(f"{'/'.join(parts[: i + 1])!r} is not running")
-        sup = ref
-    last = parts[-1]
-    sup.proxy().terminate_child(last).get(timeout=timeout)
-    sup.proxy().restart_child(last).get(timeout=timeout)
 
 
 class HealthSupervisor(Supervisor):
@@ -47,7 +25,7 @@ class HealthSupervisor(Supervisor):
 
     def on_start(self) -> None:
         super().on_start()
-        self._checks.attach_supervisor(self.actor_ref)
+        self._checks.attach_supervisor(self.actor_ref, check_child)
 
     def on_exit(self, reason: ExitReason) -> None:
         self._checks.attach_supervisor(None)

@@ -45,9 +45,11 @@ def audit_actions(store: Store, name: str) -> list[tuple[str, str]]:
 
 
 def kill_pid_file(pid_file: Path) -> None:
-    """End the process whose pid ``pid_file`` holds, if any (processes the test started)."""
-    with contextlib.suppress(OSError, ValueError):
-        os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+    """End every process whose pid ``pid_file`` lists, one a line (processes the test started)."""
+    with contextlib.suppress(OSError):
+        for line in pid_file.read_text().split():
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(line), signal.SIGKILL)
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ def _serve(server: ThreadingHTTPServer) -> None:
 
 def _live(pid_file: Path) -> int | None:
     try:
-        pid = int(pid_file.read_text().strip())
+        pid = int(pid_file.read_text().split()[-1])  # the newest start
     except (OSError, ValueError):
         return None
     try:
@@ -45,7 +45,11 @@ def test_a_killed_process_fails_after_its_threshold_and_its_heal_brings_it_back(
     checks: HealthChecks, tree: Tree, tmp_path: Path
 ) -> None:
     pid_file = tmp_path / "worker.pid"
-    start = f"{sys.executable} -c 'import time; time.sleep(120)' & echo $! > {pid_file}"
+    started = tmp_path / "started.pids"  # every worker ever started, for the cleanup
+    start = (
+        f"{sys.executable} -c 'import time; time.sleep(120)' & "
+        f"echo $! > {pid_file}; echo $! >> {started}"
+    )
     os.system(start)  # the process the check watches, started the way the heal starts it
     first = wait_for(lambda: _live(pid_file), what="worker started")
     spec = CheckSpec(
@@ -70,7 +74,7 @@ def test_a_killed_process_fails_after_its_threshold_and_its_heal_brings_it_back(
         last_heal = view(checks, "worker")["last_heal"]
         assert last_heal["exit_status"] == 0
     finally:
-        kill_pid_file(pid_file)
+        kill_pid_file(started)
 
 
 def test_a_stopped_http_server_is_healed_by_its_command(
@@ -82,7 +86,7 @@ def test_a_stopped_http_server_is_healed_by_its_command(
     pid_file = tmp_path / "http.pid"
     heal = (
         f"{sys.executable} -m http.server {port} --bind 127.0.0.1 --directory {tmp_path} "
-        f">/dev/null 2>&1 & echo $! > {pid_file}"
+        f">/dev/null 2>&1 & echo $! >> {pid_file}"
     )
     url = f"http://127.0.0.1:{port}/"
     spec = CheckSpec(

@@ -29,9 +29,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
 
+from yesman_recovery.actors.http import StatusServer
 from yesman_recovery.config import load_config
 from yesman_recovery.metrics.definitions import RecoveryMetrics
-from yesman_recovery.metrics.http import StatusServer
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "yesman-recovery.toml"
 SESSIONS = 50

@@ -277,7 +277,7 @@ def test_an_unknown_key_in_a_session_names_its_index(tmp_path: Path) -> None:
     [
         (
             "[supervisor]\nmax_restarts = -1",
-            "supervisor.max_restarts = -1: must be an integer >= 0",
+            "supervisor.max_restarts = -1: must be an integer from 0 to 10000",
         ),
         ('[supervisor]\nmax_restarts = "3"', 'supervisor.max_restarts = "3": must be an integer'),
         ("[supervisor]\nmax_restarts = true", "supervisor.max_restarts = true: must be an integer"),
@@ -302,8 +302,14 @@ def test_an_unknown_key_in_a_session_names_its_index(tmp_path: Path) -> None:
         ('[metrics]\nenabled = "yes"', 'metrics.enabled = "yes": must be true or false'),
         ('[storage]\ndurability = "safe"', 'storage.durability = "safe": must be "durable"'),
         ('[storage]\npath = ""', 'storage.path = "": must be a non-empty path'),
-        ("[storage.retention]\nkeep_last = 0", "keep_last = 0: must be an integer >= 1, or false"),
-        ("[storage.retention]\nkeep_last = true", "must be an integer >= 1, or false"),
+        (
+            "[storage.retention]\nkeep_last = 0",
+            "keep_last = 0: must be an integer from 1 to 10000000, or false",
+        ),
+        (
+            "[storage.retention]\nkeep_last = true",
+            "must be an integer from 1 to 10000000, or false",
+        ),
         ('[storage.retention]\nmax_age = "0s"', "must be > 0"),
         ("[storage.retention]\nmax_age = true", "or false for no limit"),
         ('[storage.retention]\nmax_bytes_per_scope = "lots"', '"lots": expected a size'),
@@ -403,4 +409,4 @@ def test_inner_supervisor_tables_are_checked_like_the_others(tmp_path: Path) -> 
     assert "supervisor.tmux.max_restart: unknown key; allowed keys in [supervisor.tmux]: " \
            "max_restarts, max_seconds" in message  # fmt: skip
     message = error_of(tmp_path, "[supervisor.sessions]\nmax_restarts = -2\n")
-    assert "supervisor.sessions.max_restarts = -2: must be an integer >= 0" in message
+    assert "supervisor.sessions.max_restarts = -2: must be an integer from 0 to 10000" in message

@@ -13,21 +13,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "yesman_recovery"
 LOWER = ("yesman_recovery.storage", "yesman_recovery.tmux", "yesman_recovery.metrics")
 UPPER = ("yesman_recovery.supervisors", "yesman_recovery.actors")
-ALLOWED_UPWARD = {
-    # The HTTP endpoint's actor; it belongs in actors/ (metrics/ keeps definitions and
-    # exposition only) and is to leave this list when it moves there.
-    "yesman_recovery.metrics.server",
-}
-ALLOWED_CYCLES = [
-    # ChildSpec reads Supervisor's default timeouts through a lazy import; to leave this list
-    # when those defaults become class attributes of the actor classes.
-    {
-        "yesman_recovery.supervisors.actor",
-        "yesman_recovery.supervisors.restart",
-        "yesman_recovery.supervisors.spec",
-        "yesman_recovery.supervisors.supervisor",
-    },
-]
+ALLOWED_UPWARD: set[str] = set()
+ALLOWED_CYCLES: list[set[str]] = []
 
 
 def modules() -> dict[str, Path]:

@@ -6,6 +6,7 @@
     └─ root            Supervisor, strategy and intensity from [supervisor]
        ├─ metrics      MetricsServer: /metrics /healthz /status on 127.0.0.1 ([metrics])
        ├─ storage      StoreMaintenance: retention and reader_check ([storage])
+       ├─ transactions TransactionsSupervisor: one TransactionActor per transaction
        └─ tmux         Supervisor rest_for_one ([tmux], [[sessions]])
           ├─ sessions  SessionsSupervisor one_for_one, one SessionActor per watched session
           └─ watcher   TmuxWatcher (started after the sessions it feeds)
@@ -37,7 +38,9 @@ import pykka
 from prometheus_client import CollectorRegistry
 
 from yesman_recovery.actors.context import SessionContext, SessionSettings
+from yesman_recovery.actors.endpoint import MetricsServer
 from yesman_recovery.actors.maintenance import StoreMaintenance
+from yesman_recovery.actors.recovery_log import close_interrupted
 from yesman_recovery.actors.tree import tmux_subtree
 from yesman_recovery.actors.watcher import WatchSettings
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
@@ -47,16 +50,19 @@ from yesman_recovery.control import ControlServer, socket_path
 from yesman_recovery.health import HealthChecks
 from yesman_recovery.health.commands import register_health_commands
 from yesman_recovery.health.daemon import daemon_health_subtree
+from yesman_recovery.instance import InstanceLock, server_lock, state_lock
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.metrics.definitions import RecoveryMetrics
-from yesman_recovery.metrics.server import MetricsServer
 from yesman_recovery.resilience.daemon import StoreAudit, register_breaker_commands
 from yesman_recovery.resilience.registry import Resilience
 from yesman_recovery.storage import Store, open_store
+from yesman_recovery.storage.paths import prepare_state_dir
 from yesman_recovery.supervisors.actor import SupervisedRef
 from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
 from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.supervisors.supervisor import ChildInfo, Supervisor, describe_tree
+from yesman_recovery.transactions import ActionRegistry, Transactions
+from yesman_recovery.transactions.commands import register_transaction_commands
 from yesman_recovery.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -99,25 +105,45 @@ class RecoveryApp:
         """Named retry policies and breakers (``[retry.*]``, ``[breakers.*]``); see
         ``docs/resilience.md``. Breaker transitions go to this app's audit trail."""
         register_breaker_commands(self.control, self.resilience)
+        self.actions = ActionRegistry()
+        """Actions transactions may run: register a host's own before :meth:`start`."""
+        self.transactions: Transactions | None = None  # built with the tree
+        register_transaction_commands(self.control, lambda: self.transactions)
         self._root: SupervisedRef | None = None
         self.health = HealthChecks(self.metrics, clock, self.scheduler, root=lambda: self._root)
         register_health_commands(self.control, self.health)
         self._lock = threading.Lock()  # serialises start/stop
         self._stop_requested = threading.Event()  # set by stop(): wait() then returns 0
         self._give_up_recorded = False  # True iff the root's give-up is in the audit trail
+        self._locks: list[InstanceLock] = []  # held from start() to the end of stop()
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Open the store and start the tree; raises ``StartError`` if a child cannot start."""
+        """Lock, open the store and start the tree.
+
+        Raises ``AlreadyRunning`` (naming the pid and the lock file) when another daemon runs on
+        the state directory or the tmux server, ``StoreError`` when the state directory is not
+        usable, ``StartError`` if a child cannot start; nothing is left running then.
+        """
         with self._lock:
-            if self._root is not None:
+            if self._root is not None or self._locks:
                 raise RuntimeError("RecoveryApp.start() was already called")
-            self.store = open_store(
-                self.state_dir, durability=self.config.storage.durability, metrics=self.metrics
-            )
+            try:
+                self._take_locks()
+                self.store = open_store(
+                    self.state_dir,
+                    durability=self.config.storage.durability,
+                    metrics=self.metrics,
+                    max_state_size=self.config.storage.max_state_size,
+                )
+            except BaseException:
+                self._close_resources()
+                raise
             try:
                 self.control.start()
+                # records a killed daemon left open are closed before anything is watched
+                close_interrupted(self.store, tmux_client(self.config))
                 self._root = Supervisor.start(
                     children=self._with_backoff(self._children()),
                     strategy=self.config.supervisor.strategy,
@@ -251,9 +277,14 @@ class RecoveryApp:
                     "interval": cfg.storage.maintenance_interval,
                     "scheduler": self.scheduler,
                     "metrics": self.metrics,
+                    "journal_keep": cfg.transactions.keep_finished,
                 },
             )
         )
+        self.transactions = Transactions(self.store, self.actions, config=cfg.transactions,
+                                         metrics=self.metrics, clock=self.clock,
+                                         scheduler=self.scheduler)  # fmt: skip
+        children.append(self.transactions.child_spec())
         children.append(self._tmux_subtree())
         children.append(daemon_health_subtree(self))
         children.extend(self._extra)
@@ -360,6 +391,14 @@ class RecoveryApp:
         except Exception:  # the audit trail must not turn a give-up into a traceback
             logger.exception("could not record the give-up in the audit trail")
 
+    def _take_locks(self) -> None:
+        """One daemon per state directory and per tmux server (``yesman_recovery.instance``)."""
+        prepare_state_dir(self.state_dir)
+        tmux = self.config.tmux
+        for lock in (state_lock(self.state_dir), server_lock(tmux.socket_name, tmux.socket_path)):
+            lock.acquire()
+            self._locks.append(lock)
+
     def _close_resources(self) -> None:
         self.control.close()
         if self._own_scheduler and isinstance(self.scheduler, ThreadScheduler):
@@ -367,3 +406,5 @@ class RecoveryApp:
         if self.store is not None:
             self.store.close()
             self.store = None
+        while self._locks:  # released last: the next daemon may start once the store is closed
+            self._locks.pop().release()

@@ -32,7 +32,6 @@ import socket
 import socketserver
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +80,9 @@ def _short_path(path: Path) -> Iterator[str]:
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     block_on_close = False
-    request_queue_size = 64  # connections waiting to be accepted before connect() fails
+    # socketserver's default backlog is 5: a client with a timeout (a non-blocking connect) that
+    # finds it full gets EAGAIN at once instead of waiting, so a burst of callers failed.
+    request_queue_size = 4 * MAX_CONNECTIONS
 
     def __init__(self, address: str, owner: ControlServer) -> None:
         self.owner = owner
@@ -235,8 +236,9 @@ def call(
             sock.settimeout(timeout)
             with _short_path(path) as address:
                 sock.connect(address)
-            with suppress(BrokenPipeError, ConnectionResetError):
-                sock.sendall(request)  # a busy daemon answers and closes before reading it
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                # A busy daemon answers and closes before reading: its answer is still there.
+                sock.sendall(request)
             with sock.makefile("rb") as reader:
                 line = reader.readline()
     except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError) as exc:

@@ -51,6 +51,10 @@ class CorruptRecordError(StoreError):
     """A stored record failed its checksum or could not be decoded; the message names it."""
 
 
+class DamagedStoreError(StoreError):
+    """The store's data file is truncated or not an LMDB file; the message says what to do."""
+
+
 class SchemaError(StoreError):
     """The store was written by a newer schema than this version understands."""
 
@@ -126,3 +130,16 @@ class UnknownNameError(ResilienceError, LookupError):
 
     def __str__(self) -> str:  # LookupError's str() would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+# --- transactions ------------------------------------------------------------------------------
+
+
+class TransactionError(RecoveryError):
+    """A transaction could not be started, found or changed; the message says which and why."""
+
+
+class TransactionInterrupted(TransactionError):
+    """The actor running a transaction ended before the transaction did (the process is
+    stopping, or its supervisor gave up); the journal still has it, and the next start of its
+    owner finishes it."""

@@ -18,6 +18,7 @@ class AuditKind(enum.StrEnum):
     SESSION = "session"  # a session's own life: its spec, its release by the user
     SUPERVISOR = "supervisor"  # a supervisor gave up
     CORRUPTION = "corruption"  # a stored record failed its checksum
+    TRANSACTION = "transaction"  # a transaction ended, parked or was abandoned
     HEALTH = "health"  # a health check healed, suppressed a heal, escalated or flapped
 
 

@@ -92,7 +92,11 @@ def wait_pid_gone(
         fd = -1
     if fd >= 0:
         try:
-            ready, _, _ = select.select([fd], [], [], timeout)
+            # poll(), not select(): select() refuses descriptors above 1023, which a process
+            # holding many connections has
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            ready = poller.poll(max(0.0, timeout) * 1000)
         finally:
             os.close(fd)
         return bool(ready) or not _alive(pid)

@@ -38,7 +38,7 @@ class _FullDisk:
     def __init__(self) -> None:
         self.calls = 0
 
-    def maintain(self, retention: RetentionPolicy) -> None:
+    def maintain(self, retention: RetentionPolicy, *, journal_keep: float = 0.0) -> None:
         self.calls += 1
         raise StoreError("No space left on device")
 

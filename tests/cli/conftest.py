@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from yesman_recovery.metrics.http import StatusServer
+from yesman_recovery.actors.http import StatusServer
 
 STATUS_DOCUMENT: dict[str, Any] = {
     "version": "0.1.0",

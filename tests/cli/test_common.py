@@ -8,6 +8,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from yesman_recovery.actors.http import StatusServer
 from yesman_recovery.cli import main
 from yesman_recovery.cli.common import (
     common_options,
@@ -16,7 +17,6 @@ from yesman_recovery.cli.common import (
     load_config,
     resolve_state_dir,
 )
-from yesman_recovery.metrics.http import StatusServer
 
 
 @click.group()

@@ -80,3 +80,36 @@ def test_a_missing_file_exits_2(tmp_path: Path) -> None:
     code, _, err = check(str(tmp_path / "nope.toml"))
     assert code == 2
     assert "cannot read the configuration file" in err
+
+
+def test_check_loads_the_specs_and_reports_their_errors(tmp_path: Path) -> None:
+    (tmp_path / "inf.yaml").write_text(
+        "session_name: a\nwindows: [{window_index: .inf, panes: [null]}]\n"
+    )
+    (tmp_path / "latin1.yaml").write_bytes(b"session_name: caf\xe9\nwindows: [{panes: [null]}]\n")
+    (tmp_path / "layout.yaml").write_text("session_name: c\nwindows: [{layout: Tiled}]\n")
+    (tmp_path / "good.yaml").write_text("session_name: d\nwindows: [{layout: tiled}]\n")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        "".join(
+            f'[[sessions]]\nname = "{name}"\nspec = "{spec}"\n'
+            for name, spec in [
+                ("a", "inf.yaml"),
+                ("b", "latin1.yaml"),
+                ("c", "layout.yaml"),
+                ("d", "good.yaml"),
+            ]
+        )
+    )
+    code, out, err = check(str(config))
+    assert code == 2
+    assert out == ""
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert lines[0] == "yesman-recovery: error: invalid configuration (3 problems):"
+    assert (
+        f"{config}: sessions[0].spec: {tmp_path / 'inf.yaml'}: key `windows[0].window_index`" in err
+    )
+    assert f"sessions[1].spec: {tmp_path / 'latin1.yaml'}: not UTF-8" in err
+    assert f"sessions[2].spec: {tmp_path / 'layout.yaml'}: key `windows[0].layout`" in err
+    assert "good.yaml" not in err

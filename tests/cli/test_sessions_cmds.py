@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 
+from yesman_recovery.actors.http import StatusServer
 from yesman_recovery.app import RecoveryApp
 from yesman_recovery.cli import main
 from yesman_recovery.config import load_config
-from yesman_recovery.metrics.http import StatusServer
 from yesman_recovery.storage import open_store
 from yesman_recovery.tmux import SessionSnapshot, TmuxClient, take_snapshot, wait_pid_gone
 
@@ -199,6 +200,13 @@ def test_restore_of_a_session_that_exists_refuses(
     assert "kill-session -t =work" in err
     assert out == ""
     assert take_snapshot(tmux_client).session("work") == before
+    hint = err.split("`")[1]  # the printed hint is a command that works, as printed
+    assert hint == f"tmux -L {tmux_client.socket_name} kill-session -t =work"
+    build(tmux_client, "keep", panes=1)  # so that the server outlives the killed session
+    subprocess.run(["sh", "-c", hint], check=True, timeout=10)
+    assert take_snapshot(tmux_client).session("work") is None
+    code, out, err = invoke("sessions", "restore", "work", "--config", str(config_file))
+    assert code == 0, err
 
 
 def test_restore_of_a_given_checkpoint_uses_that_one(
@@ -241,8 +249,9 @@ def test_restore_refuses_a_checkpoint_of_another_session(
     [("nope@00", "cannot use checkpoint 'nope@00'"), (None, "no checkpoint of session 'ghost'")],
 )
 def test_restore_without_a_usable_checkpoint_fails_with_a_hint(
-    config_file: Path, checkpoint: str | None, message: str
+    config_file: Path, checkpoint: str | None, message: str, tmp_path: Path
 ) -> None:
+    (tmp_path / "state").mkdir(mode=0o700)
     args = ["sessions", "restore", "ghost", "--config", str(config_file)]
     if checkpoint is not None:
         args += ["--checkpoint", checkpoint]
@@ -335,7 +344,9 @@ def test_list_renders_states_details_and_an_empty_list() -> None:
          "recoveries": 0, "checkpointed": False},
     ]  # fmt: skip
     document: dict[str, Any] = {"version": "x", "healthy": True, "tree": {}, "sessions": sessions}
-    server = StatusServer("127.0.0.1", 0, CollectorRegistry(), lambda: True, lambda: document)
+    server = StatusServer(
+        "127.0.0.1", 0, CollectorRegistry(), lambda: True, lambda: document, status_max_age=0
+    )
     server.start()
     try:
         code, out, _ = invoke("sessions", "list", "--url", server.url)

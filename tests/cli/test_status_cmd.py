@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 
+from yesman_recovery.actors.http import StatusServer
 from yesman_recovery.cli import main
 from yesman_recovery.cli.status_cmd import format_uptime, status_url
-from yesman_recovery.metrics.http import StatusServer
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -148,3 +148,12 @@ def test_status_url_and_uptime_formatting() -> None:
         "2h 5m",
         "4d 2h",
     ]
+
+
+def test_a_port_0_configuration_asks_for_the_printed_address(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[metrics]\nlisten = "127.0.0.1:0"\n')
+    result = CliRunner().invoke(main, ["status", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "names port 0" in result.output
+    assert "pass --url" in result.output

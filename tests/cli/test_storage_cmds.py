@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -51,11 +53,66 @@ def test_list_shows_newest_first_as_a_table_and_as_json(store: Store, state_dir:
     assert ids[0] not in table.output  # only the two newest
 
 
-def test_list_of_a_directory_without_a_store_is_empty_and_creates_nothing(tmp_path: Path) -> None:
-    result = cli(tmp_path / "nothing", "checkpoints", "list")
-    assert result.exit_code == 0
-    assert "no checkpoints" in result.output
+def test_a_missing_state_directory_is_named_with_exit_1_and_not_created(tmp_path: Path) -> None:
+    for args in (("checkpoints", "list"), ("audit",), ("checkpoints", "verify")):
+        result = cli(tmp_path / "nothing", *args)
+        assert result.exit_code == 1, args
+        assert f"the state directory {tmp_path / 'nothing'} does not exist" in result.output
+        assert "--state-dir" in result.output
     assert not (tmp_path / "nothing").exists()
+
+
+def test_a_directory_without_a_store_is_named_as_empty(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir(mode=0o700)
+    result = cli(empty, "checkpoints", "list")
+    assert result.exit_code == 0
+    assert result.output.strip() == f"no checkpoints in {empty}: it holds no store yet " + (
+        "(no daemon has written there)"
+    )
+    assert cli(empty, "audit").output.startswith(f"no audit events in {empty}")
+    assert json.loads(cli(empty, "checkpoints", "list", "--json").output) == []
+    assert list(empty.iterdir()) == [], "looking creates nothing"
+
+
+def test_an_unreadable_state_directory_is_one_line_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o000)
+    if os.geteuid() == 0:  # root reads through any mode: make listdir answer as the kernel would
+        real = os.listdir
+
+        def listdir(path: Any) -> list[str]:
+            if Path(path) == locked:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path)
+
+        monkeypatch.setattr(os, "listdir", listdir)
+    try:
+        result = CliRunner().invoke(main, ["--state-dir", str(locked), "audit"])
+    finally:
+        locked.chmod(0o700)
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert len(result.output.strip().splitlines()) == 1
+    assert f"cannot read the state directory {locked}: permission denied" in result.output
+    assert f"chmod 700 {locked}" in result.output
+
+
+def test_internal_scopes_are_hidden_unless_all(store: Store, state_dir: Path) -> None:
+    from yesman_recovery.actors.watcher import ADOPTED_SCOPE
+    from yesman_recovery.cli.storage_cmds import INTERNAL_SCOPE_PREFIX
+
+    assert ADOPTED_SCOPE.startswith(INTERNAL_SCOPE_PREFIX)
+    session = store.checkpoints.create("dev", {"a": 1})
+    internal = store.checkpoints.create(ADOPTED_SCOPE, {"sessions": ["dev"]})
+    shown = cli(state_dir, "checkpoints", "list", "--json")
+    assert [row["id"] for row in json.loads(shown.output)] == [session]
+    everything = cli(state_dir, "checkpoints", "list", "--all", "--json")
+    assert [row["id"] for row in json.loads(everything.output)] == [internal, session]
+    asked = cli(state_dir, "checkpoints", "list", ADOPTED_SCOPE, "--json")
+    assert [row["id"] for row in json.loads(asked.output)] == [internal]
 
 
 def test_show_prints_state_and_metadata(store: Store, state_dir: Path) -> None:
@@ -131,16 +188,44 @@ def test_audit_filters_by_time_kind_and_subject(store: Store, state_dir: Path) -
         "recovery", "agent-1", detail="restored", action="restore", outcome="ok", duration=1.5
     )
     store.audit.append("supervisor", "root", detail="restart")
-    recent = cli(state_dir, "audit", "--since", "1h", "--json")
+    recent = cli(state_dir, "audit", "--since", "1h", "--jsonl")
     assert recent.exit_code == 0
     lines = [json.loads(line) for line in recent.output.splitlines()]
     assert [line["detail"] for line in lines] == ["restored", "restart"]  # oldest first
     only = cli(state_dir, "audit", "--kind", "recovery", "--subject", "agent-1", "--json")
-    assert [json.loads(line)["detail"] for line in only.output.splitlines()] == ["old", "restored"]
+    assert [event["detail"] for event in json.loads(only.output)] == ["old", "restored"]
     table = cli(state_dir, "audit", "--kind", "supervisor")
     assert "restart" in table.output
     assert "restored" not in table.output
-    assert cli(state_dir, "audit", "--kind", "none-such").output.strip() == "no audit events"
+    quiet = cli(state_dir, "audit", "--kind", "corruption")  # known, nothing happened
+    assert (quiet.exit_code, quiet.output.strip()) == (0, f"no audit events in {state_dir}")
+
+
+def test_audit_names_an_unknown_kind_or_subject_with_the_known_ones(
+    store: Store, state_dir: Path
+) -> None:
+    store.audit.append("recovery", "agent-1", detail="restored")
+    bogus = CliRunner().invoke(main, ["--state-dir", str(state_dir), "audit", "--kind", "bogus"])
+    assert bogus.exit_code == 2
+    assert "unknown kind 'bogus'; known kinds: corruption, recovery, session, supervisor" in (
+        bogus.output
+    )
+    typo = CliRunner().invoke(main, ["--state-dir", str(state_dir), "audit", "-s", "agent-2"])
+    assert typo.exit_code == 2
+    assert "no audit event is about 'agent-2'; subjects in the trail: agent-1" in typo.output
+
+
+def test_every_list_prints_a_json_array_or_json_lines(store: Store, state_dir: Path) -> None:
+    store.checkpoints.create("a", {"i": 1})
+    store.checkpoints.create("b", {"i": 2})
+    store.audit.append("recovery", "a")
+    store.audit.append("recovery", "b")
+    for args in (("checkpoints", "list"), ("audit",)):
+        array = json.loads(cli(state_dir, *args, "--json").output)
+        lines = [json.loads(x) for x in cli(state_dir, *args, "--jsonl").output.splitlines()]
+        assert isinstance(array, list)
+        assert len(array) == 2
+        assert lines == array, args
 
 
 def test_audit_with_a_bad_duration_exits_2(state_dir: Path) -> None:

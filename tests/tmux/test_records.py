@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from yesman_recovery.tmux.layout import PRESETS
 from yesman_recovery.tmux.records import (
     PaneSnapshot,
     ServerSnapshot,
@@ -42,7 +43,7 @@ windows = st.builds(
     index=st.none() | small,
     name=text,
     panes=st.lists(panes, max_size=3).map(tuple),
-    layout=st.none() | text,
+    layout=st.none() | st.sampled_from(sorted(PRESETS)),
     active=st.booleans(),
     zoomed=st.booleans(),
     automatic_rename=st.booleans(),

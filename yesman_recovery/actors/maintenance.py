@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from yesman_recovery.errors import StoreError
 from yesman_recovery.metrics.definitions import RecoveryMetrics, default_metrics
+from yesman_recovery.storage.store import JOURNAL_KEEP_SECONDS
 from yesman_recovery.supervisors.actor import SupervisedActor
 from yesman_recovery.supervisors.restart import ExitReason
 from yesman_recovery.supervisors.scheduler import Periodic, Scheduler, default_scheduler
@@ -36,6 +37,8 @@ class StoreMaintenance(SupervisedActor):
         interval: float = 60.0,
         scheduler: Scheduler | None = None,
         metrics: RecoveryMetrics | None = None,
+        *,
+        journal_keep: float = JOURNAL_KEEP_SECONDS,
     ) -> None:
         super().__init__()
         self._metrics = metrics if metrics is not None else default_metrics()
@@ -44,6 +47,7 @@ class StoreMaintenance(SupervisedActor):
         self._interval = interval
         self._scheduler = scheduler if scheduler is not None else default_scheduler()
         self._periodic: Periodic | None = None
+        self._journal_keep = journal_keep  # [transactions] keep_finished
 
     def on_start(self) -> None:
         self._periodic = self._scheduler.every(self._interval, self.actor_ref, _MAINTAIN)
@@ -55,7 +59,7 @@ class StoreMaintenance(SupervisedActor):
     def on_receive(self, message: Any) -> Any:
         if message == _MAINTAIN:
             try:
-                report = self._store.maintain(self._retention)
+                report = self._store.maintain(self._retention, journal_keep=self._journal_keep)
             except StoreError as exc:
                 # Housekeeping that fails (a full disk, say) must not take the daemon down by
                 # crash-looping under the root: log it, count it, and try again next interval.

@@ -35,6 +35,7 @@ from contextlib import suppress
 from dataclasses import replace
 from typing import Any
 
+from yesman_recovery.actors import recovery_log
 from yesman_recovery.actors.checkpointing import Checkpointing
 from yesman_recovery.actors.context import (
     Observation,
@@ -245,6 +246,9 @@ class SessionActor(SupervisedActor):
             self._audit(AuditKind.RECOVERY, kind, problem.detail, Action.GIVE_UP, Outcome.FAILED)
             return
         self._set(SessionState.RECOVERING, f"{kind.value}: {problem.detail}")
+        record = recovery_log.begin(
+            self._ctx.store, self.settings.name, kind.value, problem.detail, ACTIONS[kind]
+        )
         try:
             action, ok, why = act(
                 problem,
@@ -268,7 +272,10 @@ class SessionActor(SupervisedActor):
         else:
             self.detail = f"{kind.value}: {why}"
         detail = problem.detail if not why else f"{problem.detail} ({why})"
-        self._audit(AuditKind.RECOVERY, kind, detail, action, outcome, duration=duration)
+        recovery_log.complete(
+            self._ctx.store, record, self.settings.name, kind.value,
+            detail=detail, action=action, outcome=outcome, duration=duration,
+        )  # fmt: skip
 
     def _resume(self, problem: Diagnosis) -> None:
         """First step for a stopped program: SIGCONT its process group."""

@@ -1,34 +1,41 @@
-"""The ``yesman-recovery`` command line: the :data:`main` click group and its commands."""
+"""The ``yesman-recovery`` command line: the :data:`main` click group and its commands.
+
+Each command is one line of :data:`COMMANDS`, ``name: "module:attribute"``, imported only when
+it runs (:mod:`yesman_recovery.cli.lazy`), so no command pays for another's libraries.
+"""
 
 from __future__ import annotations
 
 import click
 
 from yesman_recovery import __version__
-from yesman_recovery.cli.breakers_cmds import breakers_group
 from yesman_recovery.cli.common import group_options
-from yesman_recovery.cli.config_cmd import config_group
-from yesman_recovery.cli.health_cmd import health_group
-from yesman_recovery.cli.run_cmd import run
-from yesman_recovery.cli.sessions_cmds import sessions_group
-from yesman_recovery.cli.status_cmd import status
-from yesman_recovery.cli.storage_cmds import audit, checkpoints
+from yesman_recovery.cli.lazy import LazyGroup
+
+COMMANDS: dict[str, str] = {
+    "run": "yesman_recovery.cli.run_cmd:run",
+    "status": "yesman_recovery.cli.status_cmd:status",
+    "config": "yesman_recovery.cli.config_cmd:config_group",
+    "sessions": "yesman_recovery.cli.sessions_cmds:sessions_group",
+    "checkpoints": "yesman_recovery.cli.storage_cmds:checkpoints",
+    "audit": "yesman_recovery.cli.storage_cmds:audit",
+    "breakers": "yesman_recovery.cli.breakers_cmds:breakers_group",
+    "transactions": "yesman_recovery.cli.transactions_cmds:transactions_group",
+    "service": "yesman_recovery.cli.service_cmd:service_group",
+    "completion": "yesman_recovery.cli.completion_cmd:completion",
+    "health": "yesman_recovery.cli.health_cmd:health_group",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, "--version", "-V", prog_name="yesman-recovery")
 @group_options
 def main() -> None:
     """Keep tmux sessions of long-running AI agents alive: supervise, checkpoint, restore."""
 
 
-main.add_command(run)
-main.add_command(status)
-main.add_command(config_group)
-main.add_command(sessions_group)
-main.add_command(checkpoints)
-main.add_command(audit)
-main.add_command(breakers_group)
-main.add_command(health_group)
-
-__all__ = ["main"]
+__all__ = ["COMMANDS", "main"]

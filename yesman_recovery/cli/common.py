@@ -14,14 +14,17 @@ their own parameters.
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-from rich.console import Console
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from yesman_recovery.config import Config
 
 CONFIG_ENV = "YESMAN_RECOVERY_CONFIG"
@@ -112,11 +115,17 @@ def load_config(ctx: click.Context) -> Config:
     cached = ctx.meta.get(_CONFIG_KEY)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
+    path = config_path(ctx)
+    if path is None:  # the built-in defaults need no parsing, so no schema to import
+        from yesman_recovery.config.model import Config
+
+        ctx.meta[_CONFIG_KEY] = Config.default()
+        return ctx.meta[_CONFIG_KEY]  # type: ignore[no-any-return]
     from yesman_recovery import config as config_module
     from yesman_recovery.errors import ConfigError
 
     try:
-        loaded = config_module.load_config(config_path(ctx))
+        loaded = config_module.load_config(path)
     except ConfigError as exc:
         raise ConfigUsageError(str(exc)) from None
     ctx.meta[_CONFIG_KEY] = loaded
@@ -135,14 +144,63 @@ def resolve_state_dir(ctx: click.Context) -> Path:
     return load_config(ctx).storage.path
 
 
+def existing_state_dir(ctx: click.Context) -> Path:
+    """The resolved state directory for a reader; exits 1 naming it when it is missing or
+    cannot be read. Creates nothing: readers never change the state directory."""
+    state_dir = resolve_state_dir(ctx)
+    try:
+        if not state_dir.is_dir():
+            what = "is not a directory" if state_dir.exists() else "does not exist"
+            fail(
+                f"the state directory {state_dir} {what}; pass the daemon's with --state-dir "
+                f"(or {STATE_DIR_ENV}, or [storage] path in --config), or start a daemon on it "
+                "with `yesman-recovery run`"
+            )
+        os.listdir(state_dir)
+    except PermissionError:
+        fail(
+            f"cannot read the state directory {state_dir}: permission denied; run as its owner, "
+            f"or if it is yours: `chmod 700 {shlex.quote(str(state_dir))}`"
+        )
+    except OSError as exc:
+        fail(f"cannot read the state directory {state_dir}: {exc.strerror}")
+    return state_dir
+
+
+def json_lines_option(func: F) -> F:
+    """``--json`` (one JSON array) and ``--jsonl`` (one JSON object per line) for list output."""
+    func = click.option("--jsonl", "as_jsonl", is_flag=True,
+                        help="Print JSON lines, one object each.")(func)  # fmt: skip
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")(func)
+
+
+def echo_json_list(items: list[Any], *, jsonl: bool) -> None:
+    """Print ``items`` as the project's JSON convention says: an array, or JSON lines."""
+    import json
+
+    if jsonl:
+        for item in items:
+            click.echo(json.dumps(item, ensure_ascii=False))
+    else:
+        click.echo(json.dumps(items, indent=2, ensure_ascii=False))
+
+
 PIPED_WIDTH = 1000
 """Console width when output is piped: one row or tree node per line, for grep."""
 
 
 def output_console() -> Console:
     """A rich console for tables and trees; piped output is not wrapped at 80 columns."""
+    from rich.console import Console
+
     console = Console(highlight=False)
     return console if console.is_terminal else Console(highlight=False, width=PIPED_WIDTH)
+
+
+TMUX_MISSING = (
+    "tmux is not installed (no `tmux` on PATH): install it (`sudo apt-get install tmux`, "
+    "`brew install tmux`) or add its directory to PATH"
+)
 
 
 def fail(message: str) -> NoReturn:

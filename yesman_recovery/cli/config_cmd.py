@@ -20,7 +20,11 @@ def config_group() -> None:
 @click.argument("path", required=False, type=click.Path(dir_okay=True, path_type=Path))
 @click.pass_context
 def check(ctx: click.Context, path: Path | None) -> None:
-    """Validate PATH (default: --config or YESMAN_RECOVERY_CONFIG); exit 2 if it is invalid."""
+    """Validate PATH (default: --config or YESMAN_RECOVERY_CONFIG); exit 2 if it is invalid.
+
+    The session specs it names are loaded too: a spec error, or a layout the daemon would
+    leave out, is reported the same way.
+    """
     target = path if path is not None else config_path(ctx)
     if target is None:
         raise ConfigUsageError(
@@ -30,6 +34,9 @@ def check(ctx: click.Context, path: Path | None) -> None:
         cfg = config_module.load_config(target)
     except ConfigError as exc:
         raise ConfigUsageError(str(exc)) from None
+    problems = _spec_problems(cfg)
+    if problems:
+        raise ConfigUsageError("\n".join(problems))
     metrics = f"{cfg.metrics.url}/metrics" if cfg.metrics.enabled else "disabled"
     socket = cfg.tmux.socket_path or (
         f"-L {cfg.tmux.socket_name}" if cfg.tmux.socket_name else "default"
@@ -47,6 +54,25 @@ def check(ctx: click.Context, path: Path | None) -> None:
     if cfg.retry or cfg.breakers:
         click.echo(f"  retry:      {', '.join(sorted(cfg.retry)) or 'none'}")
         click.echo(f"  breakers:   {', '.join(sorted(cfg.breakers)) or 'none'}")
+
+
+def _spec_problems(cfg: config_module.Config) -> list[str]:
+    """Load every spec the configuration names; one line per error or refused layout."""
+    from yesman_recovery.errors import SpecError
+    from yesman_recovery.tmux.spec import check_spec  # tmuxp only when a spec is named
+
+    problems: list[str] = []
+    for index, session in enumerate(cfg.sessions):
+        if session.spec is None:
+            continue
+        where = f"{cfg.source}: sessions[{index}].spec"
+        try:
+            _session, warnings = check_spec(session.spec)
+        except SpecError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        problems += [f"{where}: {warning}" for warning in warnings]
+    return problems
 
 
 def _adopt(patterns: tuple[str, ...]) -> str:

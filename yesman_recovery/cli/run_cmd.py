@@ -1,28 +1,50 @@
 """``yesman-recovery run``: the daemon in the foreground.
 
 SIGTERM and SIGINT stop the tree cleanly and the command exits 0; the root supervisor giving up
-exits 1; a bad configuration exits 2 before anything starts. The stop runs on its own thread,
-not in the signal handler, so a handler never blocks the main thread that is waiting for the
-tree; the main thread waits in short slices so signals are handled promptly.
+exits 1; a bad configuration exits 2 before anything starts; anything else that prevents the
+start (another daemon holds the state directory or the tmux server, the metrics port is taken,
+tmux is missing, the state directory is unusable, the store file is damaged) exits 1 with one
+line saying what and how to fix it; ``--reset-damaged-store`` moves a damaged store file aside
+first. The stop runs on its own thread, not in the signal handler, so a handler never blocks
+the main thread that is waiting for the tree; the main thread waits in short slices so signals
+are handled promptly.
+
+SIGHUP (which would otherwise kill the process) is logged and ignored: reloading the
+configuration is not available yet, so the daemon keeps running on the configuration it started
+with. Under systemd (``NOTIFY_SOCKET``) the daemon speaks the notify protocol
+(:mod:`yesman_recovery.systemd`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import shutil
 import signal
+import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
 
-from yesman_recovery.cli.common import common_options, load_config, resolve_state_dir
+from yesman_recovery.cli.common import (
+    TMUX_MISSING,
+    common_options,
+    fail,
+    load_config,
+    resolve_state_dir,
+)
 from yesman_recovery.errors import RecoveryError
 
 if TYPE_CHECKING:
     from yesman_recovery.app import RecoveryApp
+    from yesman_recovery.config import Config
+    from yesman_recovery.systemd import Notifier
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +62,14 @@ STOP_TIMEOUT = 10.0
     show_default=True,
     help="Messages at this level and above go to stderr.",
 )
+@click.option(
+    "--reset-damaged-store",
+    is_flag=True,
+    help="If the store file is truncated or not a store, move it aside (kept as "
+    "data.mdb.damaged-TIME) and start with an empty store.",
+)
 @click.pass_context
-def run(ctx: click.Context, log_level: str) -> None:
+def run(ctx: click.Context, log_level: str, reset_damaged_store: bool) -> None:
     """Run the daemon in the foreground until SIGTERM or SIGINT (then exit 0)."""
     config = load_config(ctx)
     state_dir = resolve_state_dir(ctx)
@@ -50,25 +78,45 @@ def run(ctx: click.Context, log_level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    _preflight(config)
+    if reset_damaged_store:
+        _reset_damaged_store(state_dir)
     # Imported here: the tree's dependencies (pykka, lmdb) slow down every other command.
     from yesman_recovery.app import RecoveryApp
+    from yesman_recovery.systemd import Heartbeat, Notifier
 
     app = RecoveryApp(config, state_dir=state_dir)
-    stopper = _Stopper(app.stop)
+    notifier = Notifier.from_environ()
+    stopper = _Stopper(app.stop, notifier)
     previous = {sig: signal.signal(sig, stopper.on_signal) for sig in _SIGNALS}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _on_sighup)
+    heartbeat: Heartbeat | None = None
     try:
         try:
-            app.start()
+            with _quiet_start_failures(log_level):
+                app.start()
         except RecoveryError as exc:
-            click.echo(f"yesman-recovery: error: could not start: {exc}", err=True)
+            click.echo(f"yesman-recovery: error: could not start: {root_cause(exc)}", err=True)
             ctx.exit(1)
         _announce_metrics(app, enabled=config.metrics.enabled)
         click.echo(f"yesman-recovery: running, state in {state_dir}; stop with SIGTERM or Ctrl-C")
         sys.stdout.flush()
+        if notifier.enabled:
+            heartbeat = Heartbeat(
+                notifier,
+                app.healthy,
+                notifier.watchdog_interval or STATUS_INTERVAL,
+                lambda: summary(app),
+                keepalive=notifier.watchdog_interval is not None,
+            )
+            notifier.ready(summary(app))
+            heartbeat.start()
         code = None
         while code is None:
             code = app.wait(timeout=0.5)
     finally:
+        if heartbeat is not None:
+            heartbeat.stop()
         stopper.stop_and_join()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -76,6 +124,124 @@ def run(ctx: click.Context, log_level: str) -> None:
 
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STATUS_INTERVAL = 10.0
+"""Seconds between ``STATUS=`` updates to systemd when it set no watchdog."""
+
+
+def _on_sighup(_signum: int, _frame: FrameType | None) -> None:
+    logger.warning(
+        "SIGHUP received: reloading the configuration is not available in this version; "
+        "still running on the configuration it started with (restart to apply changes)"
+    )
+
+
+def _preflight(config: Config) -> None:
+    """Refuse, in one line, what would otherwise fail deep in the tree with tracebacks."""
+    if shutil.which("tmux") is None:
+        fail(f"error: could not start: {TMUX_MISSING}")
+    if config.metrics.enabled and config.metrics.port != 0:
+        problem = port_taken(config.metrics.host, config.metrics.port)
+        if problem is not None:
+            fail(f"error: could not start: {problem}")
+
+
+def port_taken(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (e.g. another process holds it), else None.
+
+    A probe bind, as the endpoint binds (``SO_REUSEADDR``): what it refuses, the endpoint
+    would refuse a moment later.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"the metrics port {shown} is already in use; stop the process that holds "
+                    f"it (see `ss -ltnp 'sport = :{port}'`) or choose another [metrics] listen "
+                    "port (0 picks a free one)"
+                )
+            return f"cannot listen on {shown}: {exc.strerror}; fix [metrics] listen"
+    return None
+
+
+def root_cause(exc: BaseException) -> str:
+    """The innermost yesman-recovery error's message in ``exc``'s causes (start errors wrap).
+
+    ``StartError`` chains (root → tmux → a child) say where it failed; the innermost cause says
+    what is wrong and how to fix it, which is the one line a user needs.
+    """
+    from yesman_recovery.errors import StartError
+
+    found: BaseException = exc
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, RecoveryError) and not isinstance(current, StartError):
+            found = current
+        current = current.__cause__ or current.__context__
+    return str(found)
+
+
+class _DropStartTracebacks(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("pykka")
+
+
+@contextlib.contextmanager
+def _quiet_start_failures(log_level: str) -> Iterator[None]:
+    """While the tree starts, drop Pykka's tracebacks of a child that failed to start.
+
+    The start error is then printed once, as one line (:func:`root_cause`); ``--log-level
+    debug`` keeps the tracebacks.
+    """
+    if log_level.lower() == "debug":
+        yield
+        return
+    quiet = _DropStartTracebacks()
+    pykka_logger = logging.getLogger("pykka")
+    pykka_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        pykka_logger.removeFilter(quiet)
+
+
+def summary(app: RecoveryApp) -> str:
+    """One line for ``systemctl status``: sessions by state and the state directory."""
+    try:
+        sessions = app.sessions(timeout=1.0)
+    except Exception as exc:  # a subtree restarting: say less rather than nothing
+        logger.debug("no sessions for the status line: %r", exc)
+        return f"running; state in {app.state_dir}"
+    counts: dict[str, int] = {}
+    for session in sessions:
+        state = str(session.get("state", "?"))
+        counts[state] = counts.get(state, 0) + 1
+    states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    watched = f"{len(sessions)} session{'' if len(sessions) == 1 else 's'}"
+    detail = f" ({states})" if states else ""
+    return f"watching {watched}{detail}; state in {app.state_dir}"
+
+
+def _reset_damaged_store(state_dir: Path) -> None:
+    """Move a damaged ``data.mdb`` aside, saying so; a sound one is left alone."""
+    from yesman_recovery.errors import DamagedStoreError
+    from yesman_recovery.storage.datafile import check_data_file, move_aside
+
+    try:
+        check_data_file(state_dir)
+    except DamagedStoreError as exc:
+        try:
+            moved = move_aside(state_dir)
+        except OSError as err:
+            fail(f"error: {exc}; and it could not be moved aside: {err.strerror or err}")
+        click.echo(f"yesman-recovery: {exc}", err=True)
+        click.echo(f"yesman-recovery: moved it to {moved}; starting with an empty store", err=True)
 
 
 def _announce_metrics(app: RecoveryApp, *, enabled: bool) -> None:
@@ -94,10 +260,14 @@ def _announce_metrics(app: RecoveryApp, *, enabled: bool) -> None:
 
 
 class _Stopper:
-    """Calls ``stop`` once, on a thread of its own, when the first signal arrives."""
+    """Calls ``stop`` once, on a thread of its own, when the first signal arrives.
 
-    def __init__(self, stop: Callable[[float], None]) -> None:
+    ``STOPPING=1`` goes to systemd first, so it does not mistake the stop for a hang.
+    """
+
+    def __init__(self, stop: Callable[[float], None], notifier: Notifier | None = None) -> None:
         self._stop = stop
+        self._notifier = notifier
         # Touched only by the main thread (signal handlers and the finally clause run there).
         self._thread: threading.Thread | None = None
 
@@ -115,6 +285,8 @@ class _Stopper:
         thread.join(STOP_TIMEOUT + 5.0)
 
     def _start(self) -> threading.Thread:
+        if self._notifier is not None:
+            self._notifier.stopping("stopping")
         self._thread = threading.Thread(
             target=self._stop, args=(STOP_TIMEOUT,), name="yesman-recovery-stop", daemon=True
         )

@@ -13,7 +13,7 @@ Checkpoints written by ``save`` are the daemon's own format
 
 from __future__ import annotations
 
-import json
+import shlex
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -23,8 +23,12 @@ from rich.table import Table
 from rich.text import Text
 
 from yesman_recovery.cli.common import (
+    TMUX_MISSING,
     common_options,
+    echo_json_list,
+    existing_state_dir,
     fail,
+    json_lines_option,
     load_config,
     output_console,
     resolve_state_dir,
@@ -60,15 +64,15 @@ def sessions_group() -> None:
 @sessions_group.command("list")
 @common_options
 @url_option
-@click.option("--json", "as_json", is_flag=True, help="Print the sessions as a JSON list.")
+@json_lines_option
 @click.pass_context
-def list_sessions(ctx: click.Context, url: str | None, as_json: bool) -> None:
+def list_sessions(ctx: click.Context, url: str | None, as_json: bool, as_jsonl: bool) -> None:
     """Show the state of every session the running daemon watches; exit 1 if none answers."""
     base = url if url is not None else load_config(ctx).metrics.url
     document = fetch_status(base)
     sessions = [s for s in document.get("sessions") or () if isinstance(s, dict)]
-    if as_json:
-        click.echo(json.dumps(sessions, indent=2))
+    if as_json or as_jsonl:
+        echo_json_list(sessions, jsonl=as_jsonl)
         return
     console = output_console()
     if not sessions:
@@ -184,6 +188,7 @@ def restore(ctx: click.Context, name: str, checkpoint_id: str | None) -> None:
 
     config = load_config(ctx)
     client = _client(config)
+    existing_state_dir(ctx)  # a restore reads: a missing directory is a wrong --state-dir
     with _store(ctx, config) as store:
         checkpoint = _checkpoint(store, name, checkpoint_id)
         session = _session_of(checkpoint)
@@ -230,7 +235,8 @@ def _checkpoint(store: Store, name: str, checkpoint_id: str | None) -> Checkpoin
         if found is None:
             fail(
                 f"no checkpoint of session {name!r} in {store.path}; checkpoint it with "
-                f"`yesman-recovery sessions save {name}` while it runs, or check --state-dir"
+                f"`yesman-recovery sessions save {shlex.quote(name)}` while it runs, or check "
+                "--state-dir"
             )
         return found
     try:
@@ -240,7 +246,7 @@ def _checkpoint(store: Store, name: str, checkpoint_id: str | None) -> Checkpoin
     if found.scope != name:
         fail(
             f"checkpoint {checkpoint_id} belongs to {found.scope!r}, not to session {name!r}; "
-            f"restore it with `yesman-recovery sessions restore {found.scope} "
+            f"restore it with `yesman-recovery sessions restore {shlex.quote(found.scope)} "
             f"--checkpoint {checkpoint_id}`"
         )
     return found
@@ -263,7 +269,7 @@ def _require_absent(client: TmuxClient, name: str) -> None:
     if snapshot.session(name) is not None:
         fail(
             f"session {name!r} already exists on the tmux server {client.server_label}; "
-            f"kill it first (`tmux {client.server_label} kill-session -t ={name}`) "
+            f"kill it first (`{client.command_line('kill-session', '-t', '=' + name)}`) "
             "to restore it from a checkpoint"
         )
 
@@ -272,8 +278,13 @@ def _require_absent(client: TmuxClient, name: str) -> None:
 
 
 def _client(config: Config) -> TmuxClient:
+    """The configured server's client; exits 1 when tmux is not installed."""
+    import shutil
+
     from yesman_recovery.config.build import tmux_client
 
+    if shutil.which("tmux") is None:
+        fail(TMUX_MISSING)
     return tmux_client(config)
 
 
@@ -297,7 +308,11 @@ def _store(ctx: click.Context, config: Config) -> Iterator[Store]:
 
     state_dir = resolve_state_dir(ctx)
     try:
-        store = open_store(state_dir, durability=config.storage.durability)
+        store = open_store(
+            state_dir,
+            durability=config.storage.durability,
+            max_state_size=config.storage.max_state_size,
+        )
     except StoreError as exc:
         fail(f"cannot open the store in {state_dir}: {exc}")
     with store:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -63,6 +64,11 @@ def status_url(base: str) -> str:
 def fetch_status(base: str) -> dict[str, Any]:
     """GET the status document; exits 1 with a message when nothing usable answers."""
     url = status_url(base)
+    if urllib.parse.urlsplit(url).port == 0:
+        fail(
+            f"{url} names port 0 ([metrics] listen picks any free port), so the daemon's address "
+            "is not known here: pass --url with the address `yesman-recovery run` printed"
+        )
     try:
         with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT) as response:
             body = response.read()

@@ -14,6 +14,8 @@ reported at once. TOML has no null, so limits that can be switched off take ``fa
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from yesman_recovery.config.model import (
     DEFAULT_PROGRAMS,
     SCROLLBACK_TRUE_LINES,
@@ -24,8 +26,10 @@ from yesman_recovery.config.model import (
     SupervisorConfig,
     TmuxConfig,
 )
-from yesman_recovery.config.schema import load_config, parse_config
 from yesman_recovery.config.units import parse_duration, parse_size
+
+if TYPE_CHECKING:
+    from yesman_recovery.config.schema import load_config, parse_config
 
 __all__ = [
     "DEFAULT_PROGRAMS",
@@ -41,3 +45,13 @@ __all__ = [
     "parse_duration",
     "parse_size",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The schema (pydantic, ~100 ms to import) is loaded when a file is first parsed, so a
+    # command that runs on the built-in defaults never pays for it.
+    if name in ("load_config", "parse_config"):
+        from yesman_recovery.config import schema
+
+        return getattr(schema, name)
+    raise AttributeError(f"module 'yesman_recovery.config' has no attribute {name!r}")

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from yesman_recovery.config.transactions import TransactionsConfig
 from yesman_recovery.defaults import DEFAULT_FROZEN_GRACE, DEFAULT_PROGRAMS
 from yesman_recovery.resilience.circuit import BreakerPolicy
 from yesman_recovery.resilience.policies import RetryPolicy
+from yesman_recovery.storage.envelope import DEFAULT_MAX_STATE_SIZE
 from yesman_recovery.storage.paths import default_state_dir
 from yesman_recovery.storage.retention import RetentionPolicy
 from yesman_recovery.supervisors.spec import Backoff, Restart, Strategy
@@ -81,11 +83,16 @@ class MetricsConfig:
 
 @dataclass(frozen=True)
 class StorageConfig:
-    """``[storage]``: the state directory, durability, maintenance period and retention."""
+    """``[storage]``: the state directory, durability, maintenance period and retention.
+
+    ``max_state_size``: bytes of JSON one record may hold, read or written; a bigger stored
+    record reads as corrupt (see docs/storage.md).
+    """
 
     path: Path = field(default_factory=default_state_dir)
     durability: Literal["durable", "fast"] = "durable"
     maintenance_interval: float = 60.0
+    max_state_size: int = DEFAULT_MAX_STATE_SIZE
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
 
@@ -148,6 +155,7 @@ class Config:
     source: Path | None = None
     retry: Mapping[str, RetryPolicy] = field(default_factory=dict)
     breakers: Mapping[str, BreakerPolicy] = field(default_factory=dict)
+    transactions: TransactionsConfig = field(default_factory=TransactionsConfig)
 
     @classmethod
     def default(cls) -> Config:

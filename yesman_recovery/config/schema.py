@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from yesman_recovery.config import transactions_table
 from yesman_recovery.config import validators as v
 from yesman_recovery.config.health import (
     HealthCheckTable,
@@ -61,7 +62,7 @@ class _Table(BaseModel):
 class _BackoffTable(_Table):
     initial: PositiveDuration = 0.1
     max: PositiveDuration = 30.0
-    multiplier: float = 2.0
+    multiplier: Annotated[float, v.checked(v.multiplier)] = 2.0
     jitter: float = 0.2
     reset_after: PositiveDuration = 60.0
 
@@ -97,20 +98,24 @@ class _RetentionTable(_Table):
     keep_last: Annotated[int | None, v.checked(v.optional_keep_last)] = None
     max_age: Annotated[float | None, v.checked(v.optional_max_age)] = None
     max_bytes_per_scope: Annotated[int | None, v.checked(v.optional_size)] = None
+    audit_max_age: Annotated[float | None, v.checked(v.optional_max_age)] = None
+    audit_max_bytes: Annotated[int | None, v.checked(v.optional_size)] = None
+    audit_keep_last: Count = 0
 
 
 class _StorageTable(_Table):
     path: Annotated[Path, v.checked_with_info(v.path)] = Path()
     durability: Annotated[str, v.checked(v.durability)] = "durable"
     maintenance_interval: PositiveDuration = 60.0
+    max_state_size: Annotated[int, v.checked(v.state_size)] = 64 * 1024 * 1024
     retention: _RetentionTable | None = None
 
 
 class _TmuxTable(_Table):
     socket_name: Annotated[str, v.checked(v.word)] = ""
     socket_path: Annotated[Path, v.checked_with_info(v.path)] = Path()
-    poll_interval: PositiveDuration = 1.0
-    command_timeout: PositiveDuration = 2.0
+    poll_interval: Annotated[float, v.checked(v.poll_interval)] = 1.0
+    command_timeout: Annotated[float, v.checked(v.command_timeout)] = 2.0
     adopt: Annotated[tuple[str, ...], v.checked(v.adopt)] = ("*",)
     allow_kill_server: Annotated[bool, v.checked(v.boolean)] = False
     programs: Annotated[frozenset[str], v.checked(v.programs)] = DEFAULT_PROGRAMS
@@ -148,6 +153,7 @@ class _Document(_Table):
     retry: dict[str, RetryTable] = {}
     breakers: dict[str, BreakerTable] = {}
     health_checks: list[HealthCheckTable] = []
+    transactions: transactions_table.TransactionsTable = transactions_table.TransactionsTable()
 
 
 _TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
@@ -164,6 +170,7 @@ _TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
     ("retry", "*"): RetryTable,
     ("breakers", "*"): BreakerTable,
     ("health_checks", "*"): HealthCheckTable,
+    **transactions_table.TABLES,
 }
 
 
@@ -193,6 +200,7 @@ def _build(doc: _Document, source: Path | None) -> Config:
         breakers={name: table.build() for name, table in doc.breakers.items()},
         health_checks=build_health_checks(doc.health_checks),
         source=source,
+        transactions=doc.transactions.build(),
     )
 
 

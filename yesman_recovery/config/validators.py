@@ -6,6 +6,7 @@ built by :mod:`yesman_recovery.config.schema` already shows the key path and the
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -17,6 +18,7 @@ from pydantic import ValidationInfo
 from pydantic.functional_validators import PlainValidator
 from pydantic_core import PydanticCustomError
 
+from yesman_recovery.config import limits
 from yesman_recovery.config.model import SCROLLBACK_TRUE_LINES
 from yesman_recovery.config.units import DURATION_HINT, SIZE_HINT, parse_duration, parse_size
 from yesman_recovery.supervisors.spec import Restart, Strategy
@@ -34,7 +36,16 @@ def _unit_problem(text: str, hint: str) -> ValueError:
     return ValueError(f"expected {hint}")
 
 
-def _duration(value: object, *, positive: bool) -> float:
+def _shown(seconds: float) -> str:
+    for unit, size in (("d", limits.DAY), ("h", limits.HOUR), ("m", limits.MINUTE)):
+        if seconds >= size and seconds % size == 0:
+            return f'"{seconds / size:g}{unit}"'
+    return f'"{seconds * 1000:g}ms"' if seconds < 1 else f'"{seconds:g}s"'
+
+
+def _duration(
+    value: object, *, positive: bool, maximum: float = limits.MAX_DURATION, minimum: float = 0.0
+) -> float:
     if isinstance(value, str):
         try:
             seconds = parse_duration(value)
@@ -48,6 +59,10 @@ def _duration(value: object, *, positive: bool) -> float:
         raise ValueError(f"a duration must be >= 0; use {DURATION_HINT}")
     if positive and seconds == 0:
         raise ValueError(f"must be > 0; use {DURATION_HINT}")
+    if seconds > maximum:
+        raise ValueError(f"must be at most {_shown(maximum)}; use {DURATION_HINT}")
+    if seconds < minimum:
+        raise ValueError(f"must be at least {_shown(minimum)}; use {DURATION_HINT}")
     return seconds
 
 
@@ -59,11 +74,21 @@ def nonneg_duration(value: object) -> float:
     return _duration(value, positive=False)
 
 
+def poll_interval(value: object) -> float:
+    return _duration(
+        value, positive=True, maximum=limits.MAX_POLL_INTERVAL, minimum=limits.MIN_POLL_INTERVAL
+    )
+
+
+def command_timeout(value: object) -> float:
+    return _duration(value, positive=True, maximum=limits.MAX_COMMAND_TIMEOUT)
+
+
 def optional_max_age(value: object) -> float | None:
     if value is False:
         return None
     try:
-        return _duration(value, positive=True)
+        return _duration(value, positive=True, maximum=limits.MAX_RETENTION_AGE)
     except ValueError as exc:
         raise ValueError(f"{exc}, or false for no limit") from None
 
@@ -82,21 +107,51 @@ def optional_size(value: object) -> int | None:
         raise ValueError(f"expected {SIZE_HINT}, or false for no limit")
     if size <= 0:
         raise ValueError(f"must be > 0; use {SIZE_HINT}, or false for no limit")
+    if size > limits.MAX_SCOPE_BYTES:
+        raise ValueError(f'must be at most "1TiB"; use {SIZE_HINT}, or false for no limit')
+    return size
+
+
+def state_size(value: object) -> int:
+    """``[storage] max_state_size``: a size from 64 KiB to 1 GiB."""
+    allowed = f'{SIZE_HINT} from "64KiB" to "1GiB"'
+    if isinstance(value, str):
+        try:
+            size = parse_size(value)
+        except ValueError:
+            raise _unit_problem(value, allowed) from None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    else:
+        raise ValueError(f"expected {allowed}")
+    if not limits.MIN_STATE_SIZE <= size <= limits.MAX_STATE_SIZE:
+        raise ValueError(f"must be {allowed}")
     return size
 
 
 def count(value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= limits.MAX_COUNT:
         return value
-    raise ValueError("must be an integer >= 0")
+    raise ValueError(f"must be an integer from 0 to {limits.MAX_COUNT}")
 
 
 def optional_keep_last(value: object) -> int | None:
     if value is False:
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and 1 <= value <= limits.MAX_KEEP_LAST
+    ):
         return value
-    raise ValueError("must be an integer >= 1, or false for no limit")
+    raise ValueError(f"must be an integer from 1 to {limits.MAX_KEEP_LAST}, or false for no limit")
+
+
+def multiplier(value: object) -> float:
+    top = limits.MAX_BACKOFF_MULTIPLIER
+    if _is_number(value) and 1.0 <= float(value) <= top:  # type: ignore[arg-type]
+        return float(value)  # type: ignore[arg-type]
+    raise ValueError(f"must be a number from 1 to {top:g}")
 
 
 def boolean(value: object) -> bool:
@@ -147,9 +202,11 @@ def adopt(value: object) -> tuple[str, ...]:
 def scrollback(value: object) -> int:
     if isinstance(value, bool):
         return SCROLLBACK_TRUE_LINES if value else 0
-    if isinstance(value, int) and value >= 0:
+    if isinstance(value, int) and 0 <= value <= limits.MAX_SCROLLBACK_LINES:
         return value
-    raise ValueError("must be false, true or a number of lines >= 0")
+    raise ValueError(
+        f"must be false, true or a number of lines from 0 to {limits.MAX_SCROLLBACK_LINES}"
+    )
 
 
 def session_name(value: object) -> str:
@@ -161,16 +218,30 @@ def session_name(value: object) -> str:
 
 
 def listen(value: object) -> tuple[str, int]:
-    allowed = 'must be "host:port" with a port from 0 to 65535, e.g. "127.0.0.1:9464"'
+    """``"host:port"`` where host is an IP address (IPv6 in brackets) or ``localhost``.
+
+    Checked here, not when ``run`` binds: any other host text used to pass the check.
+    """
+    allowed = (
+        'must be "host:port" with host an IP address (IPv6 in brackets) or localhost and a '
+        'port from 0 to 65535, e.g. "127.0.0.1:9464" or "[::1]:9464"'
+    )
     if not isinstance(value, str):
         raise ValueError(allowed)
-    match = re.fullmatch(r"\[([^\]]+)\]:(\d+)|([^:\[\]]+):(\d+)", value.strip())
+    match = re.fullmatch(r"\[([^\]]+)\]:(\d{1,5})|([^:\[\]]+):(\d{1,5})", value.strip())
     if match is None:
         raise ValueError(allowed)
     host = match.group(1) or match.group(3)
     port = int(match.group(2) or match.group(4))
     if port > 65535:
         raise ValueError(allowed)
+    if host != "localhost":
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(allowed) from None
+        if (address.version == 6) != (match.group(1) is not None):
+            raise ValueError(allowed)
     return host, port
 
 

@@ -23,6 +23,9 @@ STORAGE_BUCKETS = (
 RECOVERY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
 # Probes take from microseconds (a callable) to their timeout (seconds).
 HEALTH_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Transactions last from a millisecond (a few journaled steps) to minutes (remote calls).
+TRANSACTION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                       10.0, 30.0, 60.0, 300.0)  # fmt: skip
 DETECTION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 
@@ -201,6 +204,41 @@ class RecoveryMetrics:
             ["breaker", "from", "to"],
             registry=reg,
         )
+
+        # --- transactions ----------------------------------------------------------------
+        self.transactions = Counter(
+            f"{PREFIX}_transactions",
+            "Transactions that ended (or parked for an operator), by outcome.",
+            ["outcome"],
+            registry=reg,
+        )
+        for outcome in ("committed", "compensated", "parked", "abandoned"):
+            self.transactions.labels(outcome)
+        self.transactions_in_flight = Gauge(
+            f"{PREFIX}_transactions_in_flight",
+            "Transactions being run by this process now.",
+            registry=reg,
+        )
+        self.transaction_duration = Histogram(
+            f"{PREFIX}_transaction_duration_seconds",
+            "Time from a transaction's begin record to its terminal record.",
+            buckets=TRANSACTION_BUCKETS,
+            registry=reg,
+        )
+        self.transaction_steps = Counter(
+            f"{PREFIX}_transaction_steps",
+            "Transaction step attempts by registered action and outcome (done, failed).",
+            ["action", "outcome"],
+            registry=reg,
+        )
+        self.compensations = Counter(
+            f"{PREFIX}_compensations",
+            "Compensation attempts by outcome (done, failed).",
+            ["outcome"],
+            registry=reg,
+        )
+        for outcome in ("done", "failed"):
+            self.compensations.labels(outcome)
 
 
 _default: RecoveryMetrics | None = None

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditSink", "CircuitBreaker"]
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -234,7 +234,7 @@ class CircuitBreaker:
 
     def _report(self, moved: list[Transition]) -> None:
         for t in moved:
-            log.warning(
+            logger.warning(
                 "circuit breaker %r: %s -> %s (%s)",
                 self.name, t.from_state.value, t.to_state.value, t.reason,
             )  # fmt: skip
@@ -248,9 +248,9 @@ class CircuitBreaker:
                         outcome=t.to_state.value,
                     )
                 except Exception:  # a full disk must not turn a transition into a failed call
-                    log.exception("could not record breaker %r's transition", self.name)
+                    logger.exception("could not record breaker %r's transition", self.name)
             for listener in self.listeners:
                 try:
                     listener(self, t)
                 except Exception:
-                    log.exception("a listener of breaker %r failed", self.name)
+                    logger.exception("a listener of breaker %r failed", self.name)

@@ -15,7 +15,7 @@ from yesman_recovery.storage.checkpoints import (
     VerifyReport,
 )
 from yesman_recovery.storage.environment import Usage
-from yesman_recovery.storage.journal import Journal, JournalRecord
+from yesman_recovery.storage.journal import Journal, JournalRecord, TransactionSummary
 from yesman_recovery.storage.paths import default_state_dir
 from yesman_recovery.storage.retention import RetentionPolicy
 from yesman_recovery.storage.store import MaintenanceReport, Store, open_store
@@ -33,6 +33,7 @@ __all__ = [
     "RetentionPolicy",
     "ScopeUsage",
     "Store",
+    "TransactionSummary",
     "Usage",
     "VerifyReport",
     "default_state_dir",

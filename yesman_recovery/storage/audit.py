@@ -5,6 +5,13 @@ same nanosecond), so a time range is one seek. ``query`` returns events **newest
 most recent are what an operator asks for, and ``limit`` keeps those); ``export_jsonl`` writes
 **oldest first**, as a log reads. A corrupt event is skipped with a warning and counted in
 ``yesman_recovery_checkpoint_corruptions_total``; it never stops a query.
+
+An action that takes time (a recovery) is recorded when it begins, not only when it ends, so a
+daemon killed in between still leaves a trace: :meth:`AuditTrail.begin` writes the event with
+outcome :data:`IN_PROGRESS` and marks it open (a key in the ``meta`` database, in the same
+transaction); :meth:`AuditTrail.complete` rewrites the same event with its outcome and duration
+and drops the mark. :meth:`AuditTrail.open_events` lists what was begun and never completed —
+what a daemon that starts after a kill closes.
 """
 
 from __future__ import annotations
@@ -16,13 +23,22 @@ from contextlib import closing
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
-from yesman_recovery.errors import CorruptRecordError
+from yesman_recovery.errors import CorruptRecordError, RecordNotFoundError
 from yesman_recovery.storage import envelope
 from yesman_recovery.storage.context import NS, StoreContext
 from yesman_recovery.storage.environment import Txn
 from yesman_recovery.storage.keys import split_stamp, stamp_key
+from yesman_recovery.storage.retention import RecordStat, RetentionPolicy, audit_records_to_drop
 
 logger = logging.getLogger(__name__)
+
+IN_PROGRESS = "in_progress"
+"""The outcome of an event begun and not yet completed."""
+_OPEN_PREFIX = b"audit-open\0"  # meta key prefix: + event key, for events begun not completed
+
+KNOWN_KINDS: tuple[str, ...] = ("corruption", "recovery", "session", "supervisor")
+"""Event kinds yesman-recovery writes; ``audit --kind`` accepts these and any kind in the trail."""
+_DELETE_BATCH = 5000  # events deleted per write transaction when pruning
 
 
 @dataclass(frozen=True)
@@ -69,8 +85,27 @@ class AuditTrail:
         outcome: str = "",
         duration: float | None = None,
         time: float | None = None,
+        _open: bool = False,
     ) -> str:
         """Record an event (at ``time``, default now); its id. Durable once this returns."""
+        prepared = self.prepare(kind, subject, detail=detail, action=action, outcome=outcome,
+                                duration=duration, time=time)  # fmt: skip
+        with self._ctx.measure("audit_append"):
+            key = self._ctx.env.write(lambda txn: self.put(txn, prepared, _open=_open))
+        return key.hex()
+
+    def prepare(
+        self,
+        kind: str,
+        subject: str,
+        *,
+        detail: str = "",
+        action: str = "",
+        outcome: str = "",
+        duration: float | None = None,
+        time: float | None = None,
+    ) -> tuple[int, bytes]:
+        """Check an event as :meth:`append` does; ``(time_ns, payload)`` for :meth:`put`."""
         if not _check_text("kind", kind):
             raise ValueError("`kind` must be a non-empty string such as 'recovery'")
         for name, text in (("subject", subject), ("detail", detail), ("action", action),
@@ -83,25 +118,92 @@ class AuditTrail:
             raise ValueError(f"`time` must not be before 1970, got {time}")
         body = {"kind": kind, "subject": subject, "detail": detail, "action": action,
                 "outcome": outcome, "duration": duration}  # fmt: skip
-        payload = envelope.dump_json(body)
+        return time_ns, envelope.dump_json(body)
+
+    def put(self, txn: Txn, prepared: tuple[int, bytes], *, _open: bool = False) -> bytes:
+        """Store a prepared event inside the write transaction ``txn``; its key.
+
+        Lets another part of the store commit an event together with its own records (the
+        journal writes a transaction's end and its audit event in one flush).
+        """
+        time_ns, payload = prepared
         db = self._db
+        cursor = txn.cursor(db)
+        seq = 0
+        # the last key of this nanosecond, if any: seek past it and step back
+        found = cursor.prev() if cursor.set_range(stamp_key(time_ns + 1, 0)) else cursor.last()
+        if found:
+            last_ns, last_seq = split_stamp(cursor.key())
+            if last_ns == time_ns:
+                seq = last_seq + 1
+        key = stamp_key(time_ns, seq)
+        txn.put(key, envelope.seal(key, payload), db=db)
+        if _open:
+            txn.put(_OPEN_PREFIX + key, b"", db=self._ctx.env.dbs["meta"])
+        return key
 
-        def work(txn: Txn) -> bytes:
-            cursor = txn.cursor(db)
-            seq = 0
-            # the last key of this nanosecond, if any: seek past it and step back
-            found = cursor.prev() if cursor.set_range(stamp_key(time_ns + 1, 0)) else cursor.last()
-            if found:
-                last_ns, last_seq = split_stamp(cursor.key())
-                if last_ns == time_ns:
-                    seq = last_seq + 1
-            key = stamp_key(time_ns, seq)
-            txn.put(key, envelope.seal(key, payload), db=db)
-            return key
+    def begin(
+        self, kind: str, subject: str, *, detail: str = "", action: str = "",
+        time: float | None = None,
+    ) -> str:  # fmt: skip
+        """Record an action that starts now; its id, for :meth:`complete`. Durable on return."""
+        return self.append(
+            kind, subject, detail=detail, action=action, outcome=IN_PROGRESS, time=time, _open=True
+        )
 
-        with self._ctx.measure("audit_append"):
-            key = self._ctx.env.write(work)
-        return key.hex()
+    def complete(
+        self,
+        event_id: str,
+        *,
+        outcome: str,
+        detail: str | None = None,
+        action: str | None = None,
+        duration: float | None = None,
+    ) -> None:
+        """Give a begun event its outcome (and detail, action, duration) in place.
+
+        Raises :class:`~yesman_recovery.errors.RecordNotFoundError` if there is no such event
+        (e.g. pruned), :class:`CorruptRecordError` if it is damaged.
+        """
+        _check_text("outcome", outcome)
+        key = bytes.fromhex(event_id)
+        db, meta = self._db, self._ctx.env.dbs["meta"]
+        limit = self._ctx.max_state_size
+
+        def work(txn: Txn) -> None:
+            stored = txn.get(key, db=db)
+            if stored is None:
+                raise RecordNotFoundError(f"no audit event {event_id} to complete")
+            body = envelope.decode(key, stored, f"audit event {event_id}", limit)
+            if not isinstance(body, dict):
+                raise CorruptRecordError(f"record audit event {event_id} is corrupt")
+            body["outcome"] = outcome
+            if detail is not None:
+                body["detail"] = _check_text("detail", detail)
+            if action is not None:
+                body["action"] = _check_text("action", action)
+            body["duration"] = duration
+            txn.put(key, envelope.seal(key, envelope.dump_json(body)), db=db)
+            txn.delete(_OPEN_PREFIX + key, db=meta)
+
+        with self._ctx.measure("audit_complete"):
+            self._ctx.env.write(work)
+
+    def open_events(self) -> list[AuditEvent]:
+        """Events begun and never completed, oldest first (a corrupt one is skipped)."""
+        meta = self._ctx.env.dbs["meta"]
+        found: list[AuditEvent] = []
+        with self._ctx.env.read() as txn:
+            cursor = txn.cursor(meta)
+            ok = cursor.set_range(_OPEN_PREFIX)
+            while ok and cursor.key().startswith(_OPEN_PREFIX):
+                key = cursor.key()[len(_OPEN_PREFIX) :]
+                stored = txn.get(key, db=self._db)
+                event = None if stored is None else self._decode(key, stored)
+                if event is not None:
+                    found.append(event)
+                ok = cursor.next()
+        return found
 
     def _events(
         self, since: float | None, until: float | None
@@ -126,7 +228,9 @@ class AuditTrail:
 
     def _decode(self, key: bytes, stored: bytes) -> AuditEvent | None:
         try:
-            body = envelope.decode(key, stored, f"audit event {key.hex()}")
+            body = envelope.decode(
+                key, stored, f"audit event {key.hex()}", self._ctx.max_state_size
+            )
             if not isinstance(body, dict):
                 raise CorruptRecordError(f"record audit event {key.hex()} is corrupt: not an event")
             time_ns, _seq = split_stamp(key)
@@ -179,3 +283,41 @@ class AuditTrail:
         for event in reversed(events):
             fp.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
         return len(events)
+
+    def facets(self) -> tuple[set[str], set[str]]:
+        """Every kind and every subject present in the trail (a full scan: for error messages)."""
+        kinds: set[str] = set()
+        subjects: set[str] = set()
+        with closing(self._events(None, None)) as events:
+            for event in events:
+                kinds.add(event.kind)
+                subjects.add(event.subject)
+        return kinds, subjects
+
+    def prune(self, retention: RetentionPolicy) -> int:
+        """Drop the events the audit limits of ``retention`` do not keep; how many were dropped.
+
+        The newest ``audit_keep_last`` events always stay (see
+        :func:`~yesman_recovery.storage.retention.audit_records_to_drop`).
+        """
+        if retention.audit_max_age is None and retention.audit_max_bytes is None:
+            return 0
+        with self._ctx.env.read(buffers=True) as txn:
+            cursor = txn.cursor(self._db)
+            stats = [
+                RecordStat(bytes(key), split_stamp(bytes(key))[0] / NS, len(value))
+                for key, value in cursor
+            ]
+        drop = audit_records_to_drop(stats[::-1], retention, self._ctx.clock.time())
+        db = self._db
+        for start in range(0, len(drop), _DELETE_BATCH):
+            batch = [record.key for record in drop[start : start + _DELETE_BATCH]]
+
+            def work(txn: Txn, batch: list[bytes] = batch) -> None:
+                for key in batch:
+                    txn.delete(key, db=db)
+
+            self._ctx.env.write(work)
+        if drop:
+            logger.info("audit retention dropped %d event(s)", len(drop))
+        return len(drop)

@@ -91,10 +91,10 @@ def _info(key: bytes, size: int) -> CheckpointInfo:
     return CheckpointInfo(checkpoint_id(key), scope_text(raw_scope), time_ns / NS, size)
 
 
-def _unseal(key: bytes, stored: bytes | memoryview) -> Checkpoint:
+def _unseal(key: bytes, stored: bytes | memoryview, max_size: int) -> Checkpoint:
     """The checkpoint stored under ``key``; :class:`CorruptRecordError` naming its id if bad."""
     name = checkpoint_id(key)
-    body = envelope.decode(key, stored, name)
+    body = envelope.decode(key, stored, name, max_size)
     if not (isinstance(body, dict) and "state" in body and isinstance(body.get("metadata"), dict)):
         raise CorruptRecordError(f"record {name} is corrupt: not a checkpoint body")
     info = _info(key, len(stored))
@@ -135,6 +135,7 @@ class CheckpointStore:
             envelope.check_json(state)
             envelope.check_json(metadata or {}, "metadata")
             state_json = envelope.dump_json(state)
+            envelope.check_size(state_json, state, "state", self._ctx.max_state_size)
             digest = envelope.state_digest(state_json)
             codec, body = envelope.compress(
                 b'{"metadata":' + envelope.dump_json(metadata or {}) + b',"state":'
@@ -165,6 +166,30 @@ class CheckpointStore:
                 outcome.value = "deduplicated"
             return checkpoint_id(key)
 
+    def put_exported(
+        self, scope: str, time_ns: int, seq: int, state: Any, metadata: dict[str, Any]
+    ) -> str | None:
+        """Store a checkpoint under its original stamp (an import); its id, None if it exists.
+
+        Unlike :meth:`create` this keeps the record's time and never deduplicates; an existing
+        record under the same id is left alone. Raises ``ValueError`` as :meth:`create` does.
+        """
+        with self._ctx.measure("import") as outcome:
+            raw = scope_bytes(scope)
+            envelope.check_json(state)
+            envelope.check_json(metadata, "metadata")
+            key = make_key(raw, time_ns, seq)
+            payload = b'{"metadata":' + envelope.dump_json(metadata) + b',"state":'
+            stored = envelope.seal(key, payload + envelope.dump_json(state) + b"}")
+            db = self._db
+            added: bool = self._ctx.env.write(
+                lambda txn: txn.put(key, stored, db=db, overwrite=False)
+            )
+            if not added:
+                outcome.value = "duplicate"
+                return None
+            return checkpoint_id(key)
+
     def _newest_digest(self, raw: bytes, key: bytes, stored: bytes) -> bytes | None:
         """The state digest of a scope's newest record, None if it is corrupt."""
         checksum = envelope.intact_checksum(key, stored)
@@ -174,7 +199,7 @@ class CheckpointStore:
         if known is not None and known[0] == checksum:
             return known[1]
         try:
-            previous = _unseal(key, stored)
+            previous = _unseal(key, stored, self._ctx.max_state_size)
         except CorruptRecordError:
             return None
         return envelope.state_digest(envelope.dump_json(previous.state))
@@ -215,7 +240,7 @@ class CheckpointStore:
                 "see `yesman-recovery checkpoints list`"
             )
         try:
-            return _unseal(key, stored)
+            return _unseal(key, stored, self._ctx.max_state_size)
         except CorruptRecordError:
             self._ctx.found_corrupt(key)
             raise
@@ -231,7 +256,7 @@ class CheckpointStore:
                     return None
                 stored = cursor.value()
             try:
-                return _unseal(key, stored)
+                return _unseal(key, stored, self._ctx.max_state_size)
             except CorruptRecordError:
                 self._ctx.found_corrupt(key)
                 raise
@@ -249,7 +274,7 @@ class CheckpointStore:
             with self._ctx.env.read() as txn:
                 for key, stored in _newest_first(txn.cursor(self._db), prefix(scope_bytes(scope))):
                     try:
-                        good = _unseal(key, stored)
+                        good = _unseal(key, stored, self._ctx.max_state_size)
                         break
                     except CorruptRecordError as exc:
                         corrupt.append((key, str(exc)))
@@ -313,7 +338,7 @@ class CheckpointStore:
                     key = bytes(raw_key)
                     checked += 1
                     try:
-                        _unseal(key, value)
+                        _unseal(key, value, self._ctx.max_state_size)
                     except CorruptRecordError as exc:
                         corrupt.append((checkpoint_id(key), str(exc)))
                         self._ctx.found_corrupt(key)

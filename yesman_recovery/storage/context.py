@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from yesman_recovery.clock import Clock
 from yesman_recovery.errors import CorruptRecordError, RecordNotFoundError, StoreError
 from yesman_recovery.metrics.definitions import RecoveryMetrics
+from yesman_recovery.storage.envelope import DEFAULT_MAX_STATE_SIZE
 from yesman_recovery.storage.environment import Environment
 
 # A stored time_ns is wall-clock nanoseconds; float seconds keep microseconds exact enough.
@@ -26,11 +27,18 @@ class Outcome:
 class StoreContext:
     """The environment, metrics and clock of one ``Store``; raises once the store is closed."""
 
-    def __init__(self, env: Environment, metrics: RecoveryMetrics, clock: Clock) -> None:
+    def __init__(
+        self,
+        env: Environment,
+        metrics: RecoveryMetrics,
+        clock: Clock,
+        max_state_size: int = DEFAULT_MAX_STATE_SIZE,
+    ) -> None:
         self._env: Environment | None = env  # None iff the owning Store was closed
         self.path = env.path
         self.metrics = metrics
         self.clock = clock
+        self.max_state_size = max_state_size  # bytes of JSON a record may hold (read or write)
 
     @property
     def env(self) -> Environment:

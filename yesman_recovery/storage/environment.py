@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import lmdb
 
 from yesman_recovery.errors import SchemaError, StoreError
+from yesman_recovery.storage.datafile import check_data_file
 from yesman_recovery.storage.paths import FILE_MODE, check_private, prepare_state_dir
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ class Environment:
         # trusted only while that checksum is the scope's newest record's (checked under the
         # write lock), so an entry made stale by another process or a delete costs one decode
         self.newest_states: dict[bytes, tuple[bytes, bytes]] = {}
+        check_data_file(path)  # before mapping: LMDB SIGBUSes on a truncated file
         try:
             self.env = lmdb.open(
                 str(path), map_size=map_size, max_dbs=len(DATABASES) + 2, subdir=True,

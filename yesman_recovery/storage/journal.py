@@ -13,12 +13,14 @@ the machine crashing too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
 from yesman_recovery.errors import CorruptRecordError, StoreError
 from yesman_recovery.storage import envelope
+from yesman_recovery.storage.audit import AuditTrail
 from yesman_recovery.storage.context import NS, StoreContext
 from yesman_recovery.storage.environment import Txn
 from yesman_recovery.storage.keys import (
@@ -44,10 +46,20 @@ class JournalRecord:
     terminal: bool
 
 
-def _record(key: bytes, stored: bytes) -> JournalRecord:
+@dataclass(frozen=True)
+class TransactionSummary:
+    """One transaction as :meth:`Journal.summaries` lists it: its first time and last record."""
+
+    transaction: str
+    started: float
+    last: JournalRecord | None  # None iff the last record is damaged
+    records: int
+
+
+def _record(key: bytes, stored: bytes, max_size: int) -> JournalRecord:
     raw_tx, time_ns, seq = split_key(key)
     name = f"journal {scope_text(raw_tx)!r} #{time_ns:x}.{seq}"
-    body = envelope.decode(key, stored, name)
+    body = envelope.decode(key, stored, name, max_size)
     if not (isinstance(body, dict) and {"kind", "data", "terminal"} <= body.keys()):
         raise CorruptRecordError(f"record {name} is corrupt: not a journal record")
     return JournalRecord(
@@ -58,8 +70,9 @@ def _record(key: bytes, stored: bytes) -> JournalRecord:
 class Journal:
     """Append and read transaction records (``store.journal``); any thread may call it."""
 
-    def __init__(self, ctx: StoreContext) -> None:
+    def __init__(self, ctx: StoreContext, audit: AuditTrail | None = None) -> None:
         self._ctx = ctx
+        self._audit = audit
 
     @property
     def _db(self) -> Any:
@@ -74,31 +87,73 @@ class Journal:
         the transaction already has a terminal record, :class:`CorruptRecordError` if its last
         record is damaged.
         """
-        raw = scope_bytes(transaction, "transaction")
-        if not isinstance(kind, str) or not kind:
-            raise ValueError(f"`kind` must be a non-empty string, got {kind!r}")
-        envelope.check_json(data, "journal data")
-        payload = envelope.dump_json({"kind": kind, "data": data, "terminal": bool(terminal)})
+        return self.append_many([(transaction, kind, data, terminal)])[0]
+
+    def append_many(
+        self,
+        entries: Sequence[tuple[str, str, Any, bool]],
+        *,
+        audit: Sequence[Mapping[str, Any]] = (),
+    ) -> list[JournalRecord]:
+        """Append ``(transaction, kind, data, terminal)`` records in one flushed commit.
+
+        All or nothing: the same errors as :meth:`append` for any entry, and then none is
+        stored. One flush for many records is what lets concurrent transactions share the
+        cost of a durable commit (group commit). ``audit`` holds keyword arguments of
+        :meth:`AuditTrail.append` for events stored in the same commit.
+        """
+        if audit and self._audit is None:
+            raise StoreError("this journal has no audit trail to write events to")
+        events = [self._audit.prepare(**event) for event in audit] if self._audit else []
+        prepared = []
+        for transaction, kind, data, terminal in entries:
+            raw = scope_bytes(transaction, "transaction")
+            if not isinstance(kind, str) or not kind:
+                raise ValueError(f"`kind` must be a non-empty string, got {kind!r}")
+            envelope.check_json(data, "journal data")
+            payload = envelope.dump_json({"kind": kind, "data": data, "terminal": bool(terminal)})
+            envelope.check_size(payload, data, "journal data", self._ctx.max_state_size)
+            prepared.append((transaction, raw, payload))
         now_ns = self._ctx.now_ns()
         db = self._db
 
-        def work(txn: Txn) -> bytes:
+        def work(txn: Txn) -> list[bytes]:
             cursor = txn.cursor(db)
-            newest = seek_newest(cursor, prefix(raw))
-            if newest is not None:
-                last = _record(newest, cursor.value())
-                if last.terminal:
+            keys = []
+            # Per transaction, the key and terminal flag of the record this batch wrote last:
+            # a batch often holds consecutive records of one transaction, and those need no
+            # second seek nor decode.
+            written: dict[bytes, tuple[bytes, bool]] = {}
+            for (transaction, raw, payload), entry in zip(prepared, entries, strict=True):
+                if raw in written:
+                    newest, ended = written[raw]
+                    last_kind = "a terminal record"
+                else:
+                    found = seek_newest(cursor, prefix(raw))
+                    newest, ended, last_kind = found or b"", False, ""
+                    if found is not None:
+                        last = _record(found, cursor.value(), self._ctx.max_state_size)
+                        ended, last_kind = last.terminal, repr(last.kind)
+                if ended:
                     raise StoreError(
-                        f"transaction {transaction!r} already ended with {last.kind!r}; "
+                        f"transaction {transaction!r} already ended with {last_kind}; "
                         "records cannot follow a terminal record: use a new transaction id"
                     )
-            key = make_key(raw, *next_stamp(now_ns, split_stamp(newest) if newest else None))
-            txn.put(key, envelope.seal(key, payload), db=db)
-            return key
+                key = make_key(raw, *next_stamp(now_ns, split_stamp(newest) if newest else None))
+                txn.put(key, envelope.seal(key, payload), db=db)
+                keys.append(key)
+                written[raw] = (key, bool(entry[3]))
+            for event in events:
+                assert self._audit is not None
+                self._audit.put(txn, event)
+            return keys
 
         with self._ctx.measure("journal_append"):
-            key = self._ctx.env.write(work, force_sync=True)
-        return JournalRecord(transaction, split_stamp(key)[0] / NS, kind, data, bool(terminal))
+            keys = self._ctx.env.write(work, force_sync=True)
+        return [
+            JournalRecord(transaction, split_stamp(key)[0] / NS, kind, data, bool(terminal))
+            for key, (transaction, kind, data, terminal) in zip(keys, entries, strict=True)
+        ]
 
     def records(self, transaction: str) -> list[JournalRecord]:
         """The records of ``transaction`` in append order ([] if it has none).
@@ -114,7 +169,7 @@ class Journal:
             for key, stored in cursor:
                 if not key.startswith(pre):
                     break
-                found.append(_record(key, stored))
+                found.append(_record(key, stored, self._ctx.max_state_size))
         return found
 
     def _last_records(self) -> list[tuple[str, JournalRecord | None, list[bytes], float]]:
@@ -126,7 +181,9 @@ class Journal:
                 records = list(items)
                 last_key, last_value = records[-1]
                 try:
-                    last: JournalRecord | None = _record(last_key, last_value)
+                    last: JournalRecord | None = _record(
+                        last_key, last_value, self._ctx.max_state_size
+                    )
                 except CorruptRecordError:
                     self._ctx.found_corrupt(last_key)
                     last = None
@@ -141,6 +198,37 @@ class Journal:
         A transaction whose last record is damaged counts as unfinished.
         """
         return [tx for tx, last, _keys, _t in self._last_records() if not (last and last.terminal)]
+
+    def summaries(self) -> list[TransactionSummary]:
+        """Every transaction in the journal, oldest first, with its last record.
+
+        Reads only each transaction's last record; ``last`` is None when it is damaged.
+        """
+        return [
+            TransactionSummary(tx, started, last, len(keys))
+            for tx, last, keys, started in self._last_records()
+        ]
+
+    def discard(self, transaction: str) -> int:
+        """Delete every record of ``transaction``, finished or not; how many were deleted.
+
+        For an operator giving up on a transaction whose records are damaged (nothing can be
+        appended after a damaged last record); record why elsewhere (the audit trail) first.
+        """
+        pre = prefix(scope_bytes(transaction, "transaction"))
+        db = self._db
+
+        def work(txn: Txn) -> int:
+            cursor = txn.cursor(db)
+            count = 0
+            if cursor.set_range(pre):
+                while cursor.key().startswith(pre):
+                    if not cursor.delete():
+                        break
+                    count += 1
+            return count
+
+        return self._ctx.env.write(work, force_sync=True)
 
     def compact(self, older_than: float = 0.0) -> int:
         """Delete finished transactions whose terminal record is ``older_than`` seconds old.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import stat
 from pathlib import Path
 
@@ -75,5 +76,5 @@ def check_private(path: Path, *, directory: bool) -> None:
         wanted = DIR_MODE if directory else FILE_MODE
         raise StoreError(
             f"the state {kind} {path} has mode {mode:04o}, so other users can reach it; it must "
-            f"be private to its owner: run `chmod {wanted:o} {path}`"
+            f"be private to its owner: run `chmod {wanted:o} {shlex.quote(str(path))}`"
         )

@@ -21,6 +21,7 @@ from yesman_recovery.storage import environment
 from yesman_recovery.storage.audit import AuditTrail
 from yesman_recovery.storage.checkpoints import CheckpointStore, PruneReport
 from yesman_recovery.storage.context import StoreContext
+from yesman_recovery.storage.envelope import DEFAULT_MAX_STATE_SIZE
 from yesman_recovery.storage.environment import DEFAULT_MAP_SIZE, Usage
 from yesman_recovery.storage.journal import Journal
 from yesman_recovery.storage.paths import default_state_dir
@@ -41,6 +42,7 @@ class MaintenanceReport:
     pruned: PruneReport
     transactions_compacted: int
     usage: Usage
+    audit_pruned: int = 0
 
 
 class Store:
@@ -50,13 +52,19 @@ class Store:
     raises :class:`StoreError`.
     """
 
-    def __init__(self, env: environment.Environment, metrics: RecoveryMetrics, clock: Clock):
-        self._ctx = StoreContext(env, metrics, clock)
+    def __init__(
+        self,
+        env: environment.Environment,
+        metrics: RecoveryMetrics,
+        clock: Clock,
+        max_state_size: int = DEFAULT_MAX_STATE_SIZE,
+    ):
+        self._ctx = StoreContext(env, metrics, clock, max_state_size)
         self.path: Path = env.path
         self.durability: Durability = "durable" if env.durable else "fast"
         self.audit = AuditTrail(self._ctx)
         self.checkpoints = CheckpointStore(self._ctx, self.audit)
-        self.journal = Journal(self._ctx)
+        self.journal = Journal(self._ctx, self.audit)
 
     def __repr__(self) -> str:
         return f"<Store {str(self.path)!r} durability={self.durability!r}>"
@@ -78,8 +86,9 @@ class Store:
     def maintain(
         self, retention: RetentionPolicy, *, journal_keep: float = JOURNAL_KEEP_SECONDS
     ) -> MaintenanceReport:
-        """One upkeep pass: clear stale readers, prune by ``retention``, drop finished
-        transactions older than ``journal_keep`` seconds, refresh the size gauges.
+        """One upkeep pass: clear stale readers, prune checkpoints and the audit trail by
+        ``retention``, drop finished transactions older than ``journal_keep`` seconds, refresh
+        the size gauges.
 
         Runs in the caller's thread; takes as long as a prune (milliseconds per thousand
         records). Errors (a full disk) propagate as :class:`StoreError`.
@@ -87,7 +96,8 @@ class Store:
         cleared = self.reader_check()
         pruned = self.checkpoints.prune(retention)
         compacted = self.journal.compact(journal_keep)
-        return MaintenanceReport(cleared, pruned, compacted, self.usage())
+        audit_pruned = self.audit.prune(retention)
+        return MaintenanceReport(cleared, pruned, compacted, self.usage(), audit_pruned)
 
     def close(self) -> None:
         """Release this store; the environment closes with its last store. Idempotent."""
@@ -114,19 +124,25 @@ def open_store(
     metrics: RecoveryMetrics | None = None,
     clock: Clock = SYSTEM_CLOCK,
     map_size: int = DEFAULT_MAP_SIZE,
+    max_state_size: int = DEFAULT_MAX_STATE_SIZE,
 ) -> Store:
     """Open (creating it if needed) the store in ``path``, default :func:`default_state_dir`.
 
     ``durability="durable"`` flushes every commit to disk (survives power loss);
     ``"fast"`` does not (survives a crash of the process, not of the machine) — the journal is
-    flushed in both. ``map_size`` is the initial map; it grows when full. Raises
+    flushed in both. ``map_size`` is the initial map; it grows when full. ``max_state_size``
+    bounds the JSON of one record, read or written (a bigger stored record reads as corrupt). Raises
     :class:`StoreError` for a directory that is not private to the user,
     :class:`SchemaError` for a store written by a newer version.
     """
+    if max_state_size <= 0:
+        raise ValueError(
+            f"`max_state_size` must be a positive number of bytes, got {max_state_size}"
+        )
     if durability not in DURABILITIES:
         raise ValueError(f"`durability` must be 'durable' or 'fast', got {durability!r}")
     directory = Path(path) if path is not None else default_state_dir()
     env = environment.acquire(directory, durable=durability == "durable", map_size=map_size)
-    store = Store(env, metrics if metrics is not None else default_metrics(), clock)
+    store = Store(env, metrics if metrics is not None else default_metrics(), clock, max_state_size)
     logger.debug("opened %r", store)
     return store

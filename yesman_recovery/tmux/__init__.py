@@ -11,6 +11,7 @@ from yesman_recovery.tmux.client import (
     wait_pid_gone,
 )
 from yesman_recovery.tmux.compare import compare, layout_differences, parse_layout
+from yesman_recovery.tmux.layout import PRESETS, layout_problem
 from yesman_recovery.tmux.policy import (
     DEFAULT_SHELLS,
     ClaudeResume,
@@ -41,11 +42,12 @@ from yesman_recovery.tmux.restore import (
     restore_session,
 )
 from yesman_recovery.tmux.snapshot import foreground_program, take_snapshot
-from yesman_recovery.tmux.spec import load_spec
+from yesman_recovery.tmux.spec import check_spec, load_spec
 
 __all__ = [
     "DEFAULT_PROGRAMS",
     "DEFAULT_SHELLS",
+    "PRESETS",
     "ClaudeResume",
     "PaneSnapshot",
     "ProgramPolicy",
@@ -57,12 +59,14 @@ __all__ = [
     "SessionSnapshot",
     "TmuxClient",
     "WindowSnapshot",
+    "check_spec",
     "choose_checkpoint",
     "compare",
     "execute_plan",
     "foreground_program",
     "launch_line",
     "layout_differences",
+    "layout_problem",
     "literal",
     "load_spec",
     "newest_conversation",

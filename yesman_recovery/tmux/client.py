@@ -22,8 +22,11 @@ format-expanded by tmux, so :func:`literal` doubles their ``#``.
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
 import re
+import shlex
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
@@ -95,6 +98,54 @@ def unvis(stored: str) -> str:
     return _UNVIS.sub(one, stored)
 
 
+logger = logging.getLogger(__name__)
+
+
+class DescriptorReserve:
+    """A few descriptors held open so that a tmux call still runs when the process has none left.
+
+    Starting tmux takes about six descriptors (pipes for its output and for the exec check). A
+    process that ran out of them (``EMFILE``) — a flood of connections, a leak elsewhere — would
+    fail exactly when it must restore a session; the client then closes the reserve, retries
+    the call once, and opens the reserve again when descriptors are back.
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._fds: list[int] = []  # guarded by _lock: open descriptors of /dev/null
+        self.fill()
+
+    def fill(self) -> None:
+        """Open descriptors until ``size`` are held (as many as possible)."""
+        with self._lock:
+            while len(self._fds) < self.size:
+                try:
+                    self._fds.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+                except OSError:
+                    return
+
+    def release(self) -> bool:
+        """Close every held descriptor; True iff there was one."""
+        with self._lock:
+            fds, self._fds = self._fds, []
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        return bool(fds)
+
+    @property
+    def held(self) -> int:
+        """Descriptors held now."""
+        with self._lock:
+            return len(self._fds)
+
+
+_OUT_OF_FILES = (errno.EMFILE, errno.ENFILE)
+RESERVE = DescriptorReserve()
+"""The process-wide reserve every :class:`TmuxClient` falls back on."""
+
+
 class TmuxClient:
     """Runs tmux on one server, each call bounded by ``timeout`` seconds.
 
@@ -141,6 +192,18 @@ class TmuxClient:
             return f"-S {self.socket_path}"
         return "default"
 
+    def command_line(self, *args: str) -> str:
+        """A tmux command a user can paste to act on this server, e.g. ``tmux -L x kill-server``.
+
+        Server options are included only when they are not the default; words are shell-quoted.
+        """
+        words = ["tmux"]
+        if self.socket_name is not None:
+            words += ["-L", self.socket_name]
+        elif self.socket_path is not None:
+            words += ["-S", self.socket_path]
+        return shlex.join([*words, *args])
+
     def base_argv(self) -> list[str]:
         """The tmux binary and server-selection options every invocation starts with."""
         argv = [self.tmux_bin]
@@ -175,14 +238,16 @@ class TmuxClient:
         env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
         argv = self.base_argv() + args
         try:
-            proc = subprocess.run(
-                argv,
-                capture_output=True,
-                timeout=self.timeout,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
+            try:
+                proc = self._spawn(argv, env)
+            except OSError as exc:
+                if exc.errno not in _OUT_OF_FILES or not RESERVE.release():
+                    raise
+                logger.warning("out of file descriptors: running tmux on the reserve")
+                try:
+                    proc = self._spawn(argv, env)
+                finally:
+                    RESERVE.fill()
         except subprocess.TimeoutExpired as exc:
             raise TmuxTimeout(
                 f"tmux server {self.server_label} did not answer within {self.timeout}s "
@@ -192,6 +257,8 @@ class TmuxClient:
             raise TmuxError(
                 f"tmux binary {self.tmux_bin!r} not found: install tmux or pass `tmux_bin`"
             ) from exc
+        except OSError as exc:  # out of descriptors or processes: a failed call, not a crash
+            raise TmuxError(f"cannot run tmux on {self.server_label}: {exc}") from exc
         stdout = proc.stdout.decode("utf-8", errors="replace")
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", errors="replace").strip()
@@ -199,6 +266,16 @@ class TmuxClient:
                 raise TmuxServerGone(f"no tmux server on {self.server_label}: {err}")
             raise TmuxError(f"tmux {args[:3]!r}… on {self.server_label} failed: {err}")
         return stdout
+
+    def _spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            argv,
+            capture_output=True,
+            timeout=self.timeout,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
 
     def server_pid(self) -> int | None:
         """Return the server's pid, or None when no server runs on the socket."""

@@ -21,6 +21,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from yesman_recovery.tmux.layout import layout_problem
 from yesman_recovery.tmux.records import SessionSnapshot, WindowSnapshot
 
 LAYOUT_TOLERANCE = 0.1
@@ -165,8 +166,10 @@ def _window_differences(exp: WindowSnapshot, act: WindowSnapshot) -> list[str]:
         return diffs
     if exp.zoomed != act.zoomed:
         diffs.append(f"{where} is {'not ' if exp.zoomed else ''}zoomed")
-    if exp.layout and act.layout and exp.layout not in PRESET_LAYOUTS and not exp.zoomed:
-        problem = layout_differences(exp.layout, act.layout)
+    usable = exp.layout and layout_problem(exp.layout, len(exp.panes)) is None
+    if usable and act.layout and exp.layout not in PRESET_LAYOUTS and not exp.zoomed:
+        # a layout that was refused was never applied: the default split is then expected
+        problem = layout_differences(exp.layout or "", act.layout)
         if problem:
             diffs.append(f"{where}: {problem}")
     for pos, (ep, ap) in enumerate(zip(exp.panes, act.panes, strict=True)):

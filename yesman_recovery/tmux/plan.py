@@ -26,6 +26,7 @@ Targets inside the chain are ``=<name>:`` (the session's current window and acti
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 from collections.abc import Sequence
@@ -33,10 +34,13 @@ from dataclasses import dataclass
 
 from yesman_recovery.tmux.client import literal, unvis
 from yesman_recovery.tmux.compare import match_window
+from yesman_recovery.tmux.layout import layout_problem
 from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.programs import EXIT_OPTION, launch_line
 from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot
 from yesman_recovery.tmux.snapshot import ARGV_OPTION
+
+logger = logging.getLogger(__name__)
 
 Command = tuple[str, ...]
 
@@ -174,8 +178,7 @@ def plan_restore(session: SessionSnapshot, policy: ProgramPolicy) -> RestorePlan
                 programs.append(PlannedProgram(wpos, ppos, argv))
             if len(window.panes) > 2:
                 cmds.append(("select-layout", *at, "tiled"))  # room for the next split
-        if window.layout:
-            cmds.append(("select-layout", *at, window.layout))
+        cmds += _layout_commands(at, window.layout, len(window.panes))
         active = next((i for i, p in enumerate(window.panes) if p.active), 0)
         cmds.append(("select-pane", "-t", here + ".{top-left}"))
         if active:
@@ -256,9 +259,22 @@ def plan_repair(
             cmds.append(("select-layout", "-t", target, "tiled"))
             new_starts.append(_start(pane, policy))
         starts += new_starts
-        if window.layout:
-            finish.append(("select-layout", "-t", target, window.layout))
+        finish += _layout_commands(("-t", target), window.layout, len(window.panes))
     return RestorePlan(actual.name, tuple(cmds), (), tuple(starts), tuple(finish))
+
+
+def _layout_commands(at: Command, layout: str | None, panes: int) -> list[Command]:
+    """``select-layout`` of ``layout`` if it may be sent to tmux for a window of ``panes``.
+
+    Checked again here, whatever built the snapshot: tmux 3.3a exits on some bad layouts.
+    """
+    if not layout:
+        return []
+    problem = layout_problem(layout, panes)
+    if problem is not None:
+        logger.warning("layout not applied: %s", problem)
+        return []
+    return [("select-layout", *at, layout)]
 
 
 def _start(pane: PaneSnapshot, policy: ProgramPolicy) -> PaneStart:

@@ -3,14 +3,21 @@
 A :class:`SessionSnapshot` is both what was observed (a checkpoint) and what is expected (from
 a spec); fields a spec does not know are ``None`` or empty. Records are stored as JSON
 checkpoints: :meth:`to_dict` gives JSON-ready dicts and :meth:`from_dict` validates them back,
-raising ``ValueError`` naming the bad key. Nothing here runs tmux.
+raising ``ValueError`` naming the bad key; a window layout that
+:func:`~yesman_recovery.tmux.layout.layout_problem` refuses is dropped with a warning (the window
+is restored with tmux's default split). Nothing here runs tmux.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from yesman_recovery.tmux.layout import layout_problem
+
+logger = logging.getLogger(__name__)
 
 SCHEMA = 1
 
@@ -253,11 +260,19 @@ def _pane_from_dict(d: Mapping[str, Any], where: str) -> PaneSnapshot:
 
 def _window_from_dict(d: Mapping[str, Any], where: str) -> WindowSnapshot:
     panes = _get(d, "panes", list, where)
+    layout = _opt(d, "layout", str, where)
+    if layout:
+        problem = layout_problem(layout, len(panes))
+        if problem is not None:
+            # A layout tmux might choke on is dropped, not the window: the session is rebuilt
+            # with tmux's default split instead.
+            logger.warning("%s.layout refused: %s", where, problem)
+            layout = None
     return WindowSnapshot(
         index=_opt(d, "index", int, where),
         name=_get(d, "name", str, where),
         window_id=_get(d, "window_id", str, where),
-        layout=_opt(d, "layout", str, where),
+        layout=layout,
         active=_get(d, "active", bool, where),
         zoomed=_get(d, "zoomed", bool, where),
         automatic_rename=_get(d, "automatic_rename", bool, where),

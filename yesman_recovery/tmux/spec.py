@@ -8,6 +8,15 @@ The file is read with ``yaml.safe_load`` and normalised by tmuxp's own loader
 ``start_directory``, ``panes``), and per pane ``shell_command``, ``start_directory``, ``focus``.
 Other tmuxp keys (options, hooks, ``before_script``…) are accepted and ignored.
 
+Every failure — unreadable or non-UTF-8 file, bad YAML, a value of the wrong type, a number
+that is not an integer, nesting too deep, an error inside tmuxp — is a :class:`SpecError` naming
+the file and, where it is known, the key; nothing else escapes. A window ``layout`` that is not
+a preset name or a layout string that checks (:mod:`yesman_recovery.tmux.layout`) is dropped
+with a warning (the window is built with tmux's default split): :func:`check_spec` returns those
+warnings, :func:`load_spec` logs them. Limits: :data:`MAX_SPEC_BYTES` of file,
+:data:`MAX_SPEC_NODES` values (YAML aliases counted each time they are used), window indexes
+from 0 to :data:`MAX_WINDOW_INDEX`.
+
 A pane's ``shell_command`` lines are kept as ``shell_commands`` (typed into the pane's shell on a
 restore, as tmuxp does); when the last one is a simple command (no shell operators, variables or
 builtins) its argv becomes the pane's ``command``, which the program policy may restart.
@@ -16,6 +25,7 @@ builtins) its argv becomes the pane's ``command``, which the program policy may 
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import shlex
 from collections.abc import Mapping
@@ -27,26 +37,88 @@ import yaml
 
 from yesman_recovery.errors import SpecError
 from yesman_recovery.tmux.client import stored_session_name
+from yesman_recovery.tmux.layout import layout_problem
 from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot, WindowSnapshot
+
+logger = logging.getLogger(__name__)
+
+MAX_SPEC_BYTES = 1024 * 1024
+"""Largest spec file read (a spec of 100 windows is about 20 KB)."""
+MAX_SPEC_NODES = 100_000
+"""Most values (mappings, lists, scalars) a spec may hold, aliases counted at each use."""
+MAX_WINDOW_INDEX = 99_999
 
 _SHELL_SYNTAX = set("|&;<>()$`*?[]{}\n")
 _BUILTINS = frozenset({"cd", "source", ".", "export", "set", "unset", "alias", "eval", "exec"})
 
 
 def load_spec(path: str | os.PathLike[str]) -> SessionSnapshot:
-    """Read a spec file into the session it declares; ``SpecError`` names the file and key."""
+    """Read a spec file into the session it declares; ``SpecError`` names the file and key.
+
+    Refused layouts are logged as warnings and left out (see :func:`check_spec`).
+    """
+    session, warnings = check_spec(path)
+    for warning in warnings:
+        logger.warning("%s", warning)
+    return session
+
+
+def check_spec(path: str | os.PathLike[str]) -> tuple[SessionSnapshot, list[str]]:
+    """Read a spec file: the session it declares and warnings about what was left out.
+
+    Raises :class:`SpecError` (and nothing else) naming the file and key.
+    """
     file = Path(path)
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        with file.open("rb") as fp:
+            data = fp.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
-        raise SpecError(f"{file}: cannot read the spec: {exc.strerror or exc}") from exc
+        raise SpecError(f"{file}: cannot read the spec: {exc.strerror or exc}") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"{file}: the spec is larger than {MAX_SPEC_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"{file}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"
+        ) from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SpecError(f"{file}: not valid YAML: {exc}") from exc
-    return spec_from_dict(raw, file)
+        raise SpecError(f"{file}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise SpecError(f"{file}: the YAML is nested too deeply") from None
+    except Exception as exc:  # the YAML library's own failures on odd input
+        raise SpecError(f"{file}: cannot parse the YAML: {type(exc).__name__}: {exc}") from None
+    warnings: list[str] = []
+    session = spec_from_dict(raw, file, warnings)
+    return session, warnings
 
 
-def spec_from_dict(raw: Any, file: Path) -> SessionSnapshot:
-    """Turn a parsed spec into a session; ``file`` names it in errors and anchors relative dirs."""
+def spec_from_dict(raw: Any, file: Path, warnings: list[str] | None = None) -> SessionSnapshot:
+    """Turn a parsed spec into a session; ``file`` names it in errors and anchors relative dirs.
+
+    Refused layouts are appended to ``warnings`` (logged when it is None).
+    """
+    found: list[str] = []
+    try:
+        session = _spec_from_dict(raw, file, found)
+    except SpecError:
+        raise
+    except RecursionError:
+        raise SpecError(f"{file}: the spec is nested too deeply") from None
+    except Exception as exc:  # whatever tmuxp or odd values raise: this spec's error only
+        raise SpecError(f"{file}: cannot use this spec: {type(exc).__name__}: {exc}") from None
+    if warnings is None:
+        for warning in found:
+            logger.warning("%s", warning)
+    else:
+        warnings.extend(found)
+    return session
+
+
+def _spec_from_dict(raw: Any, file: Path, warnings: list[str]) -> SessionSnapshot:
+    _check_size(raw, file)
     _validate(raw, file)
     cfg = copy.deepcopy(raw)
     try:
@@ -54,16 +126,26 @@ def spec_from_dict(raw: Any, file: Path) -> SessionSnapshot:
         from tmuxp.workspace import loader
 
         cfg = loader.trickle(loader.expand(cfg, cwd=file.parent.resolve()))
-    except (KeyError, TypeError, AttributeError, AssertionError) as exc:
-        raise SpecError(f"{file}: tmuxp cannot expand this spec: {exc!r}") from exc
+    except RecursionError:
+        raise
+    except Exception as exc:
+        raise SpecError(f"{file}: tmuxp cannot expand this spec: {exc!r}") from None
     windows = []
     for wi, (w_raw, w) in enumerate(zip(raw["windows"], cfg["windows"], strict=True)):
         panes = []
         for pi, p in enumerate(w["panes"]):
-            p_raw = w_raw.get("panes", [None])[pi]
-            cwd, key = _pane_cwd(raw, w_raw, p_raw, w=w, p=p, wi=wi, pi=pi)
-            cwd = _check_dir(cwd, file, key, w.get("start_directory"))
-            commands = tuple(str(c["cmd"]) for c in p.get("shell_command", []))
+            try:
+                p_raw = w_raw.get("panes", [None])[pi]
+                cwd, key = _pane_cwd(raw, w_raw, p_raw, w=w, p=p, wi=wi, pi=pi)
+                cwd = _check_dir(cwd, file, key, w.get("start_directory"))
+                commands = tuple(str(c["cmd"]) for c in p.get("shell_command", []))
+            except (SpecError, RecursionError):
+                raise
+            except Exception as exc:
+                raise SpecError(
+                    f"{file}: key `windows[{wi}].panes[{pi}]` is not a usable pane: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
             panes.append(
                 PaneSnapshot(
                     index=pi,
@@ -81,7 +163,9 @@ def spec_from_dict(raw: Any, file: Path) -> SessionSnapshot:
                 index=_opt_int(w.get("window_index"), file, f"windows[{wi}].window_index"),
                 name="" if name is None else str(name),
                 automatic_rename=name is None,
-                layout=None if w.get("layout") is None else str(w["layout"]),
+                layout=_layout(
+                    w.get("layout"), len(panes), file, f"windows[{wi}].layout", warnings
+                ),
                 active=bool(w.get("focus")),
                 panes=tuple(panes),
             )
@@ -123,11 +207,13 @@ def _validate(raw: Any, file: Path) -> None:
             raise SpecError(f"{file}: key `{key}` must be a string, got {raw[key]!r}")
     if "environment" in raw and not isinstance(raw["environment"], Mapping):
         raise SpecError(f"{file}: key `environment` must be a mapping, got {raw['environment']!r}")
+    _check_commands(raw.get("shell_command_before"), file, "shell_command_before")
     for wi, w in enumerate(windows):
         if not isinstance(w, Mapping):
             raise SpecError(f"{file}: key `windows[{wi}]` must be a mapping, got {w!r}")
         if "start_directory" in w and not isinstance(w["start_directory"], str):
             raise SpecError(f"{file}: key `windows[{wi}].start_directory` must be a string")
+        _check_commands(w.get("shell_command_before"), file, f"windows[{wi}].shell_command_before")
         panes = w.get("panes", [None])
         if not isinstance(panes, list) or not panes:
             raise SpecError(f"{file}: key `windows[{wi}].panes` must be a non-empty list")
@@ -138,6 +224,26 @@ def _validate(raw: Any, file: Path) -> None:
                 raise SpecError(
                     f"{file}: key `windows[{wi}].panes[{pi}].start_directory` must be a string"
                 )
+            if isinstance(p, Mapping):
+                key = f"windows[{wi}].panes[{pi}].shell_command"
+                _check_commands(p.get("shell_command"), file, key)
+            elif isinstance(p, list):
+                _check_commands(p, file, f"windows[{wi}].panes[{pi}]")
+
+
+def _check_commands(value: Any, file: Path, key: str) -> None:
+    """A ``shell_command`` (or ``..._before``) value: a string, or a list of strings or of
+    ``{cmd: string}`` mappings (tmuxp's forms)."""
+    if value is None or isinstance(value, str):
+        return
+    ok = isinstance(value, list) and all(
+        isinstance(c, str) or (isinstance(c, Mapping) and isinstance(c.get("cmd"), str))
+        for c in value
+    )
+    if not ok:
+        raise SpecError(
+            f"{file}: key `{key}` must be a command string or a list of them, got {value!r}"[:400]
+        )
 
 
 def _pane_cwd(
@@ -180,7 +286,47 @@ def _check_dir(cwd: str | None, file: Path, key: str, parent: str | None) -> str
 def _opt_int(value: Any, file: Path, key: str) -> int | None:
     if value is None:
         return None
+    problem = f"{file}: key `{key}` must be an integer from 0 to {MAX_WINDOW_INDEX}, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int | str | float):
+        raise SpecError(problem)
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise SpecError(f"{file}: key `{key}` must be an integer, got {value!r}") from None
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise SpecError(problem) from None
+    exact = number == value or str(number) == str(value).strip()
+    if not exact or not 0 <= number <= MAX_WINDOW_INDEX:
+        raise SpecError(problem)
+    return number
+
+
+def _layout(value: Any, panes: int, file: Path, key: str, warnings: list[str]) -> str | None:
+    """The window's layout if tmux may be given it; otherwise None and a warning."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        warnings.append(f"{file}: key `{key}` must be a string, got {value!r}; layout not used")
+        return None
+    problem = layout_problem(value, panes)
+    if problem is not None:
+        warnings.append(f"{file}: key `{key}` = {value[:80]!r}: {problem}; layout not used")
+        return None
+    return value
+
+
+def _check_size(raw: Any, file: Path) -> None:
+    """Refuse a spec of more than MAX_SPEC_NODES values (an alias bomb is small on disk)."""
+    stack = [raw]
+    seen = 0
+    while stack:
+        value = stack.pop()
+        seen += 1
+        if seen > MAX_SPEC_NODES:
+            raise SpecError(
+                f"{file}: the spec holds more than {MAX_SPEC_NODES} values (YAML aliases "
+                "count at each use); a session spec is far smaller"
+            )
+        if isinstance(value, Mapping):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)

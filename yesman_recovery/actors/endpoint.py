@@ -11,7 +11,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from yesman_recovery.metrics.http import StatusServer
+from yesman_recovery.actors.http import StatusServer
 from yesman_recovery.supervisors.actor import SupervisedActor
 
 

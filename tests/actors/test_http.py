@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
+from yesman_recovery.actors.http import StatusServer, _is_loopback, call_with_timeout
 from yesman_recovery.errors import EndpointError
-from yesman_recovery.metrics.http import StatusServer, _is_loopback, call_with_timeout
 
 STATUS = {"version": "0.1.0", "healthy": True, "tree": {"id": "root", "children": []}}
 
@@ -148,7 +148,7 @@ def test_requests_are_logged_at_debug_not_printed_on_stderr(
     serve: Any, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     server = serve()
-    with caplog.at_level(logging.DEBUG, logger="yesman_recovery.metrics.http"):
+    with caplog.at_level(logging.DEBUG, logger="yesman_recovery.actors.http"):
         fetch(server.url + "/healthz")
         server.stop()  # joins the loop; the request thread has logged before answering
     assert capfd.readouterr().err == ""

@@ -1,12 +1,25 @@
 """The HTTP endpoint: ``/metrics`` (Prometheus text), ``/healthz`` and ``/status`` (JSON).
 
-A plain class on :class:`http.server.ThreadingHTTPServer`; the application wraps it in an actor.
-One thread runs the accept loop and each request gets its own daemon thread, so a slow scrape
-never delays another. The endpoint only reads: nothing it serves changes the daemon's state.
+A plain class on :class:`http.server.ThreadingHTTPServer`; the application wraps it in an actor
+(:mod:`yesman_recovery.actors.endpoint`). One thread runs the accept loop and each connection
+gets its own daemon thread, so a slow scrape never delays another. The endpoint only reads:
+nothing it serves changes the daemon's state.
 
-The ``healthy`` and ``status`` callables run on a fresh daemon thread each and are waited for
-``call_timeout`` seconds: a callable that raises or hangs gives 503, never a request that hangs
-(Python cannot kill the stuck thread, but it is a daemon and holds no lock of ours).
+No client can starve the daemon through it (properties any replacement must keep):
+
+- **bounded connections**: at most ``max_connections`` are open (64, fewer under a low open-file
+  limit); past that the oldest idle one is dropped, a busy one never
+  (:mod:`yesman_recovery.actors.connections`), so descriptors stay free for recovery;
+- **read timeout**: a connection that sends nothing for ``read_timeout`` seconds (10) is closed;
+- **/status from a snapshot**: the document is built by one background call at a time and kept
+  for ``status_max_age`` seconds (1); requests in between answer from it, and requests that
+  arrive while it is rebuilt wait for that one build — 200 parallel requests cost one build;
+- a listen queue of 1,024 pending connections, so a burst waits in the kernel, not in threads.
+
+The ``healthy`` callable runs on a fresh daemon thread per request, and the status build on its
+own, each waited for ``call_timeout`` seconds: a callable that raises or hangs gives 503, never a
+request that hangs (Python cannot kill the stuck thread, but it is a daemon and holds no lock of
+ours).
 
 It binds ``127.0.0.1`` unless told otherwise; the configuration's ``[metrics] listen`` is the
 explicit choice of another address, which is logged as a warning since the endpoint has no
@@ -20,21 +33,32 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
 
+from yesman_recovery.actors.connections import ConnectionSlots, default_limit
 from yesman_recovery.errors import EndpointError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9464
 PATHS = ("/metrics", "/healthz", "/status")
+READ_TIMEOUT = 10.0
+"""Seconds a connection may stay silent (before or between requests) before it is closed."""
+STATUS_MAX_AGE = 1.0
+"""Seconds a built status document is served before the next request rebuilds it."""
+LISTEN_QUEUE = 1024
+STALE_WAIT = 0.2
+"""Seconds a /status request waits for a rebuild when an older document can be served."""
+STALE_LIMIT = 30.0
+"""Seconds after which a status document is too old to serve at all."""
 
 
 class StatusServer:
@@ -53,22 +77,29 @@ class StatusServer:
         status: Callable[[], dict[str, Any]],
         *,
         call_timeout: float = 3.0,
+        read_timeout: float = READ_TIMEOUT,
+        max_connections: int | None = None,
+        status_max_age: float = STATUS_MAX_AGE,
         critical_failures: Callable[[], list[str]] | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"`port` must be from 0 to 65535, got {port}")
-        if not call_timeout > 0:
-            raise ValueError(f"`call_timeout` must be positive, got {call_timeout}")
+        for name, value in (("call_timeout", call_timeout), ("read_timeout", read_timeout)):
+            if not value > 0:
+                raise ValueError(f"`{name}` must be positive, got {value}")
         self.host = host
         self.port = port
         self.registry = registry
         self.healthy = healthy
         self.status = status
         self.call_timeout = call_timeout
+        self.read_timeout = read_timeout
+        self.slots = ConnectionSlots(max_connections or default_limit())
+        self.status_cache = StatusCache(status, max_age=status_max_age, timeout=call_timeout)
         self.critical_failures = critical_failures  # names of failing critical health checks
         # Owned by the thread calling start()/stop(); _lock makes those two safe to race.
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _StatusHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -102,8 +133,8 @@ class StatusServer:
             self._server, self._thread = server, thread
         host, port = self.address
         if not _is_loopback(host):
-            log.warning("status endpoint listens on non-loopback %s:%d without auth", host, port)
-        log.info("status endpoint listening on %s", self.url)
+            logger.warning("status endpoint listens on non-loopback %s:%d without auth", host, port)
+        logger.info("status endpoint listening on %s", self.url)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving and close the socket; waits up to ``timeout`` seconds for the loop."""
@@ -113,13 +144,14 @@ class StatusServer:
         if server is None or thread is None:
             return
         # shutdown() waits for serve_forever() to return, which takes one poll interval.
+        server.closing.set()  # an accept waiting for a slot gives up
         stopper = threading.Thread(target=server.shutdown, daemon=True)
         stopper.start()
         stopper.join(timeout)
         thread.join(max(0.0, timeout))
         server.server_close()
         if thread.is_alive():
-            log.warning("status endpoint loop did not stop within %.1f s", timeout)
+            logger.warning("status endpoint loop did not stop within %.1f s", timeout)
 
     def __enter__(self) -> StatusServer:
         self.start()
@@ -128,7 +160,7 @@ class StatusServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _bind(self) -> ThreadingHTTPServer:
+    def _bind(self) -> _StatusHTTPServer:
         try:
             family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
         except (OSError, UnicodeError) as exc:
@@ -138,7 +170,7 @@ class StatusServer:
             ) from None
         handler = _handler_for(self)
         try:
-            return _StatusHTTPServer((self.host, self.port), handler, family)
+            return _StatusHTTPServer((self.host, self.port), handler, family, self.slots)
         except OSError as exc:
             raise EndpointError(
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}; choose "
@@ -180,15 +212,103 @@ def _is_loopback(host: str) -> bool:
 
 class _StatusHTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # request threads never keep the process alive
+    block_on_close = False  # server_close() must not wait for connection threads
+    request_queue_size = LISTEN_QUEUE
 
     def __init__(
         self,
         address: tuple[str, int],
         handler: type[BaseHTTPRequestHandler],
         family: socket.AddressFamily,
+        slots: ConnectionSlots,
     ) -> None:
         self.address_family = family  # AF_INET6 for "::1"; read by TCPServer.__init__
+        self.slots = slots
+        self.closing = threading.Event()  # set by stop(): an accept waiting for a slot gives up
         super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # On the accept thread: take a slot (dropping the oldest idle connection) first.
+        if not self.slots.admit(request, self.closing):
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.slots.release(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-answer is routine here, not a traceback on stderr.
+        logger.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+
+class StatusCache:
+    """The status document as JSON bytes, rebuilt at most once per ``max_age`` seconds.
+
+    :meth:`get` answers from the last build while it is young enough. Otherwise it starts one
+    build on a daemon thread (unless one runs), so any number of concurrent requests cost one
+    call of ``build``, and waits for it: up to ``timeout`` when there is nothing to serve yet,
+    only :data:`STALE_WAIT` when an older document exists — that one is served meanwhile (a
+    build waits up to 2 s for a session busy restoring, and /status must answer at once). A
+    document older than ``STALE_LIMIT`` is not served. A build running longer than ``timeout``
+    is abandoned (its result, if it comes, is still kept) and the next request starts another.
+    """
+
+    def __init__(
+        self, build: Callable[[], dict[str, Any]], *, max_age: float, timeout: float
+    ) -> None:
+        self._build = build
+        self.max_age = max_age
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        # guarded by _lock: (monotonic time built, body) of the newest build, or None
+        self._latest: tuple[float, bytes] | None = None
+        self._error = ""  # guarded by _lock: why the newest build failed, "" if it did not
+        # guarded by _lock: (monotonic start, done event) of the running build, or None
+        self._running: tuple[float, threading.Event] | None = None
+        self.builds = 0  # guarded by _lock: builds started (tests, benchmarks)
+
+    def get(self) -> tuple[bytes | None, str]:
+        """``(body, "")`` of a recent document, or ``(None, why not)``."""
+        with self._lock:
+            now = time.monotonic()
+            latest = self._latest
+            if latest is not None and now - latest[0] <= self.max_age:
+                return latest[1], ""
+            running = self._running
+            if running is None or now - running[0] > self.timeout:
+                running = (now, threading.Event())
+                self._running = running
+                self.builds += 1
+                threading.Thread(
+                    target=self._run, args=(running,), name="yesman-recovery-status", daemon=True
+                ).start()
+            usable = latest is not None and now - latest[0] <= STALE_LIMIT
+        running[1].wait(STALE_WAIT if usable else self.timeout)
+        with self._lock:
+            latest = self._latest
+            if latest is not None and time.monotonic() - latest[0] <= STALE_LIMIT:
+                return latest[1], ""
+            return None, self._error or f"no answer within {self.timeout:.1f} s"
+
+    def _run(self, running: tuple[float, threading.Event]) -> None:
+        try:
+            body = json.dumps(self._build(), default=str).encode()
+        except Exception as exc:
+            logger.warning("status document failed: %r", exc)
+            with self._lock:
+                self._error = repr(exc)
+        else:
+            with self._lock:
+                if self._latest is None or self._latest[0] < running[0]:
+                    self._latest = (running[0], body)
+                self._error = ""
+        finally:
+            with self._lock:
+                if self._running is running:
+                    self._running = None
+            running[1].set()
 
 
 def _handler_for(endpoint: StatusServer) -> type[BaseHTTPRequestHandler]:
@@ -204,6 +324,21 @@ class _StatusHandler(BaseHTTPRequestHandler):
     server_endpoint: StatusServer
     server_version = "yesman-recovery"
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        # StreamRequestHandler.setup applies `timeout` to the connection: a read timeout
+        self.timeout = self.server_endpoint.read_timeout  # type: ignore[misc]
+        super().setup()
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()
+        if ok:
+            self.server_endpoint.slots.mark_busy(self.connection)
+        return ok
+
+    def handle_one_request(self) -> None:
+        super().handle_one_request()
+        self.server_endpoint.slots.mark_idle(self.connection)
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -234,7 +369,7 @@ class _StatusHandler(BaseHTTPRequestHandler):
         try:
             return bool(call_with_timeout(endpoint.healthy, endpoint.call_timeout))
         except Exception as exc:
-            log.warning("health probe failed: %r", exc)
+            logger.warning("health probe failed: %r", exc)
             return False
 
     def _critical_failures(self) -> list[str]:
@@ -244,20 +379,16 @@ class _StatusHandler(BaseHTTPRequestHandler):
         try:
             return list(call_with_timeout(source, self.server_endpoint.call_timeout))
         except Exception as exc:
-            log.warning("critical health checks unavailable: %r", exc)
+            logger.warning("critical health checks unavailable: %r", exc)
             return ["(health checks unavailable)"]
 
     def _send_status(self) -> None:
-        endpoint = self.server_endpoint
-        try:
-            document = call_with_timeout(endpoint.status, endpoint.call_timeout)
-            body = json.dumps(document, default=str).encode()
-            code = 200
-        except Exception as exc:
-            log.warning("status document failed: %r", exc)
-            body = json.dumps({"error": f"status unavailable: {exc!r}"}).encode()
-            code = 503
-        self._send(code, "application/json", body)
+        body, problem = self.server_endpoint.status_cache.get()
+        if body is None:
+            body = json.dumps({"error": f"status unavailable: {problem}"}).encode()
+            self._send(503, "application/json", body)
+            return
+        self._send(200, "application/json", body)
 
     def _send(self, code: int, content_type: str, body: bytes) -> None:
         self.send_response(code)
@@ -269,4 +400,4 @@ class _StatusHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
+        logger.debug("%s " + format, self.address_string(), *args)

@@ -19,6 +19,8 @@ class AuditKind(enum.StrEnum):
     SUPERVISOR = "supervisor"  # a supervisor gave up
     CORRUPTION = "corruption"  # a stored record failed its checksum
     TRANSACTION = "transaction"  # a transaction ended, parked or was abandoned
+    CONFIG = "config"  # the configuration was reloaded (or a reload was rejected)
+    CONTROL = "control"  # a session-control verb was run (reset, pause, resume, forget...)
 
 
 class Action(enum.StrEnum):
@@ -34,6 +36,11 @@ class Action(enum.StrEnum):
     REARM = "rearm"
     RELEASE = "release"
     LOAD_SPEC = "load_spec"
+    RELOAD = "reload"
+    RESET = "reset"
+    PAUSE = "pause"
+    RESUME = "resume"
+    FORGET = "forget"
 
 
 class Outcome(enum.StrEnum):

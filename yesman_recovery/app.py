@@ -40,6 +40,7 @@ from prometheus_client import CollectorRegistry
 from yesman_recovery.actors.context import SessionContext
 from yesman_recovery.actors.endpoint import MetricsServer
 from yesman_recovery.actors.maintenance import StoreMaintenance
+from yesman_recovery.actors.paused import PausedSessions
 from yesman_recovery.actors.recovery_log import close_interrupted
 from yesman_recovery.actors.tree import tmux_subtree
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
@@ -52,6 +53,7 @@ from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.reload import session_settings
 from yesman_recovery.resilience.daemon import StoreAudit, register_breaker_commands
 from yesman_recovery.resilience.registry import Resilience
+from yesman_recovery.session_control import register_session_commands
 from yesman_recovery.storage import Store, open_store
 from yesman_recovery.storage.paths import prepare_state_dir
 from yesman_recovery.supervisors.actor import SupervisedRef
@@ -107,6 +109,8 @@ class RecoveryApp:
         self.transactions: Transactions | None = None  # built with the tree
         register_transaction_commands(self.control, lambda: self.transactions)
         self.control.register("reload", lambda _args: self.reload())
+        self.paused: PausedSessions | None = None  # sessions paused by hand (with the store)
+        register_session_commands(self.control, self)
         self.tmux_spec: ChildSpec | None = None  # the tmux subtree's spec (updated by reloads)
         self.around_reload: Callable[[Callable[[], dict[str, Any]]], dict[str, Any]] = (
             lambda reload: reload()
@@ -138,6 +142,7 @@ class RecoveryApp:
                     metrics=self.metrics,
                     max_state_size=self.config.storage.max_state_size,
                 )
+                self.paused = PausedSessions(self.store)
             except BaseException:
                 self._close_resources()
                 raise
@@ -308,8 +313,9 @@ class RecoveryApp:
         cfg = self.config
         assert self.store is not None
         context = SessionContext(
-            tmux_client(cfg), self.store, self.metrics, self.clock, self.scheduler
-        )
+            tmux_client(cfg), self.store, self.metrics, self.clock, self.scheduler,
+            paused=self.paused,
+        )  # fmt: skip
         declared, watch = session_settings(cfg)
         self.tmux_spec = tmux_subtree(
             settings=watch,

@@ -62,7 +62,8 @@ def test_reload_adds_and_removes_sessions_without_restarting_the_others(running:
     answer = app.reload()
 
     assert answer["ok"] is True
-    assert answer["added"] == ["added"] and answer["removed"] == ["drop"]
+    assert answer["added"] == ["added"]
+    assert answer["removed"] == ["drop"]
     assert "sessions added: added" in answer["summary"]
     after = _children(app)
     assert set(after) == {"keep-1", "keep-2", "added"}
@@ -77,7 +78,7 @@ def test_reload_adds_and_removes_sessions_without_restarting_the_others(running:
 
 
 def test_a_bad_reload_keeps_the_last_good_configuration(running: Any) -> None:
-    app, config_file, socket = running
+    app, config_file, _socket = running
     before = _children(app)
     good = app.config
     config_file.write_text(config_file.read_text().replace('poll_interval = "0.2s"',
@@ -85,7 +86,8 @@ def test_a_bad_reload_keeps_the_last_good_configuration(running: Any) -> None:
 
     answer = app.reload()
 
-    assert answer["ok"] is False and answer["outcome"] == "rejected"
+    assert answer["ok"] is False
+    assert answer["outcome"] == "rejected"
     assert any("tmux.poll_interval" in line for line in answer["errors"])
     assert app.config is good
     after = _children(app)

@@ -48,7 +48,7 @@ from yesman_recovery.actors.diagnosis import Diagnosis, FailureKind, diagnose, p
 from yesman_recovery.actors.limits import RecoveryLimits
 from yesman_recovery.actors.recovery import ACTIONS, SETTLE, act, snapshot_of
 from yesman_recovery.actors.stops import StopTracker
-from yesman_recovery.errors import RecoveryError, SpecError, StoreError
+from yesman_recovery.errors import RecoveryError, SpecError, StoreError, TmuxServerGone
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.supervisors.actor import SupervisedActor
 from yesman_recovery.supervisors.restart import ExitReason
@@ -161,12 +161,21 @@ class SessionActor(SupervisedActor):
         self._limits.reset()
         if self.state is SessionState.FAILED:
             self._set(SessionState.STARTING, "reset by hand")
-        self._look_again()
-        return self.describe()
+        return self.look_now()
 
     def look_now(self) -> dict[str, Any]:
-        """Observe the server now (and so restore a missing session now); the new state."""
-        self._look_again()
+        """Observe the server now (and so restore a missing session now); the new state.
+
+        A server that is gone is observed as such (the session is then restored on a new one).
+        """
+        now = self._ctx.clock.monotonic()
+        try:
+            obs = Observation(ObservationKind.OK, self._snapshot(), now)
+        except TmuxServerGone as exc:
+            obs = Observation(ObservationKind.GONE, None, now, detail=str(exc))
+        except RecoveryError:
+            return self.describe()  # unresponsive: the watcher's next poll handles it
+        self._observe(obs)
         return self.describe()
 
     def _paused(self, obs: Observation) -> bool:

@@ -34,6 +34,7 @@ from yesman_recovery.cli.common import (
     resolve_state_dir,
     url_option,
 )
+from yesman_recovery.cli.lazy import LazyGroup
 from yesman_recovery.cli.status_cmd import fetch_status
 
 if TYPE_CHECKING:
@@ -50,12 +51,17 @@ SESSION_STATE_STYLES = {
     "failed": "bold red",
     "released": "dim",
     "unresponsive": "bold red",
+    "paused": "bold cyan",
 }
 
 
-@click.group("sessions")
+@click.group("sessions", cls=LazyGroup)
 def sessions_group() -> None:
-    """Watched tmux sessions: list them, checkpoint them now, restore one on demand."""
+    """Watched tmux sessions: list, checkpoint, restore; reset, pause, resume, forget."""
+
+
+for _verb in ("reset", "pause", "resume", "forget"):
+    sessions_group.add_lazy(_verb, f"yesman_recovery.cli.session_control_cmds:{_verb}")
 
 
 # --- list -----------------------------------------------------------------------------------
@@ -166,7 +172,14 @@ def save_session(
 
 @sessions_group.command("restore")
 @common_options
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option(
+    "--all",
+    "restore_every",
+    is_flag=True,
+    help="Every session: through the daemon when one runs (each missing watched session is "
+    "restored now), else every checkpointed session missing from the server.",
+)
 @click.option(
     "--checkpoint",
     "checkpoint_id",
@@ -174,8 +187,10 @@ def save_session(
     help="Restore this checkpoint of NAME instead of its newest good one.",
 )
 @click.pass_context
-def restore(ctx: click.Context, name: str, checkpoint_id: str | None) -> None:
-    """Recreate session NAME from its newest good checkpoint (or --checkpoint ID).
+def restore(
+    ctx: click.Context, name: str | None, checkpoint_id: str | None, restore_every: bool
+) -> None:
+    """Recreate session NAME from its newest good checkpoint (or --checkpoint ID), or --all.
 
     Works without a daemon, e.g. after a reboot. Exits 1 when NAME already exists on the
     server, when there is no usable checkpoint, or when the restored session does not match
@@ -186,6 +201,15 @@ def restore(ctx: click.Context, name: str, checkpoint_id: str | None) -> None:
     from yesman_recovery.labels import Outcome
     from yesman_recovery.tmux import restore_session
 
+    if restore_every:
+        if name is not None or checkpoint_id is not None:
+            raise click.UsageError("--all restores every session: give no NAME or --checkpoint")
+        from yesman_recovery.cli.session_control_cmds import restore_all
+
+        restore_all(ctx)
+        return
+    if name is None:
+        raise click.UsageError("give a session NAME, or --all")
     config = load_config(ctx)
     client = _client(config)
     existing_state_dir(ctx)  # a restore reads: a missing directory is a wrong --state-dir

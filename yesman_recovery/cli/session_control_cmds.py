@@ -144,7 +144,7 @@ def restore_all(ctx: click.Context) -> None:
     """``sessions restore --all``: through the daemon, else every checkpointed session."""
     answer = _ask(ctx, "sessions.restore_all")
     if answer is not NOT_RUNNING:
-        from yesman_recovery.cli.sessions_cmds import render_sessions
+        from yesman_recovery.cli.sessions_common import render_sessions
 
         if not answer:
             click.echo("the daemon watches no session")
@@ -157,7 +157,9 @@ def restore_all(ctx: click.Context) -> None:
 
 
 def _restore_all_offline(ctx: click.Context) -> None:
-    from yesman_recovery.cli.sessions_cmds import _audit_restore, _client, _snapshot
+    from yesman_recovery.cli.sessions_common import audit_restore as _audit_restore
+    from yesman_recovery.cli.sessions_common import snapshot as _snapshot
+    from yesman_recovery.cli.sessions_common import tmux_client as _client
     from yesman_recovery.cli.storage_cmds import INTERNAL_SCOPE_PREFIX
     from yesman_recovery.config.build import program_policy
     from yesman_recovery.errors import TmuxError
@@ -212,7 +214,7 @@ def _restore_all_offline(ctx: click.Context) -> None:
 
 
 def _offline_store(ctx: click.Context) -> Any:
-    from yesman_recovery.cli.sessions_cmds import _store
+    from yesman_recovery.cli.sessions_common import open_store as _store
 
     existing_state_dir(ctx)
     return _store(ctx, load_config(ctx))

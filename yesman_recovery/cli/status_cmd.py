@@ -13,6 +13,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from yesman_recovery.cli.common import (
+    StatusUnavailable,
     common_options,
     fail,
     format_uptime,
@@ -67,7 +68,8 @@ def status(
             raise click.UsageError("--watch and --json do not go together")
         from yesman_recovery.cli.status_watch import watch_status
 
-        watch_status(ctx, base, interval=interval, iterations=iterations)
+        watch_status(ctx, base, get_status, render_status, interval=interval,
+                     iterations=iterations)  # fmt: skip
         return
     document = fetch_status(base)
     if as_json:
@@ -88,10 +90,6 @@ def status_url(base: str) -> str:
     if "://" not in base:
         base = "http://" + base
     return base if base.endswith("/status") else base + "/status"
-
-
-class StatusUnavailable(Exception):
-    """No usable status document at the URL; the message says why and what to do."""
 
 
 def fetch_status(base: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,8 +22,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from yesman_recovery.cli.common import output_console, resolve_state_dir
-from yesman_recovery.cli.status_cmd import StatusUnavailable, get_status, render_status
+from yesman_recovery.cli.common import StatusUnavailable, output_console, resolve_state_dir
 
 if TYPE_CHECKING:
     from yesman_recovery.storage import Store
@@ -32,10 +31,25 @@ RECOVERIES = 8
 """How many of the latest recoveries are shown."""
 
 
+Fetch = Callable[[str], dict[str, Any]]
+"""GETs the ``/status`` document at a base URL; raises :class:`StatusUnavailable`."""
+Render = Callable[[dict[str, Any], str], RenderableType]
+"""Draws the supervision tree of a ``/status`` document."""
+
+
 def watch_status(
-    ctx: click.Context, base: str, *, interval: float, iterations: int | None = None
+    ctx: click.Context,
+    base: str,
+    fetch: Fetch,
+    render: Render,
+    *,
+    interval: float,
+    iterations: int | None = None,
 ) -> None:
-    """Refresh until Ctrl-C (or ``iterations`` refreshes, for tests); exit status 0."""
+    """Refresh until Ctrl-C (or ``iterations`` refreshes, for tests); exit status 0.
+
+    ``fetch`` and ``render`` are ``status``'s own (passed in: that module imports this one).
+    """
     console = output_console()
     first = Text(f"asking {base} ...", style="dim")
     try:
@@ -45,7 +59,7 @@ def watch_status(
         ):
             done = 0
             while True:
-                live.update(render_frame(base, store, interval), refresh=True)
+                live.update(render_frame(base, store, interval, fetch, render), refresh=True)
                 done += 1
                 if iterations is not None and done >= iterations:
                     return
@@ -54,19 +68,21 @@ def watch_status(
         console.print(Text("stopped watching", style="dim"))
 
 
-def render_frame(base: str, store: Store | None, interval: float) -> RenderableType:
+def render_frame(
+    base: str, store: Store | None, interval: float, fetch: Fetch, render: Render
+) -> RenderableType:
     """One refresh: everything the module docstring lists, with the time it was taken."""
     parts: list[RenderableType] = []
     try:
-        document = get_status(base)
+        document = fetch(base)
     except StatusUnavailable as exc:
         parts.append(Text(f"not answering: {exc}", style="bold red"))
         document = None
     if document is not None:
         from yesman_recovery.cli.breakers_cmds import render_breakers
-        from yesman_recovery.cli.sessions_cmds import render_sessions
+        from yesman_recovery.cli.sessions_common import render_sessions
 
-        parts.append(render_status(document, base))
+        parts.append(render(document, base))
         sessions = _rows(document.get("sessions"))
         parts.append(render_sessions(sessions) if sessions else Text("no watched sessions"))
         breakers = _rows(document.get("breakers"))

@@ -1,4 +1,4 @@
-"""``yesman-recovery run`` as a service: one instance, reload (SIGHUP, ``reload``), systemd's notify protocol.
+"""``yesman-recovery run`` as a service: one instance, reload, systemd's notify protocol.
 
 Real processes, a real datagram socket standing in for systemd's ``NOTIFY_SOCKET``.
 """

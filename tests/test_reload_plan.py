@@ -85,3 +85,21 @@ def test_a_pause_is_kept_in_the_store_and_may_end_by_itself(tmp_path: Path) -> N
         assert later.resume("a") is not None
         assert later.resume("a") is None
         assert PausedSessions(store).all() == []
+
+
+def test_reconfigure_replaces_only_the_named_breakers_and_policies() -> None:
+    from yesman_recovery.metrics.definitions import RecoveryMetrics
+    from yesman_recovery.resilience.registry import Resilience
+
+    old = _config(retry={"api": {"attempts": 3}, "db": {}}, breakers={"api": {}, "db": {}})
+    new = _config(retry={"api": {"attempts": 5}, "db": {}}, breakers={"api": {}, "queue": {}})
+    resilience = Resilience.from_config(old, metrics=RecoveryMetrics())
+    kept_policy, kept_breaker = resilience.policy("db"), resilience.breaker("api")
+    plan = plan_reload(old, new)
+
+    resilience.reconfigure(new.retry, new.breakers, plan.policies, plan.breakers)
+
+    assert [b.name for b in resilience.breakers()] == ["api", "queue"]
+    assert resilience.breaker("api") is kept_breaker  # unchanged: keeps its state
+    assert resilience.policy("db") is kept_policy
+    assert resilience.policy("api").policy.attempts == 5

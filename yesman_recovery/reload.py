@@ -248,7 +248,10 @@ def _reload(app: RecoveryApp) -> dict[str, Any]:
     plan = plan_reload(app.config, new)
     try:
         apply_plan(app, plan, new)
-    except Exception as exc:  # applied in part: say so; the next reload compares against it
+    except Exception as exc:
+        # Applied in part (e.g. a session's actor could not start): the specs already hold the
+        # new file, so it becomes the one the next reload is compared with.
+        app.config = new
         logger.exception("reload of %s failed while applying it", source)
         _record(app, "failed", f"{source}: applying failed: {exc}")
         return {"ok": False, "outcome": "failed", "errors": [f"applying failed: {exc}"],
@@ -310,21 +313,30 @@ def apply_plan(app: RecoveryApp, plan: ReloadPlan, new: Config) -> None:
     sessions = tmux.proxy().whereis("sessions").get(timeout=ASK_TIMEOUT)
     if sessions is None:
         return
-    sup = sessions.proxy()
+    # The watcher is stopped first, so an old one cannot re-adopt a session with the old
+    # settings between its removal and the new watcher's start.
+    new_watcher = plan.watcher or plan.adopted or plan.declared_set
+    if new_watcher:
+        _remove(tmux.proxy(), "watcher")
+    try:
+        _apply_sessions(sessions.proxy(), plan, context)
+    finally:  # even if a session failed to start: never leave the server unwatched
+        if new_watcher:
+            tmux.proxy().start_child(watcher_spec).get(timeout=ASK_TIMEOUT)
+
+
+def _apply_sessions(sup: Any, plan: ReloadPlan, context: Any) -> None:
+    """Stop, start or replace the session actors ``plan`` names (``sup``: a proxy)."""
     by_name = {s.name: s for s in plan.declared}
     children = {c.id: c for c in sup.which_children().get(timeout=ASK_TIMEOUT)}
     replaced = set(plan.removed) | set(plan.changed) | set(plan.added)
-    if plan.adopted:  # the watcher adopts them again with the new template
+    if plan.adopted:  # the new watcher adopts them again with the new template
         replaced |= {n for n in children if n not in by_name and n not in plan.removed}
     for name in sorted(replaced):
         if name in children:
             _remove(sup, name)
     for name in plan.added + plan.changed:
         sup.start_child(session_spec(by_name[name], context)).get(timeout=ASK_TIMEOUT)
-    if plan.watcher or plan.adopted or plan.declared_set:
-        watcher = tmux.proxy()
-        _remove(watcher, "watcher")
-        watcher.start_child(watcher_spec).get(timeout=ASK_TIMEOUT)
 
 
 def _remove(sup: Any, child_id: str) -> None:

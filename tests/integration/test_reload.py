@@ -118,3 +118,15 @@ def test_a_changed_session_is_replaced_and_restart_settings_are_reported(running
     after = _children(app)
     assert after["keep-1"].ref == before["keep-1"].ref
     assert after["drop"].ref != before["drop"].ref
+
+
+def test_a_restart_of_the_subtree_after_a_reload_starts_from_the_new_file(running: Any) -> None:
+    app, config_file, socket = running
+    _write(config_file, socket, ["keep-1", "added"])
+    assert app.reload()["ok"] is True
+    tmux = app.root.proxy().whereis("tmux").get(timeout=5).proxy()
+
+    tmux.terminate_child("sessions").get(timeout=10)
+    tmux.restart_child("sessions").get(timeout=10)
+
+    assert set(_children(app)) == {"keep-1", "added"}

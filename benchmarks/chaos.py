@@ -168,7 +168,8 @@ class Lab:
     def daemon_listening(self) -> bool:
         assert self.daemon is not None
         if self.daemon.poll() is not None:
-            raise RuntimeError(f"the daemon exited with {self.daemon.returncode}")
+            tail = (self.work / "daemon.log").read_text()[-2000:]
+            raise RuntimeError(f"the daemon exited with {self.daemon.returncode}: {tail}")
         for line in reversed((self.work / "daemon.log").read_text().splitlines()):
             if "metrics on http://" in line:
                 self.port = int(line.rsplit(":", 1)[1].split("/")[0])
@@ -346,7 +347,7 @@ def setup(lab: Lab) -> None:
     health = (
         f'[[health_checks]]\nname = "worker"\nkind = "process"\npid_file = "{worker}"\n'
         f'interval = "1s"\nfailure_threshold = 1\nflap_threshold = false\n'
-        f'heal_command = "{heal}"\nheal_max = 10000\nheal_window = "1s"\nheal_backoff = "0s"\n'
+        f'heal_command = "{heal}"\nheal_max = 10000\nheal_window = "1s"\nheal_backoff = "10ms"\n'
     )
     (lab.work / "chaos.toml").write_text(
         f'[tmux]\nsocket_name = "{lab.socket}"\nprograms = ["tail", "aider"]\n'

@@ -363,8 +363,9 @@ def setup(lab: Lab) -> None:
     lab.start_daemon()
 
 
-def settled(lab: Lab) -> State:
-    """Wait until every session is healthy, checkpointed, fully running and stable."""
+def settled(lab: Lab, *, running: bool = True) -> State:
+    """Wait until every session is healthy, checkpointed and stable (and, with ``running``,
+    every pane runs its program: not so after a failure, which may have left a pane empty)."""
 
     last: list[Any] = []
 
@@ -377,7 +378,7 @@ def settled(lab: Lab) -> State:
         last[:] = [sessions, state]
         if state is None or not names <= ok or set(state) != names:
             return None
-        for windows in state.values():
+        for windows in state.values() if running else ():
             for window in windows:
                 if any(not programs for _, _, programs in window[3]):
                     return None
@@ -587,7 +588,7 @@ def run(
         if kind == "adopted_session_kill" or not res.recovered:
             if kind == "adopted_session_kill":
                 lab.add_adopted()
-            expected = settled(lab)
+            expected = settled(lab, running=False)
     return results
 
 

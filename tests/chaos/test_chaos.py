@@ -71,15 +71,17 @@ KNOWN = "declared_window_kill"  # kept below as its own named case
 @pytest.mark.slow
 @pytest.mark.timeout(200)
 def test_a_short_seeded_run_recovers_every_fault_with_no_data_loss() -> None:
+    # Seed 4 kills and stops declared panes' programs and kills the daemon mid-restore: the
+    # faults known to fail (a killed user-started agent, a kill while idle, a declared window's
+    # index) are the named cases below, so this run stays a gate for everything else.
     kinds = ",".join(k for k in chaos.KINDS if k != KNOWN)
-    out = run_chaos("--quick", "--seed", "3", "--kinds", kinds)
+    out = run_chaos("--quick", "--seed", "4", "--kinds", kinds)
     assert out["faults"] == len(chaos.KINDS) - 1, out["log"]
     assert out["failures"] == [], out["log"]
     assert out["recovered"] == out["faults"]
     assert out["data_loss"] == 0
     assert out["flipped_on_purpose"] == 1
-    # Every fault but the daemon's own kill leaves its audit record (see the case below).
-    assert [f for f in out["unaudited"] if f["kind"] != "daemon_kill"] == [], out["log"]
+    assert out["unaudited"] == [], out["log"]
 
 
 @pytest.mark.tmux
@@ -99,3 +101,11 @@ def test_seed_1_a_daemon_killed_while_idle_leaves_an_audit_record() -> None:
     out = run_chaos("--faults", "1", "--seed", "1", "--kinds", "daemon_kill", timeout=110)
     assert out["failures"] == [], out["log"]
     assert out["unaudited"] == [], out["unaudited"]
+
+
+@pytest.mark.tmux
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="a SIGKILLed agent the user started is not started again")
+def test_seed_2_a_killed_agent_in_an_adopted_pane_is_started_again() -> None:
+    out = run_chaos("--faults", "1", "--seed", "2", "--kinds", "program_kill", timeout=110)
+    assert out["failures"] == [], out["failures"]

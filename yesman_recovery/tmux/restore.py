@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
@@ -19,6 +23,7 @@ from yesman_recovery.errors import TmuxError
 from yesman_recovery.tmux.client import literal
 from yesman_recovery.tmux.compare import compare
 from yesman_recovery.tmux.plan import (
+    LOGIN_SHELL,
     Command,
     PaneStart,
     PlannedProgram,
@@ -66,9 +71,20 @@ def execute_plan(client: ChainRunner, plan: RestorePlan) -> None:
     """Run a plan: one tmux invocation, two for a repair that creates panes.
 
     Raises ``TmuxError`` (tmux refused a command; what ran before it stays), ``TmuxTimeout``
-    or ``TmuxServerGone``.
+    or ``TmuxServerGone``. A plan's scrollback files are written first (mode 0600); those of
+    panes that never started are removed when the plan fails.
     """
-    out = client.run_chain(plan.commands)
+    for path, text in plan.replays:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(text)
+    try:
+        out = client.run_chain(plan.commands)
+    except BaseException:
+        for path, _ in plan.replays:
+            with suppress(OSError):
+                os.unlink(path)
+        raise
     if not plan.pane_starts and not plan.finish:
         return
     ids = [line.strip() for line in out.splitlines() if line.strip().startswith("%")]
@@ -83,11 +99,6 @@ def execute_plan(client: ChainRunner, plan: RestorePlan) -> None:
             second += launch_commands(("-t", pane_id), start.argv)
         second += type_lines(("-t", pane_id), start.typed)
     client.run_chain([*second, *plan.finish])
-
-
-LOGIN_SHELL = 'exec "${SHELL:-/bin/sh}" -l'
-"""What a dead pane is respawned with: the login shell tmux gives new panes (``SHELL`` is tmux's
-``default-shell`` in a pane), not the command the pane was first created with."""
 
 
 def respawn_pane(
@@ -148,19 +159,44 @@ def restore_session(
     ``TmuxError``).
     """
     started = clock.monotonic()
-    plan = plan_restore(session, policy)
-    execute_plan(client, plan)
-    actual, diffs = observe_until(
-        client,
-        session.name,
-        lambda seen: _differences(session, seen, plan),
-        settle,
-        clock=clock,
-        sleep=sleep,
+    replay_dir = (
+        tempfile.mkdtemp(prefix="yr-scrollback-")
+        if any(p.scrollback for p in session.panes())
+        else None
     )
+    try:
+        plan = plan_restore(session, policy, replay_dir=replay_dir)
+        execute_plan(client, plan)
+        actual, diffs = observe_until(
+            client,
+            session.name,
+            lambda seen: _differences(session, seen, plan),
+            settle,
+            clock=clock,
+            sleep=sleep,
+        )
+    finally:
+        if replay_dir is not None:
+            # Each pane removes its file once shown; what is left was never shown.
+            _remove_later(replay_dir, REPLAY_KEEP)
     ok = not diffs
     logger.info("restored session %r: ok=%s %s", session.name, ok, diffs)
     return RestoreResult(ok, diffs, clock.monotonic() - started, actual)
+
+
+REPLAY_KEEP = 30.0
+"""Seconds a restore's unread scrollback files are kept for panes that start late."""
+
+
+def _remove_later(path: str, after: float) -> None:
+    """Remove the directory ``path`` now if empty, else ``after`` seconds from now (a pane may
+    still be about to read its file)."""
+    with suppress(OSError):
+        os.rmdir(path)
+        return
+    timer = threading.Timer(after, shutil.rmtree, (path,), {"ignore_errors": True})
+    timer.daemon = True
+    timer.start()
 
 
 OBSERVE_PAUSE = 0.02

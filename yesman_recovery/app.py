@@ -45,7 +45,12 @@ from yesman_recovery.actors.tree import tmux_subtree
 from yesman_recovery.actors.watcher import WatchSettings
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.config import Config
-from yesman_recovery.config.build import frozen_grace, program_policy, tmux_client
+from yesman_recovery.config.build import (
+    frozen_grace,
+    give_up_backoff,
+    program_policy,
+    tmux_client,
+)
 from yesman_recovery.control import ControlServer, socket_path
 from yesman_recovery.instance import InstanceLock, server_lock, state_lock
 from yesman_recovery.labels import Action, AuditKind, Outcome
@@ -303,6 +308,7 @@ class RecoveryApp:
             frozen_grace=frozen_grace(cfg),
             program_max_restarts=tmux.program_max_restarts,
             program_max_seconds=tmux.program_max_seconds,
+            give_up_backoff=give_up_backoff(cfg),
         )
         declared = [
             replace(
@@ -325,6 +331,7 @@ class RecoveryApp:
             allow_kill_server=tmux.allow_kill_server,
             frozen_grace=frozen_grace(cfg),
             scrollback=tuple((s.name, s.scrollback) for s in declared if s.scrollback),
+            scrollback_interval=tmux.scrollback_interval,
         )
         return tmux_subtree(
             settings=watch,

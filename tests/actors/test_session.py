@@ -17,6 +17,7 @@ import pytest
 from tests.actors.conftest import World
 from tests.actors.fakes import TAIL, session
 from yesman_recovery.actors.context import SessionSettings
+from yesman_recovery.actors.limits import GiveUpBackoff
 from yesman_recovery.actors.session import SessionActor
 from yesman_recovery.storage import Store
 from yesman_recovery.supervisors import SupervisedRef
@@ -146,11 +147,14 @@ def test_a_program_still_stopped_after_sigcont_is_respawned(world: World, actors
     assert world.audit("work")[-1] == ("recovery", "respawn", "success")
 
 
-def test_an_exited_program_is_respawned_and_a_loop_gives_up_then_rearms(
+def test_an_exited_program_is_respawned_and_a_loop_gives_up_then_rearms_with_backoff(
     world: World, actors: list
 ) -> None:
     world.tmux.start(session("work", ("main", 1)))
-    ref = start(world, actors, program_max_restarts=1, program_max_seconds=30.0)
+    backoff = GiveUpBackoff(initial=60.0, maximum=3600.0, reset=600.0)
+    ref = start(
+        world, actors, program_max_restarts=1, program_max_seconds=30.0, give_up_backoff=backoff
+    )
     tell(world, ref)
 
     def exit_program() -> None:
@@ -163,12 +167,20 @@ def test_an_exited_program_is_respawned_and_a_loop_gives_up_then_rearms(
     described = tell(world, ref)
     assert described["state"] == "failed"
     assert "gave up after more than 1 recoveries in 30 s" in described["detail"]
+    assert described["detail"].endswith("next attempt in 1 min")
+    assert described["retry_in"] == 60.0
     tell(world, ref)  # given up: the dead pane is left alone
     assert world.tmux.sessions["work"].windows[0].panes[0].dead
     world.clock.advance(31.0)
-    assert tell(world, ref)["state"] == "healthy"  # the window passed: re-armed and respawned
+    assert tell(world, ref)["state"] == "failed"  # the intensity window passed, not the backoff
+    world.clock.advance(30.0)
+    assert tell(world, ref)["state"] == "healthy"  # re-armed and respawned
     assert [a for _, a, _ in world.audit("work")] == ["respawn", "give_up", "rearm", "respawn"]
-    assert world.recoveries("disconnected", "failed") == 1
+    exit_program()
+    described = tell(world, ref)
+    assert described["state"] == "failed"  # failing again at once: the delay doubles
+    assert described["detail"].endswith("next attempt in 2 min")
+    assert world.recoveries("disconnected", "failed") == 2
 
 
 def test_a_respawn_whose_program_never_runs_fails_without_real_waiting(

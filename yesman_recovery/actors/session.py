@@ -19,8 +19,9 @@ session with neither a checkpoint nor a spec *waits* for the session to appear.
 Recoveries are bounded per failure kind by a restart intensity (``program_max_restarts`` in
 ``program_max_seconds``), kept outside the actor so a crash of the actor does not reset it. Over
 it, the session is ``failed`` for that kind, with the reason in the audit trail: that kind is
-left alone until the window has passed, while other kinds (a server crash, say) are still
-recovered.
+left alone until it is re-armed after a backoff that doubles with each give-up
+(:mod:`.limits`), while other kinds (a server crash, say) are still recovered. ``sessions list``
+shows when the next attempt is.
 
 The decisions are pure parts (:mod:`.checkpointing`, :mod:`.stops`, :mod:`.limits`,
 :mod:`.diagnosis`); this actor receives, asks them, and acts through its
@@ -94,6 +95,8 @@ class SessionActor(SupervisedActor):
             settings.program_max_restarts,
             settings.program_max_seconds,
             context.intensities,
+            backoff=settings.give_up_backoff,
+            history=context.give_ups,
         )
         self._acted_at = float("-inf")  # monotonic time our last recovery action finished
         self._recheck_pending = False  # True iff a _Recheck is scheduled
@@ -144,13 +147,20 @@ class SessionActor(SupervisedActor):
 
     def describe(self) -> dict[str, Any]:
         """This session's state for ``/status`` and ``sessions list``."""
+        detail = self.detail
+        retry_in = None
+        next_attempt = self._limits.next_attempt()
+        if self.state is SessionState.FAILED and next_attempt is not None:
+            retry_in = max(0.0, next_attempt - self._ctx.clock.monotonic())
+            detail = f"{detail}; next attempt in {_duration(retry_in)}"
         return {
             "name": self.settings.name,
             "mode": self.settings.mode.value,
             "state": self.state.value,
-            "detail": self.detail,
+            "detail": detail,
             "recoveries": self.recoveries,
             "checkpointed": self._checkpoints.expected is not None,
+            "retry_in": retry_in,
         }
 
     # --- observation → diagnosis → recovery ----------------------------------------------
@@ -166,8 +176,7 @@ class SessionActor(SupervisedActor):
             return
         for kind in self._limits.rearm(obs.at):
             self._audit(
-                AuditKind.RECOVERY, kind, "restart intensity window passed", Action.REARM,
-                Outcome.SUCCESS,
+                AuditKind.RECOVERY, kind, "give-up backoff passed", Action.REARM, Outcome.SUCCESS,
             )  # fmt: skip
         snapshot = obs.snapshot
         actual = snapshot.session(self.settings.name) if snapshot is not None else None
@@ -241,9 +250,10 @@ class SessionActor(SupervisedActor):
             return
         reason = self._limits.over(problem, detected)
         if reason is not None:
-            self._fail(kind, reason)
+            after = self._fail(kind, reason, detected)
             metrics.recoveries.labels(kind.value, Outcome.FAILED).inc()
-            self._audit(AuditKind.RECOVERY, kind, problem.detail, Action.GIVE_UP, Outcome.FAILED)
+            detail = problem.detail + after
+            self._audit(AuditKind.RECOVERY, kind, detail, Action.GIVE_UP, Outcome.FAILED)
             return
         self._set(SessionState.RECOVERING, f"{kind.value}: {problem.detail}")
         record = recovery_log.begin(
@@ -346,10 +356,13 @@ class SessionActor(SupervisedActor):
             return
         self._checkpoints.written(due, now)
 
-    def _fail(self, kind: FailureKind, reason: str) -> None:
-        self._limits.give_up(kind, reason)
+    def _fail(self, kind: FailureKind, reason: str, now: float | None = None) -> str:
+        """Give up on ``kind``; returns ``"; next attempt in …"`` (empty: none planned)."""
+        delay = self._limits.give_up(kind, reason, now)
         self._set(SessionState.FAILED, self._limits.reasons())
-        logger.error("session %r failed: %s", self.settings.name, reason)
+        after = "" if delay is None else f"; next attempt in {_duration(delay)}"
+        logger.error("session %r failed: %s%s", self.settings.name, reason, after)
+        return after
 
     def _release(self) -> None:
         self._set(SessionState.RELEASED, "closed while the tmux server kept running")
@@ -389,3 +402,14 @@ class SessionActor(SupervisedActor):
             )
         except (StoreError, ValueError) as exc:
             logger.error("session %r: audit write failed: %s", self.settings.name, exc)
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` for people: ``45 s``, ``4 min``, ``1 h 30 min``."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"

@@ -34,6 +34,7 @@ class Action(enum.StrEnum):
     REARM = "rearm"
     RELEASE = "release"
     LOAD_SPEC = "load_spec"
+    CREATE = "create"
 
 
 class Outcome(enum.StrEnum):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -274,3 +275,34 @@ def test_a_bad_spec_without_a_checkpoint_fails_the_session(
     described = tell(world, ref)
     assert described["state"] == "failed"
     assert world.audit("work") == [("session", "load_spec", "failed")]
+
+
+def test_a_declared_session_that_does_not_exist_yet_is_created_not_crashed(
+    world: World, actors: list, tmp_path: Path
+) -> None:
+    spec = tmp_path / "work.yaml"
+    spec.write_text(
+        f"session_name: work\nstart_directory: {tmp_path}\nwindows:\n"
+        "  - window_name: main\n    panes: [null]\n"
+    )
+    world.tmux.start(session("other", ("main", 1)))
+    built = session("work", ("main", 1))
+    main = built.windows[0]
+    main = replace(main, panes=(replace(main.panes[0], cwd=str(tmp_path), argv=("sh",)),))
+    world.tmux.builds["work"] = replace(built, windows=(main,))  # what the fake builds
+    ref = start(world, actors, declared=True, spec_path=spec)
+    described = tell(world, ref)
+    assert described["state"] == "healthy", described
+    assert [w.name for w in world.tmux.sessions["work"].windows] == ["main"]
+    assert world.audit("work") == [("session", "create", "success")]
+    created = world.metrics.registry.get_sample_value(
+        "yesman_recovery_sessions_created_total", {"outcome": "success"}
+    )
+    assert created == 1.0
+    assert world.recoveries("crashed", "success") == 0
+    assert world.recoveries("crashed", "failed") == 0
+    # Once it was healthy (and checkpointed), losing it is a crash.
+    world.tmux.close("work")
+    assert tell(world, ref)["state"] == "healthy"
+    assert world.audit("work")[-1] == ("recovery", "restore", "success")
+    assert world.recoveries("crashed", "success") == 1

@@ -134,3 +134,14 @@ class RecoveryLimits:
             window = IntensityWindow(self.max_restarts, self.max_seconds)
             self._windows[key] = window
         return window
+
+
+def format_delay(seconds: float) -> str:
+    """``seconds`` for people: ``45 s``, ``4 min``, ``1 h 30 min``."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"

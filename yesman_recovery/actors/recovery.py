@@ -52,6 +52,14 @@ def snapshot_of(ctx: SessionContext, settings: SessionSettings) -> ServerSnapsho
     return ctx.client.snapshot(scrollback={settings.name: lines} if lines else None)
 
 
+def create(
+    ctx: SessionContext, settings: SessionSettings, spec: SessionSnapshot
+) -> tuple[bool, str]:
+    """Build a declared session that does not exist yet from its spec: (validated, why not)."""
+    result = restore_session(ctx.client, spec, settings.policy, clock=ctx.clock, sleep=ctx.sleep)
+    return result.ok, "; ".join(result.differences)
+
+
 def act(
     problem: Diagnosis,
     *,

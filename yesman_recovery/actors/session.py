@@ -46,8 +46,8 @@ from yesman_recovery.actors.context import (
     SessionState,
 )
 from yesman_recovery.actors.diagnosis import Diagnosis, FailureKind, diagnose, pane_map
-from yesman_recovery.actors.limits import RecoveryLimits
-from yesman_recovery.actors.recovery import ACTIONS, SETTLE, act, snapshot_of
+from yesman_recovery.actors.limits import RecoveryLimits, format_delay
+from yesman_recovery.actors.recovery import ACTIONS, SETTLE, act, create, snapshot_of
 from yesman_recovery.actors.stops import StopTracker
 from yesman_recovery.errors import RecoveryError, SpecError, StoreError
 from yesman_recovery.labels import Action, AuditKind, Outcome
@@ -152,7 +152,7 @@ class SessionActor(SupervisedActor):
         next_attempt = self._limits.next_attempt()
         if self.state is SessionState.FAILED and next_attempt is not None:
             retry_in = max(0.0, next_attempt - self._ctx.clock.monotonic())
-            detail = f"{detail}; next attempt in {_duration(retry_in)}"
+            detail = f"{detail}; next attempt in {format_delay(retry_in)}"
         return {
             "name": self.settings.name,
             "mode": self.settings.mode.value,
@@ -229,6 +229,11 @@ class SessionActor(SupervisedActor):
             if not self._limits.failed:
                 self._set(SessionState.WAITING, "not on the tmux server; nothing to build it from")
             return
+        if self._checkpoints.expected is None and self.settings.declared:
+            # Never seen healthy, so never checkpointed: built for the first time, not a crash.
+            if not self._limits.gave_up(FailureKind.CRASHED):
+                self._create(obs)
+            return
         if obs.kind is ObservationKind.GONE and server_pid is not None:
             # A server that was just killed may still be exiting; a new-session on its socket
             # then fails. Wait (bounded) for the old pid to be gone first.
@@ -286,6 +291,36 @@ class SessionActor(SupervisedActor):
             self._ctx.store, record, self.settings.name, kind.value,
             detail=detail, action=action, outcome=outcome, duration=duration,
         )  # fmt: skip
+
+    def _create(self, obs: Observation) -> None:
+        """Build the declared session from its spec; audited and counted as ``created``."""
+        assert self._spec is not None
+        clock = self._ctx.clock
+        started = clock.monotonic()
+        problem = Diagnosis(FailureKind.CRASHED, "could not be created from its spec")
+        reason = self._limits.over(problem, started)  # a spec that never builds gives up
+        if reason is not None:
+            after = self._fail(FailureKind.CRASHED, reason, started)
+            self._audit(
+                AuditKind.SESSION, "created", reason + after, Action.GIVE_UP, Outcome.FAILED
+            )
+            return
+        self._set(SessionState.RECOVERING, "creating it from its spec")
+        try:
+            ok, why = create(self._ctx, self.settings, self._spec)
+        except Exception as exc:  # a failed creation, not a crash of the actor
+            logger.exception("session %r: creation raised", self.settings.name)
+            ok, why = False, f"{type(exc).__name__}: {exc}"
+        self._acted_at = clock.monotonic()
+        outcome = Outcome.SUCCESS if ok else Outcome.FAILED
+        self._ctx.metrics.sessions_created.labels(outcome).inc()
+        if ok:
+            self._set(SessionState.HEALTHY, "")
+        else:
+            self.detail = f"created: {why}"
+        detail = "from its spec" + (f" ({why})" if why else "")
+        duration = self._acted_at - started
+        self._audit(AuditKind.SESSION, "created", detail, Action.CREATE, outcome, duration=duration)
 
     def _resume(self, problem: Diagnosis) -> None:
         """First step for a stopped program: SIGCONT its process group."""
@@ -360,7 +395,7 @@ class SessionActor(SupervisedActor):
         """Give up on ``kind``; returns ``"; next attempt in …"`` (empty: none planned)."""
         delay = self._limits.give_up(kind, reason, now)
         self._set(SessionState.FAILED, self._limits.reasons())
-        after = "" if delay is None else f"; next attempt in {_duration(delay)}"
+        after = "" if delay is None else f"; next attempt in {format_delay(delay)}"
         logger.error("session %r failed: %s%s", self.settings.name, reason, after)
         return after
 
@@ -402,14 +437,3 @@ class SessionActor(SupervisedActor):
             )
         except (StoreError, ValueError) as exc:
             logger.error("session %r: audit write failed: %s", self.settings.name, exc)
-
-
-def _duration(seconds: float) -> str:
-    """``seconds`` for people: ``45 s``, ``4 min``, ``1 h 30 min``."""
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, rest = divmod(minutes, 60)
-    return f"{hours} h {rest} min" if rest else f"{hours} h"

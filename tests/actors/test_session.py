@@ -230,7 +230,8 @@ def test_a_declared_session_closed_by_the_user_is_brought_back(world: World, act
     ref = start(world, actors, declared=True, restart=Restart.PERMANENT)
     assert tell(world, ref)["mode"] == "declared"
     world.tmux.close("work")
-    assert tell(world, ref)["state"] == "healthy"
+    described = tell(world, ref)
+    assert described["state"] == "healthy", described
     assert world.tmux.session("work") is not None
     assert world.audit("work") == [("recovery", "restore", "success")]
     newest = world.store.checkpoints.latest_good("work")
@@ -288,7 +289,9 @@ def test_a_declared_session_that_does_not_exist_yet_is_created_not_crashed(
     world.tmux.start(session("other", ("main", 1)))
     built = session("work", ("main", 1))
     main = built.windows[0]
-    main = replace(main, panes=(replace(main.panes[0], cwd=str(tmp_path), argv=("sh",)),))
+    main = replace(
+        main, panes=(replace(main.panes[0], cwd=str(tmp_path), argv=("sh",), command=None),)
+    )
     world.tmux.builds["work"] = replace(built, windows=(main,))  # what the fake builds
     ref = start(world, actors, declared=True, spec_path=spec)
     described = tell(world, ref)
@@ -302,7 +305,9 @@ def test_a_declared_session_that_does_not_exist_yet_is_created_not_crashed(
     assert world.recoveries("crashed", "success") == 0
     assert world.recoveries("crashed", "failed") == 0
     # Once it was healthy (and checkpointed), losing it is a crash.
+    assert tell(world, ref)["checkpointed"]
     world.tmux.close("work")
-    assert tell(world, ref)["state"] == "healthy"
-    assert world.audit("work")[-1] == ("recovery", "restore", "success")
+    described = tell(world, ref)
+    assert described["state"] == "healthy", described
+    assert world.audit("work")[-1] == ("recovery", "restore", "success"), world.audit("work")
     assert world.recoveries("crashed", "success") == 1

@@ -25,6 +25,7 @@ from yesman_recovery.labels import Action
 from yesman_recovery.processes import SIGCONT, SIGKILL
 from yesman_recovery.tmux.records import PaneSnapshot, ServerSnapshot, SessionSnapshot
 from yesman_recovery.tmux.restore import (
+    PROGRAM_HOLD,
     execute_plan,
     hold_pane,
     observe_until,
@@ -113,6 +114,7 @@ def act(
         SETTLE,
         clock=ctx.clock,
         sleep=ctx.sleep,
+        hold=PROGRAM_HOLD,
     )
     return Action.RESPAWN, not problems, "; ".join(problems)
 

@@ -153,10 +153,10 @@ def restore_session(
 ) -> RestoreResult:
     """Restore ``session``, observe it again and compare.
 
-    ``ok`` only when the structure matches (:func:`compare`) and every started program runs;
-    observation is retried for up to ``settle`` seconds (on ``clock``, pausing with ``sleep``)
-    while programs start. tmux errors propagate (a session of that name already existing is a
-    ``TmuxError``).
+    ``ok`` only when the structure matches (:func:`compare`) and every started program runs,
+    still :data:`PROGRAM_HOLD` seconds after it was first seen; observation is retried for up
+    to ``settle`` seconds (on ``clock``, pausing with ``sleep``) while programs start. tmux
+    errors propagate (a session of that name already existing is a ``TmuxError``).
     """
     started = clock.monotonic()
     replay_dir = (
@@ -174,6 +174,7 @@ def restore_session(
             settle,
             clock=clock,
             sleep=sleep,
+            hold=PROGRAM_HOLD if plan.programs else 0.0,
         )
     finally:
         if replay_dir is not None:
@@ -203,6 +204,11 @@ OBSERVE_PAUSE = 0.02
 """Seconds between two looks while a restored or respawned session settles."""
 
 
+PROGRAM_HOLD = 0.5
+"""Seconds a started program must still run, after it was first seen, to count as started: one
+that ends at once (a port in use, a missing variable) is a failed start, not a validated one."""
+
+
 def observe_until(
     client: Tmux,
     name: str,
@@ -211,20 +217,33 @@ def observe_until(
     *,
     clock: Clock = SYSTEM_CLOCK,
     sleep: Callable[[float], None] = time.sleep,
+    hold: float = 0.0,
 ) -> tuple[SessionSnapshot | None, list[str]]:
     """Observe session ``name`` until ``problems`` finds none, for at most ``settle`` seconds.
 
     Programs take a moment to start after a restore or a respawn; returns the last observation
-    and what was still wrong with it (empty: validated). Time is ``clock``'s; between looks it
-    calls ``sleep`` (a test's may advance a manual clock).
+    and what was still wrong with it (empty: validated). With ``hold``, a first look without
+    problems is confirmed by another ``hold`` seconds later (the deadline is then at least that
+    far). Time is ``clock``'s; between looks it calls ``sleep`` (a test's may advance a manual
+    clock).
     """
     deadline = clock.monotonic() + settle
+    clean_at: float | None = None
     while True:
         actual = client.snapshot().session(name)
         found = problems(actual)
-        if not found or clock.monotonic() >= deadline:
+        now = clock.monotonic()
+        if found:
+            clean_at = None
+        elif hold <= 0 or (clean_at is not None and now - clean_at >= hold):
             return actual, found
-        sleep(OBSERVE_PAUSE)
+        elif clean_at is None:
+            clean_at = now
+            deadline = max(deadline, now + hold)
+        if found and now >= deadline:
+            return actual, found
+        # While a clean look waits for its confirmation, one more look at the end of the hold.
+        sleep(OBSERVE_PAUSE if clean_at is None else max(OBSERVE_PAUSE, clean_at + hold - now))
 
 
 def _differences(

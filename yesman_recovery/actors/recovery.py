@@ -90,7 +90,7 @@ def act(
     if actual is None:
         return ACTIONS[kind], False, "the session vanished during the recovery"
     if kind is FailureKind.CORRUPTED:
-        reference = checkpoints.expected if checkpoints.unvalidated else spec
+        reference = checkpoints.expected if checkpoints.unvalidated else problem.reference or spec
         assert reference is not None
         execute_plan(client, plan_repair(reference, actual, settings.policy))
         after = snapshot_of(ctx, settings).session(settings.name)

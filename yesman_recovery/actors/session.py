@@ -49,6 +49,7 @@ from yesman_recovery.actors.diagnosis import Diagnosis, FailureKind, diagnose, p
 from yesman_recovery.actors.limits import RecoveryLimits, format_delay
 from yesman_recovery.actors.recovery import ACTIONS, SETTLE, act, create, snapshot_of
 from yesman_recovery.actors.stops import StopTracker
+from yesman_recovery.actors.windows import WindowIds
 from yesman_recovery.errors import RecoveryError, SpecError, StoreError
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.supervisors.actor import SupervisedActor
@@ -100,6 +101,7 @@ class SessionActor(SupervisedActor):
         )
         self._acted_at = float("-inf")  # monotonic time our last recovery action finished
         self._recheck_pending = False  # True iff a _Recheck is scheduled
+        self._window_ids = WindowIds()  # live ids of the spec's windows, on the current server
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -213,6 +215,7 @@ class SessionActor(SupervisedActor):
             resumed_for=self._stops.resumed_for(now),
             frozen_grace=self.settings.frozen_grace,
             match_ids=snapshot.pid is not None and snapshot.pid == self._checkpoints.server_pid,
+            window_ids=self._window_ids.on_server(snapshot.pid),
         )
         return found
 

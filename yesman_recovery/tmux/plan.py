@@ -62,7 +62,12 @@ class PlannedProgram:
 
 @dataclass(frozen=True)
 class PaneStart:
-    """What to do in a pane a repair creates, once its id is known (second invocation)."""
+    """What to do in a pane a repair creates, once its id is known (second invocation).
+
+    ``typed`` lines (a spec's ``shell_command``) are typed as they are, the last one being the
+    launch line of ``argv`` when there is one; else ``argv`` is launched. Either way ``argv`` is
+    recorded as the program the daemon started in that pane (``@yr_argv``).
+    """
 
     cwd: str
     argv: tuple[str, ...] | None
@@ -125,6 +130,14 @@ def type_lines(target: Sequence[str], lines: Sequence[str], enter: bool = True) 
         if enter:
             cmds.append(("send-keys", *target, "Enter"))
     return cmds
+
+
+def start_commands(target: Sequence[str], start: PaneStart) -> list[Command]:
+    """Commands that do ``start`` in the pane ``target`` (see :class:`PaneStart`)."""
+    if start.typed:
+        options = [] if start.argv is None else _program_options(target, start.argv)
+        return [*options, *type_lines(target, start.typed)]
+    return [] if start.argv is None else launch_commands(target, start.argv)
 
 
 def launch_commands(target: Sequence[str], argv: Sequence[str]) -> list[Command]:
@@ -321,6 +334,7 @@ def _layout_commands(at: Command, layout: str | None, panes: int) -> list[Comman
 
 def _start(pane: PaneSnapshot, policy: ProgramPolicy) -> PaneStart:
     argv = policy.command_for(pane)
+    program = None if argv is None else tuple(argv)
     if pane.shell_commands:
-        return PaneStart(_cwd(pane), None, tuple(_typed(pane, argv)))
-    return PaneStart(_cwd(pane), None if argv is None else tuple(argv))  # in a fresh shell
+        return PaneStart(_cwd(pane), program, tuple(_typed(pane, argv)))
+    return PaneStart(_cwd(pane), program)  # in a fresh shell

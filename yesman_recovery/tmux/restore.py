@@ -31,7 +31,7 @@ from yesman_recovery.tmux.plan import (
     launch_commands,
     plan_repair,
     plan_restore,
-    type_lines,
+    start_commands,
 )
 from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.programs import launched_program
@@ -95,9 +95,7 @@ def execute_plan(client: ChainRunner, plan: RestorePlan) -> None:
         )
     second: list[Command] = []
     for pane_id, start in zip(ids, plan.pane_starts, strict=True):
-        if start.argv is not None:
-            second += launch_commands(("-t", pane_id), start.argv)
-        second += type_lines(("-t", pane_id), start.typed)
+        second += start_commands(("-t", pane_id), start)
     client.run_chain([*second, *plan.finish])
 
 

@@ -94,10 +94,14 @@ def test_replayed_scrollback_is_shown_before_the_shell_and_never_run(
     assert text, "the saved lines are in the restored pane"
     assert TEXT in str(text)
     assert not canary.exists(), "saved text is shown, never run"
-    # Then the pane is at a working shell.
-    marker = tmp_path / "after"
-    tmux_client.run("send-keys", "-t", "=keep:", "-l", f"touch '{marker}'\n")
-    assert _until(marker.exists)
+
+    # Then the pane is at a working login shell.
+    def at_shell() -> object:
+        s = take_snapshot(tmux_client).session("keep")
+        argv = s.panes()[0].argv if s else None
+        return argv and argv[0].endswith("sh") and "-c" not in argv
+
+    assert _until(at_shell)
 
 
 def test_a_plan_replays_only_panes_with_saved_text(tmp_path: Path) -> None:

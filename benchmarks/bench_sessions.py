@@ -265,12 +265,12 @@ def restores(app: RecoveryApp, since: float, count: int = 10) -> list[float] | N
 
 
 def validated_at(app: RecoveryApp, since: float) -> float:
-    """Wall time of the last successful restore audited since ``since`` (each is written once
-    its restore is validated: structure compared, every program seen running and still running
-    half a second later)."""
+    """Wall time the last successful restore audited since ``since`` ended (its record holds
+    its start and its duration, up to validation: structure compared, every program seen
+    running and still running half a second later)."""
     assert app.store is not None
     return max(
-        e.time
+        e.time + (e.duration or 0.0)
         for e in app.store.audit.query(since=since, kind="recovery")
         if e.action == "restore" and e.outcome == "success"
     )

@@ -10,7 +10,7 @@ Prints one table, against isolated tmux servers (``tmux -L yr-bench-<random>``) 
   one session (the audit trail's recovery durations); measured from outside, kill → all 10
   sessions listed again with every ``tail`` running (typed at each pane's login shell); and kill
   → the last of the 10 restores validated by the daemon (its audit record: every program still
-  running half a second after it was first seen). Baseline, the plan's design (poll every
+  running 0.3 s after it was first seen). Baseline, the plan's design (poll every
   5 s with one ``has-session`` per session, then recreate): on a second server, each round the
   10 ``has-session`` calls and 10 sequential restores run for real after a kill; the wait for the
   next poll is *computed* (a uniformly random phase of the 5 s interval), not slept.
@@ -267,7 +267,7 @@ def restores(app: RecoveryApp, since: float, count: int = 10) -> list[float] | N
 def validated_at(app: RecoveryApp, since: float) -> float:
     """Wall time the last successful restore audited since ``since`` ended (its record holds
     its start and its duration, up to validation: structure compared, every program seen
-    running and still running half a second later)."""
+    running and still running 0.3 s later)."""
     assert app.store is not None
     return max(
         e.time + (e.duration or 0.0)

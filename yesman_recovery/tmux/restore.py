@@ -202,7 +202,7 @@ OBSERVE_PAUSE = 0.02
 """Seconds between two looks while a restored or respawned session settles."""
 
 
-PROGRAM_HOLD = 0.5
+PROGRAM_HOLD = 0.3
 """Seconds a started program must still run, after it was first seen, to count as started: one
 that ends at once (a port in use, a missing variable) is a failed start, not a validated one."""
 

@@ -235,7 +235,7 @@ class SessionActor(SupervisedActor):
         if self._checkpoints.expected is None and self.settings.declared:
             # Never seen healthy, so never checkpointed: built for the first time, not a crash.
             if not self._limits.gave_up(FailureKind.CRASHED):
-                self._create(obs)
+                self._create()
             return
         if obs.kind is ObservationKind.GONE and server_pid is not None:
             # A server that was just killed may still be exiting; a new-session on its socket
@@ -295,7 +295,7 @@ class SessionActor(SupervisedActor):
             detail=detail, action=action, outcome=outcome, duration=duration,
         )  # fmt: skip
 
-    def _create(self, obs: Observation) -> None:
+    def _create(self) -> None:
         """Build the declared session from its spec; audited and counted as ``created``."""
         assert self._spec is not None
         clock = self._ctx.clock

@@ -19,6 +19,9 @@ class AuditKind(enum.StrEnum):
     SUPERVISOR = "supervisor"  # a supervisor gave up
     CORRUPTION = "corruption"  # a stored record failed its checksum
     TRANSACTION = "transaction"  # a transaction ended, parked or was abandoned
+    HEALTH = "health"  # a health check healed, suppressed a heal, escalated or flapped
+    CONFIG = "config"  # the configuration was reloaded (or a reload was rejected)
+    CONTROL = "control"  # a session-control verb was run (reset, pause, resume, forget...)
 
 
 class Action(enum.StrEnum):
@@ -35,6 +38,11 @@ class Action(enum.StrEnum):
     RELEASE = "release"
     LOAD_SPEC = "load_spec"
     CREATE = "create"
+    RELOAD = "reload"
+    RESET = "reset"
+    PAUSE = "pause"
+    RESUME = "resume"
+    FORGET = "forget"
 
 
 class Outcome(enum.StrEnum):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from yesman_recovery.actors.diagnosis import FailureKind
 from yesman_recovery.actors.limits import GiveUpBackoff, Strikes
+from yesman_recovery.actors.paused import PausedSessions
 from yesman_recovery.actors.pidwatch import ExitWatcher, PidWatchFactory
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.defaults import DEFAULT_FROZEN_GRACE
@@ -39,6 +40,7 @@ class SessionState(enum.StrEnum):
     FROZEN = "frozen"
     FAILED = "failed"
     RELEASED = "released"
+    PAUSED = "paused"  # by hand (`sessions pause`): neither watched nor restored
 
 
 class ObservationKind(enum.StrEnum):
@@ -101,3 +103,4 @@ class SessionContext:
     sleep: Callable[[float], None] = time.sleep
     processes: Processes = SYSTEM_PROCESSES
     pidwatch: PidWatchFactory = ExitWatcher
+    paused: PausedSessions | None = None  # sessions paused by hand; None: none can be

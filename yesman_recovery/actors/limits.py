@@ -113,6 +113,15 @@ class RecoveryLimits:
         self._rearm_at[kind] = now + delay
         return delay
 
+    def reset(self) -> None:
+        """Clear every give-up, window and backoff of this session (``sessions reset``)."""
+        self._failed.clear()
+        self._rearm_at.clear()
+        for key in [k for k in self._windows if k[0] == self.name]:
+            del self._windows[key]
+        for key in [k for k in self._history if k[0] == self.name]:
+            del self._history[key]
+
     def rearm(self, now: float) -> list[FailureKind]:
         """Re-arm the kinds whose backoff has passed; returns them. Their windows start over."""
         rearmed = []

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -503,10 +504,12 @@ class Supervisor(SupervisedActor):
         return child
 
     def _publish(self) -> None:
+        # One pass over the children (a dynamic supervisor may hold hundreds), then one set
+        # per state.
+        counts = Counter(c.state for c in self._children)
         gauge = self._metrics.supervisor_children
         for state in ChildState:
-            n = sum(1 for c in self._children if c.state is state)
-            gauge.labels(self.name, state.value).set(n)
+            gauge.labels(self.name, state.value).set(counts[state])
 
 
 def _check_id(child_id: object, call: str) -> None:

@@ -86,3 +86,14 @@ def test_a_give_up_without_recoveries_is_not_rearmed_by_time() -> None:
     limits.give_up(FailureKind.CORRUPTED, "spec.yaml: bad")  # a broken spec: no window
     assert limits.rearm(1e9) == []
     assert limits.gave_up(FailureKind.CORRUPTED)
+
+
+def test_a_reset_by_hand_clears_the_backoff_too() -> None:
+    history: History = {}
+    limits = RecoveryLimits(
+        "work", 1, 10.0, {}, backoff=GiveUpBackoff(60.0, 3600.0, 600.0), history=history
+    )
+    assert _give_up_at(limits, 0.0) == 60.0
+    assert _give_up_at(limits, 100.0) == 120.0
+    limits.reset()
+    assert _give_up_at(limits, 300.0) == 60.0

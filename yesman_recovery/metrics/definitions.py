@@ -8,7 +8,15 @@ transaction or checkpoint id. Embedding never touches the host's global registry
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 from yesman_recovery.version import __version__
 
@@ -33,6 +41,11 @@ class RecoveryMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         reg = self.registry
+        if registry is None:
+            # process_* (CPU, memory, descriptors) and python_info, on our registry only: a host
+            # that passes its own registry usually has them already (the global one does).
+            ProcessCollector(registry=reg)
+            PlatformCollector(registry=reg)
 
         # --- build / supervision ---------------------------------------------------------
         self.build_info = Info(f"{PREFIX}_build", "Version of yesman-recovery.", registry=reg)

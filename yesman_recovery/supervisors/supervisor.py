@@ -24,6 +24,7 @@ from typing import Any
 
 from yesman_recovery.errors import RestartIntensityExceeded, StartError, SupervisorError
 from yesman_recovery.metrics.definitions import RecoveryMetrics, default_metrics
+from yesman_recovery.metrics.series import prime_supervisor
 from yesman_recovery.supervisors.actor import (
     ChildExited,
     ChildRef,
@@ -503,6 +504,7 @@ class Supervisor(SupervisedActor):
         return child
 
     def _publish(self) -> None:
+        prime_supervisor(self._metrics, self.name, (c.spec.id for c in self._children))
         gauge = self._metrics.supervisor_children
         for state in ChildState:
             n = sum(1 for c in self._children if c.state is state)

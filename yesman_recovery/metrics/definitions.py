@@ -39,7 +39,9 @@ class RecoveryMetrics:
     """The metric objects, as attributes, registered on :attr:`registry`."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
+        # auto_describe: collectors without describe() (process, platform) are asked their
+        # names at registration, so `/metrics?name[]=process_open_fds` finds them.
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         reg = self.registry
         if registry is None:
             # process_* (CPU, memory, descriptors) and python_info, on our registry only: a host

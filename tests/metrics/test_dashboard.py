@@ -23,7 +23,8 @@ def test_it_is_importable_by_the_ui_and_by_file_provisioning() -> None:
     assert board["__inputs"][0]["pluginId"] == "prometheus"
     variables = {v["name"]: v for v in board["templating"]["list"]}
     assert variables["DS_PROMETHEUS"]["type"] == "datasource"
-    assert variables["instance"]["multi"] and variables["instance"]["includeAll"]
+    assert variables["instance"]["multi"]
+    assert variables["instance"]["includeAll"]
     assert board["uid"] == "yesman-recovery"
 
 

@@ -31,9 +31,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, start_http_server
 
 from yesman_recovery.actors.http import StatusServer
+from yesman_recovery.actors.series import prime_daemon_series
 from yesman_recovery.config import load_config
 from yesman_recovery.metrics.definitions import RecoveryMetrics
-from yesman_recovery.metrics.series import prime_static
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "yesman-recovery.toml"
 SESSIONS = 50
@@ -42,7 +42,7 @@ SESSIONS = 50
 def populated_registry() -> CollectorRegistry:
     """The daemon's metrics with a label set per session, as a busy host would have them."""
     metrics = RecoveryMetrics()
-    prime_static(metrics)
+    prime_daemon_series(metrics)
     for i in range(SESSIONS):
         metrics.child_restarts.labels(
             supervisor="sessions", child=f"agent-{i}", reason="crash"

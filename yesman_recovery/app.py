@@ -41,6 +41,7 @@ from yesman_recovery.actors.context import SessionContext, SessionSettings
 from yesman_recovery.actors.endpoint import MetricsServer
 from yesman_recovery.actors.maintenance import StoreMaintenance
 from yesman_recovery.actors.recovery_log import close_interrupted
+from yesman_recovery.actors.series import prime_daemon_series
 from yesman_recovery.actors.tree import tmux_subtree
 from yesman_recovery.actors.watcher import WatchSettings
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
@@ -50,7 +51,6 @@ from yesman_recovery.control import ControlServer, socket_path
 from yesman_recovery.instance import InstanceLock, server_lock, state_lock
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.metrics.definitions import RecoveryMetrics
-from yesman_recovery.metrics.series import prime_static
 from yesman_recovery.resilience.daemon import StoreAudit, register_breaker_commands
 from yesman_recovery.resilience.registry import Resilience
 from yesman_recovery.storage import Store, open_store
@@ -88,7 +88,7 @@ class RecoveryApp:
         self.config = config
         self.state_dir = Path(state_dir) if state_dir is not None else config.storage.path
         self.metrics = RecoveryMetrics(registry)
-        prime_static(self.metrics)
+        prime_daemon_series(self.metrics)
         self.clock = clock
         self._extra = tuple(children)
         self._own_scheduler = scheduler is None

@@ -14,9 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from yesman_recovery.actors.context import SessionState
 from yesman_recovery.actors.diagnosis import FailureKind
 from yesman_recovery.actors.http import StatusServer
+from yesman_recovery.actors.series import prime_daemon_series
 from yesman_recovery.labels import Outcome
 from yesman_recovery.metrics.definitions import RecoveryMetrics
-from yesman_recovery.metrics.series import prime_static, prime_supervisor
+from yesman_recovery.metrics.series import prime_supervisor
 
 from .conftest import promtool
 
@@ -24,7 +25,7 @@ from .conftest import promtool
 @pytest.fixture
 def metrics() -> RecoveryMetrics:
     metrics = RecoveryMetrics()
-    prime_static(metrics)
+    prime_daemon_series(metrics)
     prime_supervisor(metrics, "sessions", ["work"])
     metrics.recoveries.labels("crashed", "success").inc()
     metrics.checkpoint_duration.labels("create").observe(0.0004)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from yesman_recovery.labels import Outcome
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 
 RESTART_REASONS = ("crashed", "start_failed", "normal", "sibling")
@@ -33,20 +34,21 @@ CHECKPOINT_SERIES = (
 """``(op, outcome)`` pairs of ``checkpoints_total`` that dashboards and alerts name."""
 
 
-def prime_static(metrics: RecoveryMetrics) -> None:
-    """Create every series whose labels are fixed by the program: kinds, outcomes, states."""
-    # Imported here: these modules import the metrics module themselves.
-    from yesman_recovery.actors.context import SessionState
-    from yesman_recovery.actors.diagnosis import FailureKind
-    from yesman_recovery.labels import Outcome
+def prime_static(
+    metrics: RecoveryMetrics, *, session_states: Iterable[str], failure_kinds: Iterable[str]
+) -> None:
+    """Create every series whose labels are fixed by the program: kinds, outcomes, states.
 
-    for state in SessionState:
-        metrics.sessions.labels(state.value)
-    for kind in FailureKind:
-        metrics.recovery_duration.labels(kind.value)
-        metrics.failure_detection.labels(kind.value)
+    The session states and failure kinds are the actors' enums, passed in by the layer that
+    knows them (this one sits below the actors).
+    """
+    for state in session_states:
+        metrics.sessions.labels(state)
+    for kind in failure_kinds:
+        metrics.recovery_duration.labels(kind)
+        metrics.failure_detection.labels(kind)
         for outcome in Outcome:
-            metrics.recoveries.labels(kind.value, outcome.value)
+            metrics.recoveries.labels(kind, outcome.value)
     for op, result in CHECKPOINT_SERIES:
         metrics.checkpoints.labels(op, result)
     for op in {op for op, _ in CHECKPOINT_SERIES} - {"maintain"}:

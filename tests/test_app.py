@@ -44,7 +44,7 @@ def test_status_lists_the_whole_tree(tmp_path: Path) -> None:
         status = app.status()
         assert status["healthy"] is True
         top = [c["id"] for c in status["tree"]["children"]]
-        assert top == ["metrics", "storage", "transactions", "tmux"]
+        assert top == ["metrics", "storage", "transactions", "tmux", "health"]
         tmux = status["tree"]["children"][3]
         assert [c["id"] for c in tmux["children"]] == ["sessions", "watcher"]
         assert app.metrics_address is not None

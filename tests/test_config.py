@@ -264,7 +264,7 @@ def test_an_unknown_key_lists_the_allowed_keys(tmp_path: Path) -> None:
 def test_an_unknown_section_lists_the_sections(tmp_path: Path) -> None:
     message = error_of(tmp_path, "[health]\ninterval = 1\n")
     assert "health: unknown key; allowed keys in the top level:" in message
-    assert "breakers, metrics, retry, sessions, storage, supervisor, tmux" in message
+    assert "breakers, health_checks, metrics, retry, sessions, storage, supervisor, tmux" in message
 
 
 def test_an_unknown_key_in_a_session_names_its_index(tmp_path: Path) -> None:

@@ -48,6 +48,9 @@ from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.config import Config
 from yesman_recovery.config.build import frozen_grace, program_policy, tmux_client
 from yesman_recovery.control import ControlServer, socket_path
+from yesman_recovery.health import HealthChecks
+from yesman_recovery.health.commands import register_health_commands
+from yesman_recovery.health.daemon import daemon_health_subtree
 from yesman_recovery.instance import InstanceLock, server_lock, state_lock
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.metrics.definitions import RecoveryMetrics
@@ -109,6 +112,8 @@ class RecoveryApp:
         self.transactions: Transactions | None = None  # built with the tree
         register_transaction_commands(self.control, lambda: self.transactions)
         self._root: SupervisedRef | None = None
+        self.health = HealthChecks(self.metrics, clock, self.scheduler, root=lambda: self._root)
+        register_health_commands(self.control, self.health)
         self._lock = threading.Lock()  # serialises start/stop
         self._stop_requested = threading.Event()  # set by stop(): wait() then returns 0
         self._give_up_recorded = False  # True iff the root's give-up is in the audit trail
@@ -229,6 +234,7 @@ class RecoveryApp:
             "tree": tree,
             "sessions": sessions,
             "breakers": self.resilience.describe_breakers(),
+            "health": self.health.views(),
         }
 
     @property
@@ -259,6 +265,7 @@ class RecoveryApp:
                         "registry": self.metrics.registry,
                         "healthy": self.healthy,
                         "status": self.status,
+                        "critical_failures": self.health.critical_failures,
                     },
                 )
             )
@@ -281,6 +288,7 @@ class RecoveryApp:
                                          scheduler=self.scheduler)  # fmt: skip
         children.append(self.transactions.child_spec())
         children.append(self._tmux_subtree())
+        children.append(daemon_health_subtree(self))
         children.extend(self._extra)
         return children
 

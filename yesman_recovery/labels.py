@@ -19,6 +19,7 @@ class AuditKind(enum.StrEnum):
     SUPERVISOR = "supervisor"  # a supervisor gave up
     CORRUPTION = "corruption"  # a stored record failed its checksum
     TRANSACTION = "transaction"  # a transaction ended, parked or was abandoned
+    HEALTH = "health"  # a health check healed, suppressed a heal, escalated or flapped
 
 
 class Action(enum.StrEnum):

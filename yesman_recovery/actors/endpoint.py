@@ -25,9 +25,14 @@ class MetricsServer(SupervisedActor):
         registry: CollectorRegistry,
         healthy: Callable[[], bool],
         status: Callable[[], dict[str, Any]],
+        *,
+        critical_failures: Callable[[], list[str]] | None = None,
     ) -> None:
         super().__init__()
-        self._server = StatusServer(host, port, registry, healthy=healthy, status=status)
+        self._server = StatusServer(
+            host, port, registry, healthy=healthy, status=status,
+            critical_failures=critical_failures,
+        )  # fmt: skip
 
     def on_start(self) -> None:
         self._server.start()

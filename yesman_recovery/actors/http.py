@@ -81,6 +81,7 @@ class StatusServer:
         read_timeout: float = READ_TIMEOUT,
         max_connections: int | None = None,
         status_max_age: float = STATUS_MAX_AGE,
+        critical_failures: Callable[[], list[str]] | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"`port` must be from 0 to 65535, got {port}")
@@ -96,6 +97,7 @@ class StatusServer:
         self.read_timeout = read_timeout
         self.slots = ConnectionSlots(max_connections or default_limit())
         self.status_cache = StatusCache(status, max_age=status_max_age, timeout=call_timeout)
+        self.critical_failures = critical_failures  # names of failing critical health checks
         # Owned by the thread calling start()/stop(); _lock makes those two safe to race.
         self._lock = threading.Lock()
         self._server: _StatusHTTPServer | None = None
@@ -351,9 +353,12 @@ class _StatusHandler(BaseHTTPRequestHandler):
             self._send(200, headers["Content-Type"], body, headers)
         elif path == "/healthz":
             ok = self._healthy()
-            self._send(
-                200 if ok else 503, "text/plain; charset=utf-8", b"ok\n" if ok else b"unhealthy\n"
-            )
+            failing = self._critical_failures() if ok else []
+            body = b"ok\n" if ok else b"unhealthy\n"
+            if failing:  # a critical health check failing makes the daemon unhealthy too
+                ok, text = False, f"unhealthy: critical checks failing: {', '.join(failing)}\n"
+                body = text.encode()
+            self._send(200 if ok else 503, "text/plain; charset=utf-8", body)
         elif path == "/status":
             self._send_status()
         else:
@@ -370,6 +375,16 @@ class _StatusHandler(BaseHTTPRequestHandler):
         except Exception as exc:
             logger.warning("health probe failed: %r", exc)
             return False
+
+    def _critical_failures(self) -> list[str]:
+        source = self.server_endpoint.critical_failures
+        if source is None:
+            return []
+        try:
+            return list(call_with_timeout(source, self.server_endpoint.call_timeout))
+        except Exception as exc:
+            logger.warning("critical health checks unavailable: %r", exc)
+            return ["(health checks unavailable)"]
 
     def _send_status(self) -> None:
         body, problem = self.server_endpoint.status_cache.get()

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "transactions": "yesman_recovery.cli.transactions_cmds:transactions_group",
     "service": "yesman_recovery.cli.service_cmd:service_group",
     "completion": "yesman_recovery.cli.completion_cmd:completion",
+    "health": "yesman_recovery.cli.health_cmd:health_group",
 }
 
 

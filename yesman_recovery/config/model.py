@@ -10,7 +10,7 @@ import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from yesman_recovery.config.transactions import TransactionsConfig
 from yesman_recovery.defaults import DEFAULT_FROZEN_GRACE, DEFAULT_PROGRAMS
@@ -32,6 +32,9 @@ __all__ = [
     "SupervisorConfig",
     "TmuxConfig",
 ]
+
+if TYPE_CHECKING:
+    from yesman_recovery.config.health import HealthCheckConfig
 
 SCROLLBACK_TRUE_LINES = 2000
 """Lines kept when a session says ``scrollback = true``: tmux's default ``history-limit``."""
@@ -148,6 +151,7 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     tmux: TmuxConfig = field(default_factory=TmuxConfig)
     sessions: tuple[SessionConfig, ...] = ()
+    health_checks: tuple[HealthCheckConfig, ...] = ()
     source: Path | None = None
     retry: Mapping[str, RetryPolicy] = field(default_factory=dict)
     breakers: Mapping[str, BreakerPolicy] = field(default_factory=dict)

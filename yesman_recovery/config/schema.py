@@ -21,6 +21,11 @@ from pydantic_core import PydanticCustomError
 
 from yesman_recovery.config import transactions_table
 from yesman_recovery.config import validators as v
+from yesman_recovery.config.health import (
+    HealthCheckTable,
+    build_health_checks,
+    check_health_checks,
+)
 from yesman_recovery.config.model import (
     DEFAULT_FROZEN_GRACE,
     DEFAULT_PROGRAMS,
@@ -147,6 +152,7 @@ class _Document(_Table):
     sessions: list[_SessionTable] = []
     retry: dict[str, RetryTable] = {}
     breakers: dict[str, BreakerTable] = {}
+    health_checks: list[HealthCheckTable] = []
     transactions: transactions_table.TransactionsTable = transactions_table.TransactionsTable()
 
 
@@ -163,6 +169,7 @@ _TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
     ("sessions", "*"): _SessionTable,
     ("retry", "*"): RetryTable,
     ("breakers", "*"): BreakerTable,
+    ("health_checks", "*"): HealthCheckTable,
     **transactions_table.TABLES,
 }
 
@@ -191,6 +198,7 @@ def _build(doc: _Document, source: Path | None) -> Config:
         sessions=sessions,
         retry={name: table.build() for name, table in doc.retry.items()},
         breakers={name: table.build() for name, table in doc.breakers.items()},
+        health_checks=build_health_checks(doc.health_checks),
         source=source,
         transactions=doc.transactions.build(),
     )
@@ -234,6 +242,8 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
         lines = [_describe(where, err) for err in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
     _check_unique_names(where, doc.sessions)
+    if problems := check_health_checks(where, doc.health_checks):
+        raise ConfigError("\n".join(problems))
     return _build(doc, source)
 
 

@@ -29,6 +29,8 @@ STORAGE_BUCKETS = (
 )  # fmt: skip
 # Recoveries take from tens of milliseconds (respawn a pane) to seconds (rebuild a server).
 RECOVERY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
+# Probes take from microseconds (a callable) to their timeout (seconds).
+HEALTH_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Transactions last from a millisecond (a few journaled steps) to minutes (remote calls).
 TRANSACTION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                        10.0, 30.0, 60.0, 300.0)  # fmt: skip
@@ -138,6 +140,51 @@ class RecoveryMetrics:
             f"{PREFIX}_sessions",
             "Watched tmux sessions by state.",
             ["state"],
+            registry=reg,
+        )
+
+        # --- health checks ---------------------------------------------------------------
+        self.health_check_status = Gauge(
+            f"{PREFIX}_health_check_status",
+            "1 while a health check is healthy, 0 while it is failing or not yet known.",
+            ["check"],
+            registry=reg,
+        )
+        self.health_check_duration = Histogram(
+            f"{PREFIX}_health_check_duration_seconds",
+            "Time of one health check probe (a timed-out probe counts as its timeout).",
+            ["check"],
+            buckets=HEALTH_BUCKETS,
+            registry=reg,
+        )
+        self.health_check_failures = Counter(
+            f"{PREFIX}_health_check_failures",
+            "Failing health check results (timeouts and exceptions included).",
+            ["check"],
+            registry=reg,
+        )
+        self.heal_actions = Counter(
+            f"{PREFIX}_heal_actions",
+            "Heal actions run by health checks, by outcome.",
+            ["check", "outcome"],
+            registry=reg,
+        )
+        self.heal_suppressed = Counter(
+            f"{PREFIX}_heal_suppressed",
+            "Heals that were due but not run: flapping, budget exhausted, or in progress.",
+            ["check", "reason"],
+            registry=reg,
+        )
+        self.health_check_flapping = Gauge(
+            f"{PREFIX}_health_check_flapping",
+            "1 while a health check is flapping (heals suppressed), else 0.",
+            ["check"],
+            registry=reg,
+        )
+        self.health_check_escalated = Gauge(
+            f"{PREFIX}_health_check_escalated",
+            "1 while a health check is escalated (heals exhausted or none to run), else 0.",
+            ["check"],
             registry=reg,
         )
 

@@ -1,0 +1,80 @@
+"""Run a command with a timeout, keeping its exit status and the tail of its output.
+
+Output goes to a temporary file, not a pipe: a heal command that starts a server in the
+background (``myserver &``) leaves that server holding the output, and reading a pipe would wait
+for the server to exit. The command runs in a session of its own; on timeout that whole process
+group is killed, so a hung command leaves nothing behind. A string runs through ``/bin/sh -c``;
+a list is an argv run directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from yesman_recovery.health.check import TAIL_CHARS, tail
+
+Command = str | Sequence[str]
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """``exit_status`` is None when the command timed out or could not start."""
+
+    exit_status: int | None
+    timed_out: bool
+    output: str
+    duration: float
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+    def describe(self, timeout: float) -> str:
+        """``exit status 3``, ``timed out after 5 s (killed)`` or the start error."""
+        if self.error:
+            return self.error
+        if self.timed_out:
+            return f"timed out after {timeout:g} s (killed)"
+        return f"exit status {self.exit_status}"
+
+
+def run_command(
+    command: Command, timeout: float, *, tail_chars: int = TAIL_CHARS
+) -> CommandOutcome:
+    """Run ``command`` for at most ``timeout`` seconds in the caller's thread."""
+    argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out:
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return CommandOutcome(
+                None, False, "", time.monotonic() - started, f"cannot run {argv[0]!r}: {exc}"
+            )
+        timed_out = False
+        try:
+            status: int | None = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            status = None
+        duration = time.monotonic() - started
+        out.seek(max(0, out.seek(0, os.SEEK_END) - 4 * tail_chars))
+        text = out.read().decode("utf-8", errors="replace")
+    return CommandOutcome(status, timed_out, tail(text, tail_chars), duration)

@@ -16,20 +16,6 @@ RULES = METRICS_DIR / "prometheus" / "alerts.yml"
 RULE_TESTS = METRICS_DIR / "prometheus" / "alerts_test.yml"
 DASHBOARD = METRICS_DIR / "grafana" / "yesman-recovery.json"
 
-HEALTH_METRICS = frozenset(
-    {
-        "yesman_recovery_health_check_status",
-        "yesman_recovery_health_check_duration_seconds",
-        "yesman_recovery_health_check_failures_total",
-        "yesman_recovery_heal_actions_total",
-        "yesman_recovery_heal_suppressed_total",
-        "yesman_recovery_health_check_flapping",
-        "yesman_recovery_health_check_escalated",
-    }
-)
-"""Health-check metrics that the dashboard and rules name; exported once health checks are
-built in (until then they are the only names allowed to be missing from the registry)."""
-
 NAME = re.compile(r"\b(yesman_recovery_[a-z_]+|process_[a-z_]+|up)\b(?=\s*[{\[(])")
 
 
@@ -45,11 +31,6 @@ def exported_names(registry: CollectorRegistry) -> set[str]:
         }.get(family.type, ())
         names.update(family.name + s for s in suffixes)
     return names
-
-
-def base_name(sample: str) -> str:
-    """A histogram's family name for its ``_bucket``/``_count``/``_sum`` samples."""
-    return re.sub(r"_(bucket|count|sum)$", "", sample)
 
 
 def promtool() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 from yesman_recovery.metrics import dashboard
 from yesman_recovery.metrics.definitions import RecoveryMetrics
@@ -64,3 +65,9 @@ def test_queries_name_only_metrics_the_project_exports() -> None:
     for title, ref, expr in dashboard.expressions():
         for name in NAME.findall(expr):
             assert name in exported, f"{title} {ref} names {name}, which is not exported"
+
+
+def test_the_generator_writes_the_file_it_is_given(tmp_path: Path) -> None:
+    target = tmp_path / "board" / "yesman-recovery.json"
+    assert dashboard.main([str(target)]) == 0
+    assert target.read_text() == DASHBOARD.read_text()

@@ -123,3 +123,14 @@ def test_the_checker_sees_a_cycle_and_an_upward_import() -> None:
     known = modules()
     store = known["yesman_recovery.storage.store"]
     assert "yesman_recovery.clock" in imports_of("yesman_recovery.storage.store", store, known)
+
+
+def test_every_module_is_on_the_code_map() -> None:
+    code_map = (PACKAGE.parent / "docs" / "code-map.md").read_text(encoding="utf-8")
+    missing = sorted(
+        name
+        for name, path in modules().items()
+        if path.name != "__init__.py"
+        and f"`{path.relative_to(PACKAGE).as_posix()}`" not in code_map
+    )
+    assert missing == []

@@ -32,7 +32,7 @@ def _serve(server: ThreadingHTTPServer) -> None:
 def _live(pid_file: Path) -> int | None:
     try:
         pid = int(pid_file.read_text().split()[-1])  # the newest start
-    except (OSError, ValueError):
+    except (OSError, ValueError, IndexError):  # not written yet: the file may still be empty
         return None
     try:
         alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE

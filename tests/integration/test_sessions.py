@@ -126,7 +126,10 @@ def test_sigkill_of_the_server_brings_the_session_back_as_it_was(
     tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
 ) -> None:
     _build_work_session(tmux_client, tmp_path)
-    before = _shape(tmux_client, "work")
+    # every pane's shell has started (tmux knows its directory only then)
+    before = wait_until(lambda: (s := _shape(tmux_client, "work")) and all(
+        cwd for w in s for cwd, _ in w[4]
+    ) and s)  # fmt: skip
     app = make_app()
     wait_until(lambda: checkpointed(app, "work"))
 

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks import run_quick
 
 
 def test_benchmark_quick_prints_one_table() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_resilience.py"), "--quick"],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    lines = run_quick("bench_resilience.py", timeout=120)
     assert lines[0].startswith("bench_resilience: 30 x 200 calls per variant")
     assert lines[1].split()[:3] == ["what", "median", "p99"]
     names = {re.split(r"\s{2,}", line)[0] for line in lines[3:]}

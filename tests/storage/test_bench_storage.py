@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_storage.py"
+from tests.benchmarks import run_quick
 
 
 def test_the_benchmark_runs_and_prints_one_row_per_operation_and_size() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    lines = run_quick("bench_storage.py", timeout=120)
     assert lines[0].split()[:2] == ["operation", "stored"]
     for op in (
         "create, durable",

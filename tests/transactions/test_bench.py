@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_transactions.py"
+from tests.benchmarks import BENCHMARKS, run_quick
 
 
 def test_the_benchmark_runs_and_prints_every_row_beside_the_plan() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    lines = run_quick("bench_transactions.py", timeout=180)
     assert lines[0].split("|")[0].strip() == "measure"
     for label in (
         "journal per step (done + next intent), durable",
@@ -31,4 +19,4 @@ def test_the_benchmark_runs_and_prints_every_row_beside_the_plan() -> None:
     ):
         (row,) = [line for line in lines if line.startswith(label)]
         assert len(row.split("|")) >= 3, row
-    assert not list(BENCH.parent.glob("tmp*")), "the benchmark removed its store"
+    assert not list(BENCHMARKS.glob("tmp*")), "the benchmark removed its store"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -142,6 +143,7 @@ class Supervisor(SupervisedActor):
         self._scheduler = scheduler if scheduler is not None else default_scheduler()
         self._metrics = metrics if metrics is not None else default_metrics()
         self._rng = rng or random.Random()
+        self._primed: set[str] = set()  # child ids whose metric series exist (actor thread)
 
     @property
     def name(self) -> str:
@@ -504,11 +506,18 @@ class Supervisor(SupervisedActor):
         return child
 
     def _publish(self) -> None:
-        prime_supervisor(self._metrics, self.name, (c.spec.id for c in self._children))
+        # Each child's restart counters exist at 0 from its first publish, so increase()
+        # sees its first restart; primed once per child id.
+        fresh = [c.spec.id for c in self._children if c.spec.id not in self._primed]
+        if fresh or not self._primed:
+            prime_supervisor(self._metrics, self.name, fresh)
+            self._primed.update(fresh)
+        # One pass over the children (a dynamic supervisor may hold hundreds), then one set
+        # per state.
+        counts = Counter(c.state for c in self._children)
         gauge = self._metrics.supervisor_children
         for state in ChildState:
-            n = sum(1 for c in self._children if c.state is state)
-            gauge.labels(self.name, state.value).set(n)
+            gauge.labels(self.name, state.value).set(counts[state])
 
 
 def _check_id(child_id: object, call: str) -> None:

@@ -127,6 +127,8 @@ def foreground_program(pane_pid: int) -> Foreground | None:
             continue
         if argv:
             launched = _launched(pid, argv)
+            if launched is None and launched_program(argv) is not None and pid != pane_pid:
+                continue  # its program has ended and it is about to: the pane is at its shell
             if launched is None:
                 return Foreground(pid, argv, stopped, jobs)
             program_pid, program = launched

@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -37,16 +37,16 @@ from typing import Any, Self
 import pykka
 from prometheus_client import CollectorRegistry
 
-from yesman_recovery.actors.context import SessionContext, SessionSettings
+from yesman_recovery.actors.context import SessionContext
 from yesman_recovery.actors.endpoint import MetricsServer
 from yesman_recovery.actors.maintenance import StoreMaintenance
+from yesman_recovery.actors.paused import PausedSessions
 from yesman_recovery.actors.recovery_log import close_interrupted
 from yesman_recovery.actors.series import prime_daemon_series
 from yesman_recovery.actors.tree import tmux_subtree
-from yesman_recovery.actors.watcher import WatchSettings
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.config import Config
-from yesman_recovery.config.build import frozen_grace, program_policy, tmux_client
+from yesman_recovery.config.build import tmux_client
 from yesman_recovery.control import ControlServer, socket_path
 from yesman_recovery.health import HealthChecks
 from yesman_recovery.health.commands import register_health_commands
@@ -54,8 +54,10 @@ from yesman_recovery.health.daemon import daemon_health_subtree
 from yesman_recovery.instance import InstanceLock, server_lock, state_lock
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.metrics.definitions import RecoveryMetrics
+from yesman_recovery.reload import session_settings
 from yesman_recovery.resilience.daemon import StoreAudit, register_breaker_commands
 from yesman_recovery.resilience.registry import Resilience
+from yesman_recovery.session_control import register_session_commands
 from yesman_recovery.storage import Store, open_store
 from yesman_recovery.storage.paths import prepare_state_dir
 from yesman_recovery.supervisors.actor import SupervisedRef
@@ -111,6 +113,14 @@ class RecoveryApp:
         """Actions transactions may run: register a host's own before :meth:`start`."""
         self.transactions: Transactions | None = None  # built with the tree
         register_transaction_commands(self.control, lambda: self.transactions)
+        self.control.register("reload", lambda _args: self.reload())
+        self.paused: PausedSessions | None = None  # sessions paused by hand (with the store)
+        register_session_commands(self.control, self)
+        self.tmux_spec: ChildSpec | None = None  # the tmux subtree's spec (updated by reloads)
+        self.around_reload: Callable[[Callable[[], dict[str, Any]]], dict[str, Any]] = (
+            lambda reload: reload()
+        )
+        """Runs every reload (SIGHUP or ``reload``); ``run`` wraps it in RELOADING=1/READY=1."""
         self._root: SupervisedRef | None = None
         self.health = HealthChecks(self.metrics, clock, self.scheduler, root=lambda: self._root)
         register_health_commands(self.control, self.health)
@@ -139,6 +149,7 @@ class RecoveryApp:
                     metrics=self.metrics,
                     max_state_size=self.config.storage.max_state_size,
                 )
+                self.paused = PausedSessions(self.store)
             except BaseException:
                 self._close_resources()
                 raise
@@ -202,6 +213,15 @@ class RecoveryApp:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def reload(self) -> dict[str, Any]:
+        """Re-read the configuration file and apply what changed (:mod:`yesman_recovery.reload`).
+
+        An invalid file changes nothing; the answer says why (``ok`` false, ``errors``).
+        """
+        from yesman_recovery.reload import reload_app
+
+        return self.around_reload(lambda: reload_app(self))
 
     # --- introspection --------------------------------------------------------------------
 
@@ -301,42 +321,13 @@ class RecoveryApp:
 
     def _tmux_subtree(self) -> ChildSpec:
         cfg = self.config
-        tmux = cfg.tmux
         assert self.store is not None
         context = SessionContext(
-            tmux_client(cfg), self.store, self.metrics, self.clock, self.scheduler
-        )
-        base = SessionSettings(
-            name="",
-            declared=False,
-            policy=program_policy(cfg),
-            frozen_grace=frozen_grace(cfg),
-            program_max_restarts=tmux.program_max_restarts,
-            program_max_seconds=tmux.program_max_seconds,
-        )
-        declared = [
-            replace(
-                base,
-                name=s.name,
-                declared=True,
-                spec_path=s.spec,
-                restart=s.restart,
-                policy=program_policy(cfg, s.name),
-                frozen_grace=frozen_grace(cfg, s.name),
-                scrollback=s.scrollback,
-            )
-            for s in cfg.sessions
-        ]
-        watch = WatchSettings(
-            poll_interval=tmux.poll_interval,
-            adopt=tmux.adopt,
-            declared=frozenset(s.name for s in declared),
-            adopted_template=base,
-            allow_kill_server=tmux.allow_kill_server,
-            frozen_grace=frozen_grace(cfg),
-            scrollback=tuple((s.name, s.scrollback) for s in declared if s.scrollback),
-        )
-        return tmux_subtree(
+            tmux_client(cfg), self.store, self.metrics, self.clock, self.scheduler,
+            paused=self.paused,
+        )  # fmt: skip
+        declared, watch = session_settings(cfg)
+        self.tmux_spec = tmux_subtree(
             settings=watch,
             declared=declared,
             context=context,
@@ -346,6 +337,7 @@ class RecoveryApp:
             sessions_max_restarts=cfg.supervisor.sessions.max_restarts,
             sessions_max_seconds=cfg.supervisor.sessions.max_seconds,
         )
+        return self.tmux_spec
 
     def sessions(self, timeout: float = 2.0) -> list[dict[str, Any]]:
         """The state of every watched session (``sessions list``), asked of the actors.

@@ -20,6 +20,8 @@ class AuditKind(enum.StrEnum):
     CORRUPTION = "corruption"  # a stored record failed its checksum
     TRANSACTION = "transaction"  # a transaction ended, parked or was abandoned
     HEALTH = "health"  # a health check healed, suppressed a heal, escalated or flapped
+    CONFIG = "config"  # the configuration was reloaded (or a reload was rejected)
+    CONTROL = "control"  # a session-control verb was run (reset, pause, resume, forget...)
 
 
 class Action(enum.StrEnum):
@@ -35,6 +37,11 @@ class Action(enum.StrEnum):
     REARM = "rearm"
     RELEASE = "release"
     LOAD_SPEC = "load_spec"
+    RELOAD = "reload"
+    RESET = "reset"
+    PAUSE = "pause"
+    RESUME = "resume"
+    FORGET = "forget"
 
 
 class Outcome(enum.StrEnum):

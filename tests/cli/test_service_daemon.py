@@ -1,4 +1,4 @@
-"""``yesman-recovery run`` as a service: one instance, SIGHUP survived, systemd's notify protocol.
+"""``yesman-recovery run`` as a service: one instance, reload, systemd's notify protocol.
 
 Real processes, a real datagram socket standing in for systemd's ``NOTIFY_SOCKET``.
 """
@@ -106,17 +106,72 @@ def test_a_second_run_on_the_same_state_directory_exits_1_naming_the_pid_and_loc
 
 
 @pytest.mark.slow
-def test_sighup_is_logged_and_the_daemon_keeps_running(
+def test_sighup_reloads_and_the_daemon_keeps_running(
     daemons: list[Daemon], config_file: Path, environment: dict[str, str]
 ) -> None:
     daemon = Daemon(["run", "--config", str(config_file)], environment)
     daemons.append(daemon)
     daemon.wait_for("started (state in")
     daemon.process.send_signal(signal.SIGHUP)
-    daemon.wait_for("SIGHUP received: reloading the configuration is not available")
+    daemon.wait_for("configuration reloaded from")
+    daemon.process.send_signal(signal.SIGUSR1)
+    daemon.wait_for("SIGUSR1 received and ignored")
     assert daemon.process.poll() is None
     daemon.process.terminate()
     assert daemon.process.wait(timeout=DEADLINE) == 0
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "yesman_recovery.cli", *args],
+        capture_output=True, text=True, env=env, timeout=DEADLINE, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_reload_command_applies_a_good_file_and_refuses_a_bad_one_with_its_errors(
+    daemons: list[Daemon], config_file: Path, environment: dict[str, str], tmp_path: Path
+) -> None:
+    notify = NotifySocket(tmp_path / "notify.sock")
+    env = {**environment, "NOTIFY_SOCKET": str(notify.path)}
+    daemon = Daemon(["run", "--config", str(config_file)], env)
+    daemons.append(daemon)
+    notify.until("READY=1")
+    good = config_file.read_text()
+    config_file.write_text(good + '[[sessions]]\nname = "later"\n')
+    applied = _cli(["reload", "--config", str(config_file)], environment)
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout.strip() == "reloaded: applied sessions added: later"
+    notify.until("RELOADING=1")
+    notify.until("READY=1")
+
+    config_file.write_text(good.replace('adopt = "none"', "adopt = 3"))
+    locally = _cli(["reload", "--config", str(config_file)], environment)
+    assert locally.returncode == 2  # read here first: the same errors, before asking the daemon
+    assert "tmux.adopt = 3" in locally.stderr
+    state_dir = str(config_file.parent / "state")
+    rejected = _cli(["reload", "--state-dir", state_dir], environment)
+    assert rejected.returncode == 2
+    assert "reload rejected: rejected; still running on the last good configuration" in (
+        rejected.stderr
+    )
+    assert "tmux.adopt = 3" in rejected.stderr
+    daemon.wait_for("configuration reload rejected")
+    assert daemon.process.poll() is None
+
+    config_file.write_text(good.replace('"127.0.0.1:0"', '"127.0.0.1:0"\nenabled = false'))
+    restart = _cli(["reload", "--config", str(config_file), "--json"], environment)
+    assert restart.returncode == 0
+    assert '"needs_restart": [\n    "metrics.enabled"\n  ]' in restart.stdout
+    daemon.process.terminate()
+    assert daemon.process.wait(timeout=DEADLINE) == 0
+    notify.sock.close()
+
+
+def test_reload_without_a_daemon_exits_1(config_file: Path, environment: dict[str, str]) -> None:
+    result = _cli(["reload", "--config", str(config_file)], environment)
+    assert result.returncode == 1
+    assert "no daemon is running on state directory" in result.stderr
 
 
 class NotifySocket:

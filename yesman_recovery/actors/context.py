@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from yesman_recovery.actors.diagnosis import FailureKind
+from yesman_recovery.actors.paused import PausedSessions
 from yesman_recovery.actors.pidwatch import ExitWatcher, PidWatchFactory
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.defaults import DEFAULT_FROZEN_GRACE
@@ -38,6 +39,7 @@ class SessionState(enum.StrEnum):
     FROZEN = "frozen"
     FAILED = "failed"
     RELEASED = "released"
+    PAUSED = "paused"  # by hand (`sessions pause`): neither watched nor restored
 
 
 class ObservationKind(enum.StrEnum):
@@ -97,3 +99,4 @@ class SessionContext:
     sleep: Callable[[float], None] = time.sleep
     processes: Processes = SYSTEM_PROCESSES
     pidwatch: PidWatchFactory = ExitWatcher
+    paused: PausedSessions | None = None  # sessions paused by hand; None: none can be

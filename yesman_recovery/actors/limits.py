@@ -54,6 +54,12 @@ class RecoveryLimits:
     def give_up(self, kind: FailureKind, reason: str) -> None:
         self._failed[kind] = reason
 
+    def reset(self) -> None:
+        """Clear every give-up and every window of this session (``sessions reset``)."""
+        self._failed.clear()
+        for key in [k for k in self._windows if k[0] == self.name]:
+            del self._windows[key]
+
     def rearm(self, now: float) -> list[FailureKind]:
         """Re-arm the kinds whose window has passed since they were given up on; returns them."""
         rearmed = []

@@ -48,7 +48,7 @@ from yesman_recovery.actors.diagnosis import Diagnosis, FailureKind, diagnose, p
 from yesman_recovery.actors.limits import RecoveryLimits
 from yesman_recovery.actors.recovery import ACTIONS, SETTLE, act, snapshot_of
 from yesman_recovery.actors.stops import StopTracker
-from yesman_recovery.errors import RecoveryError, SpecError, StoreError
+from yesman_recovery.errors import RecoveryError, SpecError, StoreError, TmuxServerGone
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.supervisors.actor import SupervisedActor
 from yesman_recovery.supervisors.restart import ExitReason
@@ -97,6 +97,7 @@ class SessionActor(SupervisedActor):
         )
         self._acted_at = float("-inf")  # monotonic time our last recovery action finished
         self._recheck_pending = False  # True iff a _Recheck is scheduled
+        self._was_paused = False  # True iff paused by hand since the last observation acted on
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -153,11 +154,56 @@ class SessionActor(SupervisedActor):
             "checkpointed": self._checkpoints.expected is not None,
         }
 
+    # --- session control (``yesman-recovery sessions reset|restore``) ----------------------
+
+    def reset(self) -> dict[str, Any]:
+        """Clear ``failed`` now (every kind given up on, and the intensity windows); look again."""
+        self._limits.reset()
+        if self.state is SessionState.FAILED:
+            self._set(SessionState.STARTING, "reset by hand")
+        return self.look_now()
+
+    def look_now(self) -> dict[str, Any]:
+        """Observe the server now (and so restore a missing session now); the new state.
+
+        A server that is gone is observed as such (the session is then restored on a new one).
+        """
+        now = self._ctx.clock.monotonic()
+        try:
+            obs = Observation(ObservationKind.OK, self._snapshot(), now)
+        except TmuxServerGone as exc:
+            obs = Observation(ObservationKind.GONE, None, now, detail=str(exc))
+        except RecoveryError:
+            return self.describe()  # unresponsive: the watcher's next poll handles it
+        self._observe(obs)
+        return self.describe()
+
+    def _paused(self, obs: Observation) -> bool:
+        """True iff paused by hand: the observation is ignored (state ``paused``).
+
+        On resume, a session that is there is taken as it is now (its changes made during the
+        pause are the new expected layout, checkpointed at once), not "repaired" back.
+        """
+        pause = self._ctx.paused.get(self.settings.name) if self._ctx.paused else None
+        if pause is not None:
+            self._was_paused = True
+            self._set(SessionState.PAUSED, pause.describe())
+            return True
+        if self._was_paused:
+            self._was_paused = False
+            present = obs.snapshot is not None and obs.snapshot.session(self.settings.name)
+            if present:
+                self._checkpoints = Checkpointing(keeps_scrollback=self.settings.scrollback > 0)
+            self._set(SessionState.STARTING, "resumed")
+        return False
+
     # --- observation → diagnosis → recovery ----------------------------------------------
 
     def _observe(self, obs: Observation) -> None:
         if self.state is SessionState.RELEASED or self._supervision.stop_requested.is_set():
             return  # let go, or being replaced: the next incarnation acts
+        if self._paused(obs):
+            return
         if obs.at < self._acted_at:
             return  # taken before our last recovery finished: it shows the old failure
         if obs.kind in (ObservationKind.TIMEOUT, ObservationKind.ERROR):

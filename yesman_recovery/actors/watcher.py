@@ -35,7 +35,13 @@ from yesman_recovery.actors.pidwatch import PidWatch
 from yesman_recovery.actors.server_health import ServerHealth
 from yesman_recovery.actors.session import SessionActor
 from yesman_recovery.defaults import DEFAULT_FROZEN_GRACE
-from yesman_recovery.errors import StoreError, TmuxError, TmuxServerGone, TmuxTimeout
+from yesman_recovery.errors import (
+    StoreError,
+    SupervisorError,
+    TmuxError,
+    TmuxServerGone,
+    TmuxTimeout,
+)
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.supervisors.actor import SupervisedActor
 from yesman_recovery.supervisors.restart import ExitReason
@@ -193,6 +199,22 @@ class TmuxWatcher(SupervisedActor):
         return pids
 
     # --- which sessions are watched -------------------------------------------------------
+
+    def forget(self, name: str) -> bool:
+        """Stop watching the adopted session ``name`` and drop it from the adopted list
+        (``sessions forget``); True iff it was watched or listed. Its checkpoints are the
+        caller's to delete."""
+        listed = name in self._adopted.names
+        self._adopted.forget([name])
+        sup = self._sessions.get()
+        if sup is None:
+            return listed
+        try:
+            sup.proxy().terminate_child(name).get(timeout=ASK_TIMEOUT)
+            sup.proxy().delete_child(name).get(timeout=ASK_TIMEOUT)
+        except SupervisorError:
+            return listed  # not a child
+        return True
 
     def _adopt(
         self,

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "service": "yesman_recovery.cli.service_cmd:service_group",
     "completion": "yesman_recovery.cli.completion_cmd:completion",
     "health": "yesman_recovery.cli.health_cmd:health_group",
+    "reload": "yesman_recovery.cli.reload_cmd:reload",
 }
 
 

@@ -203,6 +203,10 @@ TMUX_MISSING = (
 )
 
 
+class StatusUnavailable(Exception):
+    """No usable ``/status`` document at a URL; the message says why and what to do."""
+
+
 def fail(message: str) -> NoReturn:
     """Print ``yesman-recovery: message`` on stderr and exit with status 1."""
     click.echo(f"yesman-recovery: {message}", err=True)

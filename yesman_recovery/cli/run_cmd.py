@@ -9,10 +9,13 @@ first. The stop runs on its own thread, not in the signal handler, so a handler 
 the main thread that is waiting for the tree; the main thread waits in short slices so signals
 are handled promptly.
 
-SIGHUP (which would otherwise kill the process) is logged and ignored: reloading the
-configuration is not available yet, so the daemon keeps running on the configuration it started
-with. Under systemd (``NOTIFY_SOCKET``) the daemon speaks the notify protocol
-(:mod:`yesman_recovery.systemd`).
+SIGHUP reloads the configuration file (:mod:`yesman_recovery.reload`) on a thread of its own,
+with ``RELOADING=1`` … ``READY=1`` to systemd around it; an invalid file is logged and the daemon
+keeps its last good configuration. SIGUSR1, SIGUSR2 and SIGALRM, which would otherwise kill the
+process, are logged and ignored; SIGPIPE is ignored by Python. SIGQUIT and SIGKILL end the
+process at once, with no clean stop: the next start closes the recovery records left open, and
+the kernel releases the locks. Under systemd (``NOTIFY_SOCKET``) the daemon speaks the notify
+protocol (:mod:`yesman_recovery.systemd`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -89,7 +92,11 @@ def run(ctx: click.Context, log_level: str, reset_damaged_store: bool) -> None:
     notifier = Notifier.from_environ()
     stopper = _Stopper(app.stop, notifier)
     previous = {sig: signal.signal(sig, stopper.on_signal) for sig in _SIGNALS}
-    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _on_sighup)
+    reloader = _Reloader(app, notifier)
+    app.around_reload = reloader.around
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, reloader.on_signal)
+    for sig in _IGNORED:
+        previous[sig] = signal.signal(sig, _ignore)
     heartbeat: Heartbeat | None = None
     try:
         try:
@@ -128,11 +135,36 @@ STATUS_INTERVAL = 10.0
 """Seconds between ``STATUS=`` updates to systemd when it set no watchdog."""
 
 
-def _on_sighup(_signum: int, _frame: FrameType | None) -> None:
-    logger.warning(
-        "SIGHUP received: reloading the configuration is not available in this version; "
-        "still running on the configuration it started with (restart to apply changes)"
-    )
+_IGNORED = (signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM)
+"""Signals whose default action would kill the daemon with no clean stop: logged, ignored."""
+
+
+def _ignore(signum: int, _frame: FrameType | None) -> None:
+    name = signal.Signals(signum).name
+    logger.warning("%s received and ignored (stop with SIGTERM, reload with SIGHUP)", name)
+
+
+class _Reloader:
+    """SIGHUP: reload on a thread of its own (the handler must not block the main thread)."""
+
+    def __init__(self, app: RecoveryApp, notifier: Notifier) -> None:
+        self._app = app
+        self._notifier = notifier
+
+    def on_signal(self, _signum: int, _frame: FrameType | None) -> None:
+        logger.info("SIGHUP received: reloading the configuration")
+        threading.Thread(target=self.reload, name="yesman-recovery-reload", daemon=True).start()
+
+    def reload(self) -> None:
+        self._app.reload()  # logs its outcome
+
+    def around(self, reload: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Every reload (SIGHUP or ``reload``): RELOADING=1 before, READY=1 after."""
+        self._notifier.reloading()
+        try:
+            return reload()
+        finally:
+            self._notifier.ready(summary(self._app))
 
 
 def _preflight(config: Config) -> None:

@@ -14,16 +14,12 @@ Checkpoints written by ``save`` are the daemon's own format
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from yesman_recovery.cli.common import (
-    TMUX_MISSING,
     common_options,
     echo_json_list,
     existing_state_dir,
@@ -31,31 +27,39 @@ from yesman_recovery.cli.common import (
     json_lines_option,
     load_config,
     output_console,
-    resolve_state_dir,
     url_option,
+)
+from yesman_recovery.cli.lazy import LazyGroup
+from yesman_recovery.cli.sessions_common import (
+    audit_restore as _audit_restore,
+)
+from yesman_recovery.cli.sessions_common import (
+    open_store as _store,
+)
+from yesman_recovery.cli.sessions_common import (
+    render_sessions,
+)
+from yesman_recovery.cli.sessions_common import (
+    snapshot as _snapshot,
+)
+from yesman_recovery.cli.sessions_common import (
+    tmux_client as _client,
 )
 from yesman_recovery.cli.status_cmd import fetch_status
 
 if TYPE_CHECKING:
     from yesman_recovery.config import Config
-    from yesman_recovery.labels import Outcome
     from yesman_recovery.storage import Checkpoint, Store
     from yesman_recovery.tmux import ServerSnapshot, SessionSnapshot, TmuxClient
 
-SESSION_STATE_STYLES = {
-    "healthy": "green",
-    "starting": "yellow",
-    "recovering": "yellow",
-    "frozen": "bold yellow",
-    "failed": "bold red",
-    "released": "dim",
-    "unresponsive": "bold red",
-}
 
-
-@click.group("sessions")
+@click.group("sessions", cls=LazyGroup)
 def sessions_group() -> None:
-    """Watched tmux sessions: list them, checkpoint them now, restore one on demand."""
+    """Watched tmux sessions: list, checkpoint, restore; reset, pause, resume, forget."""
+
+
+for _verb in ("reset", "pause", "resume", "forget"):
+    sessions_group.add_lazy(_verb, f"yesman_recovery.cli.session_control_cmds:{_verb}")
 
 
 # --- list -----------------------------------------------------------------------------------
@@ -79,25 +83,6 @@ def list_sessions(ctx: click.Context, url: str | None, as_json: bool, as_jsonl: 
         console.print(f"no watched sessions (daemon at {base})")
         return
     console.print(render_sessions(sessions))
-
-
-def render_sessions(sessions: Sequence[dict[str, Any]]) -> Table:
-    """One row per session: name, mode, state, recoveries, checkpointed, detail."""
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("session", "mode", "state", "recoveries", "checkpoint", "detail"):
-        table.add_column(column, no_wrap=column != "detail")
-    for s in sessions:
-        state = str(s.get("state", "?"))
-        checkpointed = s.get("checkpointed")
-        table.add_row(
-            Text(str(s.get("name", "?")), style="bold"),
-            Text(str(s.get("mode", "?")), style="cyan"),
-            Text(state, style=SESSION_STATE_STYLES.get(state, "")),
-            str(s.get("recoveries", 0)),
-            "yes" if checkpointed else ("no" if checkpointed is not None else "?"),
-            Text(str(s.get("detail") or ""), style="dim"),
-        )
-    return table
 
 
 # --- save -----------------------------------------------------------------------------------
@@ -166,7 +151,14 @@ def save_session(
 
 @sessions_group.command("restore")
 @common_options
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option(
+    "--all",
+    "restore_every",
+    is_flag=True,
+    help="Every session: through the daemon when one runs (each missing watched session is "
+    "restored now), else every checkpointed session missing from the server.",
+)
 @click.option(
     "--checkpoint",
     "checkpoint_id",
@@ -174,8 +166,10 @@ def save_session(
     help="Restore this checkpoint of NAME instead of its newest good one.",
 )
 @click.pass_context
-def restore(ctx: click.Context, name: str, checkpoint_id: str | None) -> None:
-    """Recreate session NAME from its newest good checkpoint (or --checkpoint ID).
+def restore(
+    ctx: click.Context, name: str | None, checkpoint_id: str | None, restore_every: bool
+) -> None:
+    """Recreate session NAME from its newest good checkpoint (or --checkpoint ID), or --all.
 
     Works without a daemon, e.g. after a reboot. Exits 1 when NAME already exists on the
     server, when there is no usable checkpoint, or when the restored session does not match
@@ -186,6 +180,15 @@ def restore(ctx: click.Context, name: str, checkpoint_id: str | None) -> None:
     from yesman_recovery.labels import Outcome
     from yesman_recovery.tmux import restore_session
 
+    if restore_every:
+        if name is not None or checkpoint_id is not None:
+            raise click.UsageError("--all restores every session: give no NAME or --checkpoint")
+        from yesman_recovery.cli.session_control_cmds import restore_all
+
+        restore_all(ctx)
+        return
+    if name is None:
+        raise click.UsageError("give a session NAME, or --all")
     config = load_config(ctx)
     client = _client(config)
     existing_state_dir(ctx)  # a restore reads: a missing directory is a wrong --state-dir
@@ -277,71 +280,7 @@ def _require_absent(client: TmuxClient, name: str) -> None:
 # --- shared ---------------------------------------------------------------------------------
 
 
-def _client(config: Config) -> TmuxClient:
-    """The configured server's client; exits 1 when tmux is not installed."""
-    import shutil
-
-    from yesman_recovery.config.build import tmux_client
-
-    if shutil.which("tmux") is None:
-        fail(TMUX_MISSING)
-    return tmux_client(config)
-
-
-def _snapshot(client: TmuxClient) -> ServerSnapshot:
-    """Observe the server; an absent server is an empty snapshot, a frozen one exits 1."""
-    from yesman_recovery.errors import TmuxError, TmuxServerGone
-    from yesman_recovery.tmux import ServerSnapshot
-
-    try:
-        return client.snapshot()
-    except TmuxServerGone:
-        return ServerSnapshot(pid=None, sessions=(), socket=client.server_label)
-    except TmuxError as exc:
-        fail(str(exc))
-
-
-@contextmanager
-def _store(ctx: click.Context, config: Config) -> Iterator[Store]:
-    from yesman_recovery.errors import StoreError
-    from yesman_recovery.storage import open_store
-
-    state_dir = resolve_state_dir(ctx)
-    try:
-        store = open_store(
-            state_dir,
-            durability=config.storage.durability,
-            max_state_size=config.storage.max_state_size,
-        )
-    except StoreError as exc:
-        fail(f"cannot open the store in {state_dir}: {exc}")
-    with store:
-        yield store
-
-
 def _find(snapshot: ServerSnapshot, name: str) -> SessionSnapshot | None:
     from yesman_recovery.tmux import stored_session_name
 
     return snapshot.session(name) or snapshot.session(stored_session_name(name))
-
-
-def _audit_restore(
-    store: Store,
-    name: str,
-    checkpoint_id: str,
-    *,
-    outcome: Outcome,
-    duration: float | None,
-    why: str,
-) -> None:
-    from yesman_recovery.labels import Action, AuditKind
-
-    detail = f"restore on demand from checkpoint {checkpoint_id}"
-    store.audit.append(
-        AuditKind.RECOVERY,
-        name,
-        detail=f"{detail} ({why})" if why else detail,
-        action=Action.RESTORE,
-        outcome=outcome,
-        duration=duration,
-    )

@@ -13,6 +13,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from yesman_recovery.cli.common import (
+    StatusUnavailable,
     common_options,
     fail,
     format_uptime,
@@ -36,10 +37,40 @@ STATE_STYLES = {
 @common_options
 @url_option
 @click.option("--json", "as_json", is_flag=True, help="Print the /status document as JSON.")
+@click.option(
+    "--watch",
+    "-w",
+    is_flag=True,
+    help="Refresh in place like top: tree, sessions, breakers, latest recoveries; Ctrl-C quits.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds between refreshes with --watch.",
+)
+@click.option("--iterations", type=click.IntRange(min=1), default=None, hidden=True)
 @click.pass_context
-def status(ctx: click.Context, url: str | None, as_json: bool) -> None:
+def status(
+    ctx: click.Context,
+    *,
+    url: str | None,
+    as_json: bool,
+    watch: bool,
+    interval: float,
+    iterations: int | None,
+) -> None:
     """Show the running daemon's supervision tree; exit 1 if no daemon answers."""
     base = url if url is not None else load_config(ctx).metrics.url
+    if watch:
+        if as_json:
+            raise click.UsageError("--watch and --json do not go together")
+        from yesman_recovery.cli.status_watch import watch_status
+
+        watch_status(ctx, base, get_status, render_status, interval=interval,
+                     iterations=iterations)  # fmt: skip
+        return
     document = fetch_status(base)
     if as_json:
         click.echo(json.dumps(document, indent=2))
@@ -63,9 +94,17 @@ def status_url(base: str) -> str:
 
 def fetch_status(base: str) -> dict[str, Any]:
     """GET the status document; exits 1 with a message when nothing usable answers."""
+    try:
+        return get_status(base)
+    except StatusUnavailable as exc:
+        fail(str(exc))
+
+
+def get_status(base: str) -> dict[str, Any]:
+    """GET the status document; raises :class:`StatusUnavailable` when nothing usable answers."""
     url = status_url(base)
     if urllib.parse.urlsplit(url).port == 0:
-        fail(
+        raise StatusUnavailable(
             f"{url} names port 0 ([metrics] listen picks any free port), so the daemon's address "
             "is not known here: pass --url with the address `yesman-recovery run` printed"
         )
@@ -74,19 +113,23 @@ def fetch_status(base: str) -> dict[str, Any]:
             body = response.read()
     except urllib.error.HTTPError as exc:
         detail = _error_detail(exc.read())
-        fail(f"the daemon at {url} answered {exc.code}: {detail}")
+        raise StatusUnavailable(f"the daemon at {url} answered {exc.code}: {detail}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        fail(
+        raise StatusUnavailable(
             f"no daemon answers at {url} ({reason}); start one with `yesman-recovery run`, "
             "or pass --url with the address it printed"
-        )
+        ) from None
     try:
         document = json.loads(body)
     except ValueError:
-        fail(f"{url} did not answer with JSON; is --url the yesman-recovery endpoint?")
+        raise StatusUnavailable(
+            f"{url} did not answer with JSON; is --url the yesman-recovery endpoint?"
+        ) from None
     if not isinstance(document, dict) or not isinstance(document.get("tree"), dict):
-        fail(f"{url} answered JSON without a status tree; is --url the yesman-recovery endpoint?")
+        raise StatusUnavailable(
+            f"{url} answered JSON without a status tree; is --url the yesman-recovery endpoint?"
+        )
     return document
 
 

@@ -254,6 +254,14 @@ class RecoveryMetrics:
         )
         for outcome in ("done", "failed"):
             self.compensations.labels(outcome)
+        self.config_reloads = Counter(
+            f"{PREFIX}_config_reloads",
+            "Configuration reloads by outcome (applied, rejected: file invalid, failed).",
+            ["outcome"],
+            registry=reg,
+        )
+        for outcome in ("applied", "rejected", "failed"):
+            self.config_reloads.labels(outcome)
 
 
 _default: RecoveryMetrics | None = None

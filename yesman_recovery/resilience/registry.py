@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +90,27 @@ class Resilience:
             )
             self._breakers[name] = created
         return created
+
+    def reconfigure(
+        self,
+        policies: Mapping[str, RetryPolicy],
+        breakers: Mapping[str, BreakerPolicy],
+        changed_policies: Iterable[str],
+        changed_breakers: Iterable[str],
+    ) -> None:
+        """A reload: the named policies and breakers are dropped, then re-created if the new
+        tables still have them. Unnamed ones keep their state (a breaker stays open); a caller
+        holding a dropped object keeps using it until it looks the name up again."""
+        for name in changed_policies:
+            with self._lock:
+                self._policies.pop(name, None)
+            if name in policies:
+                self.add_policy(name, policies[name])
+        for name in changed_breakers:
+            with self._lock:
+                self._breakers.pop(name, None)
+            if name in breakers:
+                self.add_breaker(name, breakers[name])
 
     # --- looking up ---------------------------------------------------------------------
 

@@ -127,6 +127,9 @@ ROWS: list[tuple[str, list[Panel]]] = [
         ("Open file descriptors", "short", "timeseries", [
             _q(f"process_open_fds{{{SEL}}}", "open {{instance}}"),
             _q(f"process_max_fds{{{SEL}}}", "limit {{instance}}")]),
+        ("Configuration reloads by outcome", "short", "timeseries", [
+            _q(f"sum by (outcome) (increase({P}_config_reloads_total{{{SEL}}}[{RATE}]))",
+               "{{outcome}}")]),
     ]),
 ]  # fmt: skip
 

@@ -7,7 +7,7 @@ nothing it serves changes the daemon's state.
 
 No client can starve the daemon through it (properties any replacement must keep):
 
-- **bounded connections**: at most ``max_connections`` are open (64, fewer under a low open-file
+- **bounded connections**: at most ``max_connections`` are open (256, an eighth of a lower open-file
   limit); past that the oldest idle one is dropped, a busy one never
   (:mod:`yesman_recovery.actors.connections`), so descriptors stay free for recovery;
 - **read timeout**: a connection that sends nothing for ``read_timeout`` seconds (10) is closed;

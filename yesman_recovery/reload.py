@@ -41,7 +41,7 @@ from yesman_recovery.actors.context import SessionSettings
 from yesman_recovery.actors.session import SessionActor
 from yesman_recovery.actors.watcher import WatchSettings
 from yesman_recovery.config import Config
-from yesman_recovery.config.build import frozen_grace, program_policy
+from yesman_recovery.config.build import frozen_grace, give_up_backoff, program_policy
 from yesman_recovery.errors import ConfigError, SupervisorError
 from yesman_recovery.health.daemon import reload_checks
 from yesman_recovery.labels import Action, AuditKind, Outcome
@@ -79,6 +79,7 @@ def session_settings(cfg: Config) -> tuple[list[SessionSettings], WatchSettings]
         frozen_grace=frozen_grace(cfg),
         program_max_restarts=tmux.program_max_restarts,
         program_max_seconds=tmux.program_max_seconds,
+        give_up_backoff=give_up_backoff(cfg),
     )
     declared = [
         replace(
@@ -101,6 +102,7 @@ def session_settings(cfg: Config) -> tuple[list[SessionSettings], WatchSettings]
         allow_kill_server=tmux.allow_kill_server,
         frozen_grace=frozen_grace(cfg),
         scrollback=tuple((s.name, s.scrollback) for s in declared if s.scrollback),
+        scrollback_interval=tmux.scrollback_interval,
     )
     return declared, watch
 
@@ -217,7 +219,13 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
 
 def _tmux_watch(watch: WatchSettings) -> tuple[Any, ...]:
     """The watcher's own ``[tmux]`` settings (not what comes from ``[[sessions]]``)."""
-    return (watch.poll_interval, watch.adopt, watch.allow_kill_server, watch.frozen_grace)
+    return (
+        watch.poll_interval,
+        watch.adopt,
+        watch.allow_kill_server,
+        watch.frozen_grace,
+        watch.scrollback_interval,
+    )
 
 
 def _changed_keys(key: str, a: Any, b: Any) -> str:

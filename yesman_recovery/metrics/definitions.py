@@ -136,6 +136,12 @@ class RecoveryMetrics:
             buckets=DETECTION_BUCKETS,
             registry=reg,
         )
+        self.sessions_created = Counter(
+            f"{PREFIX}_sessions_created",
+            "Declared sessions built from their spec because they did not exist yet, by outcome.",
+            ["outcome"],
+            registry=reg,
+        )
         self.sessions = Gauge(
             f"{PREFIX}_sessions",
             "Watched tmux sessions by state.",

@@ -3,8 +3,9 @@
 Prints one table:
 
 - ``GET /metrics`` of the daemon's real metric set (every metric of :class:`RecoveryMetrics`,
-  with label values for 50 sessions) from :class:`StatusServer`, against
-  ``prometheus_client.start_http_server`` serving the same registry;
+  the series created at start, the process collectors, label values for 50 sessions) from
+  :class:`StatusServer`, against ``prometheus_client.start_http_server`` serving the same
+  registry, in the classic text format, as OpenMetrics and gzipped;
 - ``GET /healthz`` and ``GET /status`` (a 50-session tree) from :class:`StatusServer`, against the
   same baseline's ``/metrics`` of an empty registry (the least a request costs there);
 - loading the example configuration (``examples/yesman-recovery.toml``) with full validation,
@@ -30,6 +31,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, start_http_server
 
 from yesman_recovery.actors.http import StatusServer
+from yesman_recovery.actors.series import prime_daemon_series
 from yesman_recovery.config import load_config
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 
@@ -40,6 +42,7 @@ SESSIONS = 50
 def populated_registry() -> CollectorRegistry:
     """The daemon's metrics with a label set per session, as a busy host would have them."""
     metrics = RecoveryMetrics()
+    prime_daemon_series(metrics)
     for i in range(SESSIONS):
         metrics.child_restarts.labels(
             supervisor="sessions", child=f"agent-{i}", reason="crash"
@@ -71,11 +74,15 @@ def timed(fn: Callable[[], object], rounds: int) -> list[float]:
     return times
 
 
-def getter(port: int, path: str) -> Callable[[], bytes]:
+OPENMETRICS = {"Accept": "application/openmetrics-text; version=1.0.0"}
+GZIP = {"Accept-Encoding": "gzip"}
+
+
+def getter(port: int, path: str, headers: dict[str, str] | None = None) -> Callable[[], bytes]:
     def get() -> bytes:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
-            conn.request("GET", path)
+            conn.request("GET", path, headers=headers or {})
             response = conn.getresponse()
             body = response.read()
             if response.status != 200:
@@ -111,6 +118,10 @@ def main() -> None:
         rows = [
             ("GET /metrics", getter(port, "/metrics"),
              "prometheus_client /metrics", getter(base_port, "/metrics")),
+            ("GET /metrics, OpenMetrics", getter(port, "/metrics", OPENMETRICS),
+             "prometheus_client, OpenMetrics", getter(base_port, "/metrics", OPENMETRICS)),
+            ("GET /metrics, gzip", getter(port, "/metrics", GZIP),
+             "prometheus_client, gzip", getter(base_port, "/metrics", GZIP)),
             ("GET /healthz", getter(port, "/healthz"),
              "prometheus_client, empty registry", getter(empty_port, "/metrics")),
             (f"GET /status ({SESSIONS} sessions)", getter(port, "/status"),

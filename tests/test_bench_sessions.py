@@ -28,7 +28,9 @@ def test_the_sessions_benchmark_runs_in_quick_mode() -> None:
     rows = [
         line
         for line in result.stdout.splitlines()
-        if line.startswith(("crash:", "frozen:", "tmux processes", "idle CPU", "daemon RSS"))
+        if line.startswith(
+            ("crash:", "frozen:", "tmux processes", "idle CPU", "daemon RSS", "scrollback:")
+        )
     ]
-    assert len(rows) == 10, result.stdout
+    assert len(rows) == 14, result.stdout
     assert "nan" not in result.stdout

@@ -105,8 +105,13 @@ def test_reconfigure_replaces_only_the_named_breakers_and_policies() -> None:
     assert resilience.policy("api").policy.attempts == 5
 
 
-def test_changed_health_checks_are_reported_as_needing_a_restart() -> None:
-    old = parse_config({})
-    new = parse_config({"health_checks": [{"name": "disk", "kind": "disk", "min_free": "1GiB"}]})
-    assert "health_checks" in plan_reload(old, new).needs_restart
-    assert plan_reload(new, new).needs_restart == ()
+def test_health_checks_added_removed_or_changed_are_applied_by_name() -> None:
+    disk = {"name": "disk", "kind": "disk", "min_free": "1GiB"}
+    tcp = {"name": "api", "kind": "tcp", "host": "127.0.0.1", "port": 9}
+    old = parse_config({"health_checks": [disk, tcp]})
+    new = parse_config({"health_checks": [{**disk, "min_free": "2GiB"}, {**tcp, "name": "db"}]})
+    plan = plan_reload(old, new)
+    assert plan.checks == ("api", "db", "disk")
+    assert plan.needs_restart == ()
+    assert "health checks: api, db, disk" in plan.summary()
+    assert plan_reload(new, new).checks == ()

@@ -42,6 +42,7 @@ from yesman_recovery.actors.endpoint import MetricsServer
 from yesman_recovery.actors.maintenance import StoreMaintenance
 from yesman_recovery.actors.paused import PausedSessions
 from yesman_recovery.actors.recovery_log import close_interrupted
+from yesman_recovery.actors.series import prime_daemon_series
 from yesman_recovery.actors.tree import tmux_subtree
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.config import Config
@@ -92,6 +93,7 @@ class RecoveryApp:
         self.config = config
         self.state_dir = Path(state_dir) if state_dir is not None else config.storage.path
         self.metrics = RecoveryMetrics(registry)
+        prime_daemon_series(self.metrics)
         self.clock = clock
         self._extra = tuple(children)
         self._own_scheduler = scheduler is None

@@ -37,6 +37,7 @@ class Action(enum.StrEnum):
     REARM = "rearm"
     RELEASE = "release"
     LOAD_SPEC = "load_spec"
+    CREATE = "create"
     RELOAD = "reload"
     RESET = "reset"
     PAUSE = "pause"

@@ -18,6 +18,8 @@ difference is applied:
 - ``[tmux]`` settings of adopted sessions (``programs``, ``restart``, ``frozen_grace``,
   ``program_max_*``): adopted session actors are replaced and re-adopted with the new settings.
 - ``[retry.*]`` and ``[breakers.*]``: policies and breakers added, removed or replaced.
+- ``[[health_checks]]`` added, removed or changed (by name): exactly those check actors are
+  stopped, and started again from the new file; a changed check's counts start over.
 
 Settings read once at start — :data:`RESTART_KEYS` — are reported in the answer as "needs a
 restart to apply" and keep their running values. Later restarts of the tmux subtree (a crash)
@@ -39,8 +41,9 @@ from yesman_recovery.actors.context import SessionSettings
 from yesman_recovery.actors.session import SessionActor
 from yesman_recovery.actors.watcher import WatchSettings
 from yesman_recovery.config import Config
-from yesman_recovery.config.build import frozen_grace, program_policy
+from yesman_recovery.config.build import frozen_grace, give_up_backoff, program_policy
 from yesman_recovery.errors import ConfigError, SupervisorError
+from yesman_recovery.health.daemon import reload_checks
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.supervisors.spec import ChildSpec
 
@@ -54,7 +57,6 @@ RESTART_KEYS = (
     "metrics",
     "supervisor",
     "transactions",
-    "health_checks",
     "tmux.socket_name",
     "tmux.socket_path",
     "tmux.command_timeout",
@@ -77,6 +79,7 @@ def session_settings(cfg: Config) -> tuple[list[SessionSettings], WatchSettings]
         frozen_grace=frozen_grace(cfg),
         program_max_restarts=tmux.program_max_restarts,
         program_max_seconds=tmux.program_max_seconds,
+        give_up_backoff=give_up_backoff(cfg),
     )
     declared = [
         replace(
@@ -99,6 +102,7 @@ def session_settings(cfg: Config) -> tuple[list[SessionSettings], WatchSettings]
         allow_kill_server=tmux.allow_kill_server,
         frozen_grace=frozen_grace(cfg),
         scrollback=tuple((s.name, s.scrollback) for s in declared if s.scrollback),
+        scrollback_interval=tmux.scrollback_interval,
     )
     return declared, watch
 
@@ -125,6 +129,7 @@ class ReloadPlan:
     adopted: bool = False  # adopted sessions' settings differ
     policies: tuple[str, ...] = ()  # retry policies added, removed or changed
     breakers: tuple[str, ...] = ()  # breakers added, removed or changed
+    checks: tuple[str, ...] = ()  # health checks added, removed or changed
     needs_restart: tuple[str, ...] = ()  # keys of RESTART_KEYS that changed
     declared: list[SessionSettings] = field(default_factory=list, compare=False)
     watch: WatchSettings | None = field(default=None, compare=False)
@@ -134,7 +139,7 @@ class ReloadPlan:
         """True iff nothing a reload can apply changed."""
         return not (
             self.added or self.removed or self.changed or self.watcher or self.adopted
-            or self.policies or self.breakers
+            or self.policies or self.breakers or self.checks
         )  # fmt: skip
 
     def summary(self) -> str:
@@ -147,6 +152,7 @@ class ReloadPlan:
                 ("sessions changed:", self.changed),
                 ("retry policies:", self.policies),
                 ("breakers:", self.breakers),
+                ("health checks:", self.checks),
             )
             if names
         ]
@@ -168,6 +174,7 @@ class ReloadPlan:
             "adopted": self.adopted,
             "policies": list(self.policies),
             "breakers": list(self.breakers),
+            "checks": list(self.checks),
             "needs_restart": list(self.needs_restart),
             "summary": self.summary(),
         }
@@ -201,6 +208,9 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
         adopted=old_watch.adopted_template != new_watch.adopted_template,
         policies=_differ(old.retry, new.retry),
         breakers=_differ(old.breakers, new.breakers),
+        checks=_differ(
+            {c.name: c for c in old.health_checks}, {c.name: c for c in new.health_checks}
+        ),
         needs_restart=tuple(restart),
         declared=new_declared,
         watch=new_watch,
@@ -209,7 +219,13 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
 
 def _tmux_watch(watch: WatchSettings) -> tuple[Any, ...]:
     """The watcher's own ``[tmux]`` settings (not what comes from ``[[sessions]]``)."""
-    return (watch.poll_interval, watch.adopt, watch.allow_kill_server, watch.frozen_grace)
+    return (
+        watch.poll_interval,
+        watch.adopt,
+        watch.allow_kill_server,
+        watch.frozen_grace,
+        watch.scrollback_interval,
+    )
 
 
 def _changed_keys(key: str, a: Any, b: Any) -> str:
@@ -299,6 +315,8 @@ def _record(app: RecoveryApp, outcome: str, detail: str) -> None:
 def apply_plan(app: RecoveryApp, plan: ReloadPlan, new: Config) -> None:
     """Apply ``plan`` to the running tree and ``app.resilience``; see the module docstring."""
     app.resilience.reconfigure(new.retry, new.breakers, plan.policies, plan.breakers)
+    if plan.checks:
+        reload_checks(app, new, plan.checks)
     tmux_spec = app.tmux_spec
     if tmux_spec is None or plan.watch is None:
         return

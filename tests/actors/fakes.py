@@ -80,6 +80,7 @@ class FakeTmux:
         self.respawn_dies = False  # a respawned program exits at once
         self._typed: dict[str, str] = {}  # pane id → the line typed at its prompt, before Enter
         self.snapshots = 0
+        self.scrollback_asked: list[dict[str, int]] = []  # `scrollback` of each snapshot
 
     # --- the server, as a test changes it ----------------------------------------------------
 
@@ -138,6 +139,7 @@ class FakeTmux:
         with self._lock:
             self._check()
             self.snapshots += 1
+            self.scrollback_asked.append(dict(scrollback or {}))
             return ServerSnapshot(
                 pid=self.pid, sessions=tuple(self.sessions.values()), socket=self.server_label
             )

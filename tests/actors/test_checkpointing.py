@@ -6,7 +6,6 @@ from dataclasses import replace
 
 from tests.actors.fakes import session
 from yesman_recovery.actors.checkpointing import (
-    SCROLLBACK_INTERVAL,
     Checkpointing,
     fingerprint,
     strip,
@@ -77,13 +76,22 @@ def test_empty_unsettled_and_half_restored_sessions_are_never_due() -> None:
     assert cp.due(ids(WORK, "a"), 7, now=0.0) is None
 
 
-def test_scrollback_alone_is_due_only_after_its_interval() -> None:
+def test_captured_scrollback_is_due_only_when_it_changed_and_kept_when_not_captured() -> None:
     cp = Checkpointing(keeps_scrollback=True)
-    first = cp.due(ids(WORK, "a"), 7, now=100.0)
+    seen = with_pane(ids(WORK, "a"), 0, 0, scrollback="$ make\nok\n")
+    first = cp.due(seen, 7, now=100.0)
     assert first is not None
     cp.written(first, now=100.0)
-    assert cp.due(ids(WORK, "a"), 7, now=100.0 + SCROLLBACK_INTERVAL - 1) is None
-    assert cp.due(ids(WORK, "a"), 7, now=100.0 + SCROLLBACK_INTERVAL) is not None
+    assert cp.due(seen, 7, now=200.0) is None  # same text captured again: deduplicated
+    assert cp.due(ids(WORK, "a"), 7, now=200.0) is None  # a poll without capture
+    more = with_pane(seen, 0, 0, scrollback="$ make\nok\n$ ls\n")
+    assert cp.due(more, 7, now=201.0) is not None
+    # A shape change seen between captures keeps the history already saved.
+    grown = with_pane(ids(session("work", ("main", 2), ("logs", 1), ("new", 1)), "a"), 0, 0)
+    due = cp.due(grown, 7, now=202.0)
+    assert due is not None
+    assert due.checkpoint.session.windows[0].panes[0].scrollback == "$ make\nok\n"
+    assert Checkpointing().due(seen, 7, now=0.0) is not None
 
 
 def test_a_loaded_checkpoint_is_expected_and_not_written_again() -> None:

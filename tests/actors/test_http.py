@@ -236,4 +236,4 @@ def test_the_endpoint_benchmark_runs_in_quick_mode() -> None:
     )
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith(("GET", "load"))]
-    assert len(rows) == 4
+    assert len(rows) == 6  # /metrics as text, OpenMetrics and gzip; /healthz; /status; config

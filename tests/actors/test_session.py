@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from tests.actors.conftest import World
 from tests.actors.fakes import TAIL, session
 from yesman_recovery.actors.context import SessionSettings
+from yesman_recovery.actors.limits import GiveUpBackoff
 from yesman_recovery.actors.session import SessionActor
 from yesman_recovery.storage import Store
 from yesman_recovery.supervisors import SupervisedRef
@@ -146,11 +148,14 @@ def test_a_program_still_stopped_after_sigcont_is_respawned(world: World, actors
     assert world.audit("work")[-1] == ("recovery", "respawn", "success")
 
 
-def test_an_exited_program_is_respawned_and_a_loop_gives_up_then_rearms(
+def test_an_exited_program_is_respawned_and_a_loop_gives_up_then_rearms_with_backoff(
     world: World, actors: list
 ) -> None:
     world.tmux.start(session("work", ("main", 1)))
-    ref = start(world, actors, program_max_restarts=1, program_max_seconds=30.0)
+    backoff = GiveUpBackoff(initial=60.0, maximum=3600.0, reset=600.0)
+    ref = start(
+        world, actors, program_max_restarts=1, program_max_seconds=30.0, give_up_backoff=backoff
+    )
     tell(world, ref)
 
     def exit_program() -> None:
@@ -163,12 +168,20 @@ def test_an_exited_program_is_respawned_and_a_loop_gives_up_then_rearms(
     described = tell(world, ref)
     assert described["state"] == "failed"
     assert "gave up after more than 1 recoveries in 30 s" in described["detail"]
+    assert described["detail"].endswith("next attempt in 1 min")
+    assert described["retry_in"] == 60.0
     tell(world, ref)  # given up: the dead pane is left alone
     assert world.tmux.sessions["work"].windows[0].panes[0].dead
     world.clock.advance(31.0)
-    assert tell(world, ref)["state"] == "healthy"  # the window passed: re-armed and respawned
+    assert tell(world, ref)["state"] == "failed"  # the intensity window passed, not the backoff
+    world.clock.advance(30.0)
+    assert tell(world, ref)["state"] == "healthy"  # re-armed and respawned
     assert [a for _, a, _ in world.audit("work")] == ["respawn", "give_up", "rearm", "respawn"]
-    assert world.recoveries("disconnected", "failed") == 1
+    exit_program()
+    described = tell(world, ref)
+    assert described["state"] == "failed"  # failing again at once: the delay doubles
+    assert described["detail"].endswith("next attempt in 2 min")
+    assert world.recoveries("disconnected", "failed") == 2
 
 
 def test_a_respawn_whose_program_never_runs_fails_without_real_waiting(
@@ -217,7 +230,8 @@ def test_a_declared_session_closed_by_the_user_is_brought_back(world: World, act
     ref = start(world, actors, declared=True, restart=Restart.PERMANENT)
     assert tell(world, ref)["mode"] == "declared"
     world.tmux.close("work")
-    assert tell(world, ref)["state"] == "healthy"
+    described = tell(world, ref)
+    assert described["state"] == "healthy", described
     assert world.tmux.session("work") is not None
     assert world.audit("work") == [("recovery", "restore", "success")]
     newest = world.store.checkpoints.latest_good("work")
@@ -262,3 +276,38 @@ def test_a_bad_spec_without_a_checkpoint_fails_the_session(
     described = tell(world, ref)
     assert described["state"] == "failed"
     assert world.audit("work") == [("session", "load_spec", "failed")]
+
+
+def test_a_declared_session_that_does_not_exist_yet_is_created_not_crashed(
+    world: World, actors: list, tmp_path: Path
+) -> None:
+    spec = tmp_path / "work.yaml"
+    spec.write_text(
+        f"session_name: work\nstart_directory: {tmp_path}\nwindows:\n"
+        "  - window_name: main\n    panes: [null]\n"
+    )
+    world.tmux.start(session("other", ("main", 1)))
+    built = session("work", ("main", 1))
+    main = built.windows[0]
+    main = replace(
+        main, panes=(replace(main.panes[0], cwd=str(tmp_path), argv=("sh",), command=None),)
+    )
+    world.tmux.builds["work"] = replace(built, windows=(main,))  # what the fake builds
+    ref = start(world, actors, declared=True, spec_path=spec)
+    described = tell(world, ref)
+    assert described["state"] == "healthy", described
+    assert [w.name for w in world.tmux.sessions["work"].windows] == ["main"]
+    assert world.audit("work") == [("session", "create", "success")]
+    created = world.metrics.registry.get_sample_value(
+        "yesman_recovery_sessions_created_total", {"outcome": "success"}
+    )
+    assert created == 1.0
+    assert world.recoveries("crashed", "success") == 0
+    assert world.recoveries("crashed", "failed") == 0
+    # Once it was healthy (and checkpointed), losing it is a crash.
+    assert tell(world, ref)["checkpointed"]
+    world.tmux.close("work")
+    described = tell(world, ref)
+    assert described["state"] == "healthy", described
+    assert world.audit("work")[-1] == ("recovery", "restore", "success"), world.audit("work")
+    assert world.recoveries("crashed", "success") == 1

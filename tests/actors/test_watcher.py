@@ -249,3 +249,17 @@ def test_a_spell_that_ends_on_another_server_counts_as_escalated(
     tree.poll()
     assert world.recoveries("frozen", "escalated") == 1
     assert world.recoveries("frozen", "success") == 0
+
+
+def test_scrollback_is_captured_every_scrollback_interval_not_every_poll(
+    world: World, trees: Callable[..., Tree]
+) -> None:
+    world.tmux.start(session("work", ("main", 1)))
+    tree = trees(declared=("work",), scrollback=(("work", 2000),), scrollback_interval=30.0)
+    asked = world.tmux.scrollback_asked
+    for _ in range(3):
+        tree.poll()
+        world.clock.advance(10.0)
+    tree.poll()  # 30 s after the first
+    assert [bool(a) for a in asked[-4:]] == [True, False, False, True]
+    assert asked[-1] == {"work": 2000}

@@ -130,3 +130,33 @@ def test_a_restart_of_the_subtree_after_a_reload_starts_from_the_new_file(runnin
     tmux.restart_child("sessions").get(timeout=10)
 
     assert set(_children(app)) == {"keep-1", "added"}
+
+
+def test_reload_starts_stops_and_replaces_only_the_health_checks_that_changed(
+    running: Any, tmp_path: Path
+) -> None:
+    app, config_file, socket = running
+    checks = (
+        '[[health_checks]]\nname = "kept"\nkind = "command"\ncommand = "true"\n'
+        'interval = "0.2s"\ntimeout = "0.1s"\n'
+        '[[health_checks]]\nname = "dropped"\nkind = "command"\ncommand = "true"\n'
+        'interval = "0.2s"\ntimeout = "0.1s"\n'
+    )
+    _write(config_file, socket, ["keep-1", "keep-2", "drop"], extra="")
+    config_file.write_text(config_file.read_text() + checks)
+    assert app.reload()["ok"]
+    health = app.root.proxy().whereis("health").get(timeout=5)
+
+    def checks_now() -> dict[str, ChildInfo]:
+        return {c.id: c for c in health.proxy().which_children().get(timeout=5)}
+
+    kept = wait_until(lambda: checks_now().get("kept"))
+    wait_until(lambda: {v["name"]: v["status"] for v in app.health.views()}.get("kept")
+               == "healthy")  # fmt: skip
+    config_file.write_text(config_file.read_text().replace('name = "dropped"', 'name = "added"'))
+    answer = app.reload()
+    assert answer["ok"], answer
+    assert answer["checks"] == ["added", "dropped"]
+    assert set(checks_now()) == {"kept", "added"}
+    assert checks_now()["kept"].ref == kept.ref  # untouched: the same actor
+    assert [v["name"] for v in app.health.views()] == ["kept", "added"]

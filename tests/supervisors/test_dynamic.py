@@ -256,3 +256,16 @@ def test_after_wait_exit_the_supervisor_answers_with_the_exit(
     crashing.tell("crash")
     assert crashing.wait_exit(5) is not None
     assert children(root)["p"].incarnation == 2  # restarting, or already running again
+
+
+def test_restart_series_exist_at_zero_for_every_child_before_its_first_restart(
+    start_tree: StartTree, log: Log, metrics: RecoveryMetrics
+) -> None:
+    root = start_tree(probe("a", log))
+    root.proxy().start_child(probe("b", log)).get(timeout=5)
+    value = metrics.registry.get_sample_value  # None for a series that does not exist
+    for child in ("a", "b"):
+        for reason in ("crashed", "start_failed", "sibling"):
+            labels = {"supervisor": "root", "child": child, "reason": reason}
+            assert value("yesman_recovery_child_restarts_total", labels) == 0.0
+    assert value("yesman_recovery_restart_intensity_exceeded_total", {"supervisor": "root"}) == 0.0

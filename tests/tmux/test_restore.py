@@ -30,6 +30,7 @@ from yesman_recovery.tmux import (
     wait_pid_gone,
 )
 from yesman_recovery.tmux.client import literal
+from yesman_recovery.tmux.programs import launched_program
 
 pytestmark = pytest.mark.tmux
 POLICY = ProgramPolicy.from_names(frozenset({"sleep", "tail"}))
@@ -158,7 +159,7 @@ def test_a_program_typed_at_the_prompt_records_how_it_ended_and_comes_back(
     respawn_pane(tmux_client, prompt.pane_id, ["sh", "-c", "sleep 0.3; exit 3"], "/ignored")
 
     running = _until(lambda: (p := _pane(tmux_client, 0, 0)) and p.argv and p.argv[0] == "sh"
-                     and p)  # fmt: skip
+                     and launched_program(p.argv) is None and p)  # fmt: skip
     assert isinstance(running, PaneSnapshot)
     assert running.argv == ("sh", "-c", "sleep 0.3; exit 3")  # the program, not its launcher
     ended = _until(lambda: (p := _pane(tmux_client, 0, 0)) and p.exit_status is not None and p)

@@ -9,7 +9,9 @@ new checkpoint:
   tmux has not reaped yet (a bad state must never replace a good one);
 - only when the session's *shape* changed (:func:`fingerprint` ignores ids, pids, titles,
   stopped/dead flags and scrollback), or the server changed, or — for a session that keeps its
-  scrollback — :data:`SCROLLBACK_INTERVAL` seconds after the last write.
+  scrollback — the observation carries freshly captured history that differs from the
+  checkpoint's (the watcher captures it every ``scrollback_interval``). A checkpoint written
+  from an observation without history keeps the previous checkpoint's, pane by position.
 """
 
 from __future__ import annotations
@@ -26,8 +28,6 @@ VOLATILE = frozenset(
      "dead_status", "dead_signal", "title", "scrollback", "jobs"}
 )  # fmt: skip
 """Fields that change without the session changing shape: not a reason to write a checkpoint."""
-SCROLLBACK_INTERVAL = 60.0
-"""Seconds between checkpoints written only because the scrollback changed."""
 
 
 def strip(value: Any) -> Any:
@@ -58,6 +58,23 @@ def with_ids(expected: SessionSnapshot, actual: SessionSnapshot) -> SessionSnaps
         windows.append(replace(w, window_id=aw.window_id, panes=panes))
     windows += expected.windows[len(actual.windows) :]
     return replace(expected, session_id=actual.session_id, windows=tuple(windows))
+
+
+def _history(session: SessionSnapshot) -> list[list[str | None]]:
+    return [[p.scrollback for p in w.panes] for w in session.windows]
+
+
+def carry_scrollback(actual: SessionSnapshot, previous: SessionSnapshot) -> SessionSnapshot:
+    """``actual`` with ``previous``'s history in each pane that has none, by position."""
+    windows = []
+    for pos, w in enumerate(actual.windows):
+        old = previous.windows[pos].panes if pos < len(previous.windows) else ()
+        panes = tuple(
+            replace(p, scrollback=old[i].scrollback) if p.scrollback is None and i < len(old) else p
+            for i, p in enumerate(w.panes)
+        )
+        windows.append(replace(w, panes=panes))
+    return replace(actual, windows=tuple(windows))
 
 
 @dataclass(frozen=True)
@@ -92,7 +109,14 @@ class Checkpointing:
         if any(p.argv is None and not p.dead for p in actual.panes()):
             return None
         shape = fingerprint(actual, server_pid)
-        scrollback_due = self.keeps_scrollback and now - self._last_write >= SCROLLBACK_INTERVAL
+        captured = self.keeps_scrollback and any(p.scrollback is not None for p in actual.panes())
+        if self.keeps_scrollback and self.expected is not None:
+            if captured:
+                scrollback_due = _history(actual) != _history(self.expected)
+            else:
+                actual, scrollback_due = carry_scrollback(actual, self.expected), False
+        else:
+            scrollback_due = captured
         if shape == self._fingerprint and not scrollback_due:
             return None
         return Due(SessionCheckpoint(actual, server_pid), shape)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from yesman_recovery.actors.diagnosis import FailureKind
+from yesman_recovery.actors.limits import GiveUpBackoff, Strikes
 from yesman_recovery.actors.paused import PausedSessions
 from yesman_recovery.actors.pidwatch import ExitWatcher, PidWatchFactory
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
@@ -73,6 +74,7 @@ class SessionSettings:
     program_max_restarts: int = 3
     program_max_seconds: float = 60.0
     scrollback: int = 0
+    give_up_backoff: GiveUpBackoff = field(default_factory=GiveUpBackoff)
 
     @property
     def mode(self) -> SessionMode:
@@ -84,7 +86,8 @@ class SessionContext:
     """What every session actor (and the watcher) shares.
 
     ``intensities`` keeps each session's recovery history across restarts of its actor (one
-    :class:`IntensityWindow` per session and failure kind; each actor touches only its own).
+    :class:`IntensityWindow` per session and failure kind; each actor touches only its own), and
+    ``give_ups`` its give-ups in a row (the backoff of re-arming).
     ``sleep`` pauses an actor while a restore or respawn settles (a test's advances its manual
     clock); ``processes`` is what SIGCONT, SIGKILL and "wait until gone" go through;
     ``pidwatch`` builds the watcher's exit watcher.
@@ -96,6 +99,7 @@ class SessionContext:
     clock: Clock = SYSTEM_CLOCK
     scheduler: Scheduler | None = None  # for the grace-period re-check of stopped programs
     intensities: dict[tuple[str, FailureKind], IntensityWindow] = field(default_factory=dict)
+    give_ups: dict[tuple[str, FailureKind], Strikes] = field(default_factory=dict)
     sleep: Callable[[float], None] = time.sleep
     processes: Processes = SYSTEM_PROCESSES
     pidwatch: PidWatchFactory = ExitWatcher

@@ -9,9 +9,9 @@ naming the panes involved and the action to take. No tmux, no threads.
   stopped (state ``T``) for longer than the grace period → SIGCONT first, respawn if it is still
   stopped a grace period later.
 - ``corrupted``: a declared session lacks windows or panes of its spec, or a restore left the
-  session short of its checkpoint → recreate what is missing (windows are matched by
-  :func:`~yesman_recovery.tmux.compare.match_window`, so the user's own windows are never
-  touched).
+  session short of its checkpoint → recreate what is missing, as the newest checkpoint saw it
+  (:func:`~yesman_recovery.actors.windows.declared_windows`: matched by window id while the
+  server lives, so a renamed window is not missing; the user's own windows are never touched).
 - ``disconnected``: a pane that should run a program no longer does — the pane is dead, or back
   at an idle shell — and the program's restart type brings it back after that ending
   (:func:`~yesman_recovery.tmux.programs.comes_back`): the user's own exit (status 0, Ctrl-C)
@@ -34,6 +34,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from yesman_recovery.actors.windows import WindowIds, declared_windows
 from yesman_recovery.tmux.compare import match_window
 from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.programs import Ending, ending_of, program_name
@@ -71,6 +72,8 @@ class Diagnosis:
     panes: tuple[PaneAction, ...] = ()
     resume: bool = False
     """For ``frozen`` panes: True = send SIGCONT (first step), False = respawn (second step)."""
+    reference: SessionSnapshot | None = None
+    """For ``corrupted``: what to recreate the missing windows and panes from."""
 
 
 def pane_map(session: SessionSnapshot) -> dict[PaneKey, PaneSnapshot]:
@@ -105,20 +108,23 @@ def diagnose(
     resumed_for: Mapping[PaneKey, float],
     frozen_grace: float,
     match_ids: bool = False,
+    window_ids: WindowIds | None = None,
 ) -> list[Diagnosis]:
     """The problems of one session, most severe first; empty when it is healthy.
 
     ``stopped_for`` is how long each pane's program has been seen stopped; ``resumed_for`` how
     long ago the panes already sent SIGCONT for the current stop got it. ``match_ids`` says the
-    pane ids of ``expected`` are valid on the observed server (see the module docstring).
+    pane ids of ``expected`` are valid on the observed server (see the module docstring);
+    ``window_ids`` remembers the declared windows' ids on it (:mod:`.windows`).
     """
     if actual is None:
         return [Diagnosis(FailureKind.CRASHED, "the session is not on the tmux server")]
     found: list[Diagnosis] = []
     if spec is not None:
-        missing = missing_structure(spec, actual)
+        reference = declared_windows(spec, expected, actual, match_ids=match_ids, known=window_ids)
+        missing = missing_structure(reference, actual)
         if missing:
-            found.append(Diagnosis(FailureKind.CORRUPTED, "; ".join(missing)))
+            found.append(Diagnosis(FailureKind.CORRUPTED, "; ".join(missing), reference=reference))
     wanted = _Expectations(expected, spec, actual, match_ids)
     disconnected: list[PaneAction] = []
     resume: list[PaneAction] = []

@@ -1,4 +1,4 @@
-"""The HTTP endpoint: ``/metrics`` (Prometheus text), ``/healthz`` and ``/status`` (JSON).
+"""The HTTP endpoint: ``/metrics`` (prometheus_client), ``/healthz`` and ``/status`` (JSON).
 
 A plain class on :class:`http.server.ThreadingHTTPServer`; the application wraps it in an actor
 (:mod:`yesman_recovery.actors.endpoint`). One thread runs the accept loop and each connection
@@ -7,7 +7,7 @@ nothing it serves changes the daemon's state.
 
 No client can starve the daemon through it (properties any replacement must keep):
 
-- **bounded connections**: at most ``max_connections`` are open (64, fewer under a low open-file
+- **bounded connections**: at most ``max_connections`` are open (256, an eighth of a lower open-file
   limit); past that the oldest idle one is dropped, a busy one never
   (:mod:`yesman_recovery.actors.connections`), so descriptors stay free for recovery;
 - **read timeout**: a connection that sends nothing for ``read_timeout`` seconds (10) is closed;
@@ -38,9 +38,10 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
-from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from yesman_recovery.actors.connections import ConnectionSlots, default_limit
+from yesman_recovery.actors.exposition import render_metrics
 from yesman_recovery.errors import EndpointError
 
 logger = logging.getLogger(__name__)
@@ -341,12 +342,15 @@ class _StatusHandler(BaseHTTPRequestHandler):
         self.server_endpoint.slots.mark_idle(self.connection)
 
     def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         if path == "/metrics":
-            # The classic text format (0.0.4), which every Prometheus version scrapes; it is
-            # also what prometheus_client serves when the scraper sends no Accept header.
-            body = generate_latest(self.server_endpoint.registry)
-            self._send(200, CONTENT_TYPE_PLAIN_0_0_4, body)
+            body, headers = render_metrics(
+                self.server_endpoint.registry,
+                accept=self.headers.get("Accept", ""),
+                accept_encoding=self.headers.get("Accept-Encoding", ""),
+                query=query,
+            )
+            self._send(200, headers["Content-Type"], body, headers)
         elif path == "/healthz":
             ok = self._healthy()
             failing = self._critical_failures() if ok else []
@@ -390,9 +394,14 @@ class _StatusHandler(BaseHTTPRequestHandler):
             return
         self._send(200, "application/json", body)
 
-    def _send(self, code: int, content_type: str, body: bytes) -> None:
+    def _send(
+        self, code: int, content_type: str, body: bytes, extra: dict[str, str] | None = None
+    ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
+        for name, value in (extra or {}).items():
+            if name != "Content-Type":
+                self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()

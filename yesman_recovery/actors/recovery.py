@@ -25,6 +25,7 @@ from yesman_recovery.labels import Action
 from yesman_recovery.processes import SIGCONT, SIGKILL
 from yesman_recovery.tmux.records import PaneSnapshot, ServerSnapshot, SessionSnapshot
 from yesman_recovery.tmux.restore import (
+    PROGRAM_HOLD,
     execute_plan,
     hold_pane,
     observe_until,
@@ -50,6 +51,14 @@ def snapshot_of(ctx: SessionContext, settings: SessionSettings) -> ServerSnapsho
     """A fresh snapshot of the server, with this session's scrollback when it keeps some."""
     lines = settings.scrollback
     return ctx.client.snapshot(scrollback={settings.name: lines} if lines else None)
+
+
+def create(
+    ctx: SessionContext, settings: SessionSettings, spec: SessionSnapshot
+) -> tuple[bool, str]:
+    """Build a declared session that does not exist yet from its spec: (validated, why not)."""
+    result = restore_session(ctx.client, spec, settings.policy, clock=ctx.clock, sleep=ctx.sleep)
+    return result.ok, "; ".join(result.differences)
 
 
 def act(
@@ -81,7 +90,7 @@ def act(
     if actual is None:
         return ACTIONS[kind], False, "the session vanished during the recovery"
     if kind is FailureKind.CORRUPTED:
-        reference = checkpoints.expected if checkpoints.unvalidated else spec
+        reference = checkpoints.expected if checkpoints.unvalidated else problem.reference or spec
         assert reference is not None
         execute_plan(client, plan_repair(reference, actual, settings.policy))
         after = snapshot_of(ctx, settings).session(settings.name)
@@ -105,6 +114,7 @@ def act(
         SETTLE,
         clock=ctx.clock,
         sleep=ctx.sleep,
+        hold=PROGRAM_HOLD,
     )
     return Action.RESPAWN, not problems, "; ".join(problems)
 

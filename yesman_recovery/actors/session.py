@@ -19,8 +19,9 @@ session with neither a checkpoint nor a spec *waits* for the session to appear.
 Recoveries are bounded per failure kind by a restart intensity (``program_max_restarts`` in
 ``program_max_seconds``), kept outside the actor so a crash of the actor does not reset it. Over
 it, the session is ``failed`` for that kind, with the reason in the audit trail: that kind is
-left alone until the window has passed, while other kinds (a server crash, say) are still
-recovered.
+left alone until it is re-armed after a backoff that doubles with each give-up
+(:mod:`.limits`), while other kinds (a server crash, say) are still recovered. ``sessions list``
+shows when the next attempt is.
 
 The decisions are pure parts (:mod:`.checkpointing`, :mod:`.stops`, :mod:`.limits`,
 :mod:`.diagnosis`); this actor receives, asks them, and acts through its
@@ -45,9 +46,10 @@ from yesman_recovery.actors.context import (
     SessionState,
 )
 from yesman_recovery.actors.diagnosis import Diagnosis, FailureKind, diagnose, pane_map
-from yesman_recovery.actors.limits import RecoveryLimits
-from yesman_recovery.actors.recovery import ACTIONS, SETTLE, act, snapshot_of
+from yesman_recovery.actors.limits import RecoveryLimits, format_delay
+from yesman_recovery.actors.recovery import ACTIONS, SETTLE, act, create, snapshot_of
 from yesman_recovery.actors.stops import StopTracker
+from yesman_recovery.actors.windows import WindowIds
 from yesman_recovery.errors import RecoveryError, SpecError, StoreError, TmuxServerGone
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.supervisors.actor import SupervisedActor
@@ -94,9 +96,12 @@ class SessionActor(SupervisedActor):
             settings.program_max_restarts,
             settings.program_max_seconds,
             context.intensities,
+            backoff=settings.give_up_backoff,
+            history=context.give_ups,
         )
         self._acted_at = float("-inf")  # monotonic time our last recovery action finished
         self._recheck_pending = False  # True iff a _Recheck is scheduled
+        self._window_ids = WindowIds()  # live ids of the spec's windows, on the current server
         self._was_paused = False  # True iff paused by hand since the last observation acted on
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -145,13 +150,20 @@ class SessionActor(SupervisedActor):
 
     def describe(self) -> dict[str, Any]:
         """This session's state for ``/status`` and ``sessions list``."""
+        detail = self.detail
+        retry_in = None
+        next_attempt = self._limits.next_attempt()
+        if self.state is SessionState.FAILED and next_attempt is not None:
+            retry_in = max(0.0, next_attempt - self._ctx.clock.monotonic())
+            detail = f"{detail}; next attempt in {format_delay(retry_in)}"
         return {
             "name": self.settings.name,
             "mode": self.settings.mode.value,
             "state": self.state.value,
-            "detail": self.detail,
+            "detail": detail,
             "recoveries": self.recoveries,
             "checkpointed": self._checkpoints.expected is not None,
+            "retry_in": retry_in,
         }
 
     # --- session control (``yesman-recovery sessions reset|restore``) ----------------------
@@ -212,8 +224,7 @@ class SessionActor(SupervisedActor):
             return
         for kind in self._limits.rearm(obs.at):
             self._audit(
-                AuditKind.RECOVERY, kind, "restart intensity window passed", Action.REARM,
-                Outcome.SUCCESS,
+                AuditKind.RECOVERY, kind, "give-up backoff passed", Action.REARM, Outcome.SUCCESS,
             )  # fmt: skip
         snapshot = obs.snapshot
         actual = snapshot.session(self.settings.name) if snapshot is not None else None
@@ -250,6 +261,7 @@ class SessionActor(SupervisedActor):
             resumed_for=self._stops.resumed_for(now),
             frozen_grace=self.settings.frozen_grace,
             match_ids=snapshot.pid is not None and snapshot.pid == self._checkpoints.server_pid,
+            window_ids=self._window_ids.on_server(snapshot.pid),
         )
         return found
 
@@ -265,6 +277,11 @@ class SessionActor(SupervisedActor):
         if self._checkpoints.expected is None and self._spec is None:
             if not self._limits.failed:
                 self._set(SessionState.WAITING, "not on the tmux server; nothing to build it from")
+            return
+        if self._checkpoints.expected is None and self.settings.declared:
+            # Never seen healthy, so never checkpointed: built for the first time, not a crash.
+            if not self._limits.gave_up(FailureKind.CRASHED):
+                self._create()
             return
         if obs.kind is ObservationKind.GONE and server_pid is not None:
             # A server that was just killed may still be exiting; a new-session on its socket
@@ -287,9 +304,10 @@ class SessionActor(SupervisedActor):
             return
         reason = self._limits.over(problem, detected)
         if reason is not None:
-            self._fail(kind, reason)
+            after = self._fail(kind, reason, detected)
             metrics.recoveries.labels(kind.value, Outcome.FAILED).inc()
-            self._audit(AuditKind.RECOVERY, kind, problem.detail, Action.GIVE_UP, Outcome.FAILED)
+            detail = problem.detail + after
+            self._audit(AuditKind.RECOVERY, kind, detail, Action.GIVE_UP, Outcome.FAILED)
             return
         self._set(SessionState.RECOVERING, f"{kind.value}: {problem.detail}")
         record = recovery_log.begin(
@@ -322,6 +340,36 @@ class SessionActor(SupervisedActor):
             self._ctx.store, record, self.settings.name, kind.value,
             detail=detail, action=action, outcome=outcome, duration=duration,
         )  # fmt: skip
+
+    def _create(self) -> None:
+        """Build the declared session from its spec; audited and counted as ``created``."""
+        assert self._spec is not None
+        clock = self._ctx.clock
+        started = clock.monotonic()
+        problem = Diagnosis(FailureKind.CRASHED, "could not be created from its spec")
+        reason = self._limits.over(problem, started)  # a spec that never builds gives up
+        if reason is not None:
+            after = self._fail(FailureKind.CRASHED, reason, started)
+            self._audit(
+                AuditKind.SESSION, "created", reason + after, Action.GIVE_UP, Outcome.FAILED
+            )
+            return
+        self._set(SessionState.RECOVERING, "creating it from its spec")
+        try:
+            ok, why = create(self._ctx, self.settings, self._spec)
+        except Exception as exc:  # a failed creation, not a crash of the actor
+            logger.exception("session %r: creation raised", self.settings.name)
+            ok, why = False, f"{type(exc).__name__}: {exc}"
+        self._acted_at = clock.monotonic()
+        outcome = Outcome.SUCCESS if ok else Outcome.FAILED
+        self._ctx.metrics.sessions_created.labels(outcome).inc()
+        if ok:
+            self._set(SessionState.HEALTHY, "")
+        else:
+            self.detail = f"created: {why}"
+        detail = "from its spec" + (f" ({why})" if why else "")
+        duration = self._acted_at - started
+        self._audit(AuditKind.SESSION, "created", detail, Action.CREATE, outcome, duration=duration)
 
     def _resume(self, problem: Diagnosis) -> None:
         """First step for a stopped program: SIGCONT its process group."""
@@ -392,10 +440,13 @@ class SessionActor(SupervisedActor):
             return
         self._checkpoints.written(due, now)
 
-    def _fail(self, kind: FailureKind, reason: str) -> None:
-        self._limits.give_up(kind, reason)
+    def _fail(self, kind: FailureKind, reason: str, now: float | None = None) -> str:
+        """Give up on ``kind``; returns ``"; next attempt in …"`` (empty: none planned)."""
+        delay = self._limits.give_up(kind, reason, now)
         self._set(SessionState.FAILED, self._limits.reasons())
-        logger.error("session %r failed: %s", self.settings.name, reason)
+        after = "" if delay is None else f"; next attempt in {format_delay(delay)}"
+        logger.error("session %r failed: %s%s", self.settings.name, reason, after)
+        return after
 
     def _release(self) -> None:
         self._set(SessionState.RELEASED, "closed while the tmux server kept running")

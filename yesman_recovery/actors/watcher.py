@@ -1,7 +1,8 @@
 """``TmuxWatcher``: one look at the whole tmux server per tick, and exit events in between.
 
 Every ``poll_interval`` (a scheduler tick) the watcher takes one snapshot of the server — one
-tmux process, whatever the number of sessions — and sends it to every ``SessionActor``. Between
+tmux process, whatever the number of sessions — and sends it to every ``SessionActor``; every
+``scrollback_interval`` that snapshot also holds the history of the sessions that keep it. Between
 ticks, pidfds on the server and on every watched pane's program turn "the server died" and "the
 agent exited" into a snapshot ~10 ms later (:class:`~yesman_recovery.actors.pidwatch.ExitWatcher`).
 
@@ -76,6 +77,7 @@ class WatchSettings:
     allow_kill_server: bool = False
     frozen_grace: float = DEFAULT_FROZEN_GRACE
     scrollback: tuple[tuple[str, int], ...] = ()
+    scrollback_interval: float = 30.0
 
     def adopts(self, name: str) -> bool:
         """True iff the session ``name`` is adopted: undeclared and matching ``adopt``."""
@@ -119,6 +121,7 @@ class TmuxWatcher(SupervisedActor):
             grace=settings.frozen_grace,
         )
         self._exit_poll_pending = False  # True iff an exit-triggered poll is scheduled
+        self._scrollback_at = float("-inf")  # monotonic time of the last scrollback capture
         self.polls = 0  # observations taken by this incarnation (read by the benchmark)
 
     def on_start(self) -> None:
@@ -170,8 +173,17 @@ class TmuxWatcher(SupervisedActor):
 
     def _observe(self, onset: float | None) -> Observation:
         now = self._ctx.clock.monotonic()
+        # History is captured every `scrollback_interval`, not every poll: 2,000 lines of 50
+        # panes is ~1 MB of text for tmux to print and us to read.
+        scrollback = None
+        if (
+            self.settings.scrollback
+            and now - self._scrollback_at >= self.settings.scrollback_interval
+        ):
+            scrollback = dict(self.settings.scrollback)
+            self._scrollback_at = now
         try:
-            snap = self._ctx.client.snapshot(scrollback=dict(self.settings.scrollback))
+            snap = self._ctx.client.snapshot(scrollback=scrollback)
         except TmuxServerGone as exc:
             self._server.gone(now)
             return Observation(ObservationKind.GONE, None, now, onset, str(exc))

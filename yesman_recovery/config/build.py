@@ -7,6 +7,7 @@ same server with the same timeout and restart the same programs. Not imported by
 
 from __future__ import annotations
 
+from yesman_recovery.actors.limits import GiveUpBackoff
 from yesman_recovery.config.model import Config
 from yesman_recovery.tmux.client import TmuxClient
 from yesman_recovery.tmux.policy import ProgramPolicy
@@ -46,3 +47,9 @@ def frozen_grace(config: Config, session: str | None = None) -> float:
     if declared is not None and declared.frozen_grace is not None:
         return declared.frozen_grace
     return config.tmux.frozen_grace
+
+
+def give_up_backoff(config: Config) -> GiveUpBackoff:
+    """The re-arm backoff of a failure kind given up on (``[tmux] give_up_*``)."""
+    tmux = config.tmux
+    return GiveUpBackoff(tmux.give_up_backoff, tmux.give_up_backoff_max, tmux.give_up_reset)

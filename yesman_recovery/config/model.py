@@ -117,6 +117,13 @@ class TmuxConfig:
     frozen_grace: float = DEFAULT_FROZEN_GRACE
     program_max_restarts: int = 3
     program_max_seconds: float = 60.0
+    scrollback_interval: float = 30.0
+    """Seconds between two captures of the sessions' scrollback (``[[sessions]] scrollback``)."""
+    give_up_backoff: float = 60.0
+    """Seconds before a failure kind given up on is re-armed; doubles with each give-up …"""
+    give_up_backoff_max: float = 3600.0
+    """… up to this; ``give_up_reset`` seconds without a give-up after a re-arm start over."""
+    give_up_reset: float = 600.0
 
     def adopts(self, session_name: str) -> bool:
         """Whether an undeclared session with this name is watched."""

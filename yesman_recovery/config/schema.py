@@ -123,6 +123,10 @@ class _TmuxTable(_Table):
     frozen_grace: Annotated[float, v.checked(v.nonneg_duration)] = DEFAULT_FROZEN_GRACE
     program_max_restarts: Count = 3
     program_max_seconds: PositiveDuration = 60.0
+    scrollback_interval: PositiveDuration = 30.0
+    give_up_backoff: PositiveDuration = 60.0
+    give_up_backoff_max: PositiveDuration = 3600.0
+    give_up_reset: PositiveDuration = 600.0
 
     @model_validator(mode="after")
     def _one_socket(self) -> _TmuxTable:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pykka
 
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
+from yesman_recovery.errors import SupervisorError
 from yesman_recovery.health.check import CheckSpec
 from yesman_recovery.health.policy import CheckState, Suppression
 from yesman_recovery.labels import AuditKind
@@ -108,6 +109,25 @@ class HealthChecks:
             raise RuntimeError("the health supervisor is not running; start the tree first")
         self.declare(spec)
         sup.proxy().start_child(child_of(spec, self)).get(timeout=timeout)
+
+    def remove(self, name: str, timeout: float = ASK_TIMEOUT) -> None:
+        """Stop check ``name``'s actor and forget the check (its state and view); a no-op for
+        a name that is not known."""
+        sup = self._supervisor
+        if sup is not None:
+            proxy = sup.proxy()
+            with contextlib.suppress(SupervisorError, pykka.ActorDeadError):
+                proxy.terminate_child(name).get(timeout=timeout)
+                proxy.delete_child(name).get(timeout=timeout)
+        with self._lock:
+            self._specs.pop(name, None)
+            self._views.pop(name, None)
+            self._states.pop(name, None)
+
+    def specs(self) -> list[CheckSpec]:
+        """Every known check, in registration order (what a restarted supervisor starts)."""
+        with self._lock:
+            return list(self._specs.values())
 
     def names(self) -> list[str]:
         with self._lock:

@@ -20,6 +20,9 @@ class HealthSupervisor(Supervisor):
     """The ``health`` supervisor; publishes its ref to :class:`HealthChecks` while it runs."""
 
     def __init__(self, checks: HealthChecks, **kwargs: Any) -> None:
+        # The checks known now, not those of the first start: a reload may have added or
+        # removed some since, and a restart of this supervisor starts what is configured.
+        kwargs["children"] = [check_child(s, checks) for s in checks.specs()]
         super().__init__(**kwargs)
         self._checks = checks
 

@@ -8,7 +8,15 @@ transaction or checkpoint id. Embedding never touches the host's global registry
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 from yesman_recovery.version import __version__
 
@@ -33,8 +41,15 @@ class RecoveryMetrics:
     """The metric objects, as attributes, registered on :attr:`registry`."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
+        # auto_describe: collectors without describe() (process, platform) are asked their
+        # names at registration, so `/metrics?name[]=process_open_fds` finds them.
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         reg = self.registry
+        if registry is None:
+            # process_* (CPU, memory, descriptors) and python_info, on our registry only: a host
+            # that passes its own registry usually has them already (the global one does).
+            ProcessCollector(registry=reg)
+            PlatformCollector(registry=reg)
 
         # --- build / supervision ---------------------------------------------------------
         self.build_info = Info(f"{PREFIX}_build", "Version of yesman-recovery.", registry=reg)
@@ -119,6 +134,12 @@ class RecoveryMetrics:
             "Time from a failure's onset (where known) to its detection.",
             ["kind"],
             buckets=DETECTION_BUCKETS,
+            registry=reg,
+        )
+        self.sessions_created = Counter(
+            f"{PREFIX}_sessions_created",
+            "Declared sessions built from their spec because they did not exist yet, by outcome.",
+            ["outcome"],
             registry=reg,
         )
         self.sessions = Gauge(

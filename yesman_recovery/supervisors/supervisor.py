@@ -25,6 +25,7 @@ from typing import Any
 
 from yesman_recovery.errors import RestartIntensityExceeded, StartError, SupervisorError
 from yesman_recovery.metrics.definitions import RecoveryMetrics, default_metrics
+from yesman_recovery.metrics.series import prime_supervisor
 from yesman_recovery.supervisors.actor import (
     ChildExited,
     ChildRef,
@@ -142,6 +143,7 @@ class Supervisor(SupervisedActor):
         self._scheduler = scheduler if scheduler is not None else default_scheduler()
         self._metrics = metrics if metrics is not None else default_metrics()
         self._rng = rng or random.Random()
+        self._primed: set[str] = set()  # child ids whose metric series exist (actor thread)
 
     @property
     def name(self) -> str:
@@ -504,6 +506,12 @@ class Supervisor(SupervisedActor):
         return child
 
     def _publish(self) -> None:
+        # Each child's restart counters exist at 0 from its first publish, so increase()
+        # sees its first restart; primed once per child id.
+        fresh = [c.spec.id for c in self._children if c.spec.id not in self._primed]
+        if fresh or not self._primed:
+            prime_supervisor(self._metrics, self.name, fresh)
+            self._primed.update(fresh)
         # One pass over the children (a dynamic supervisor may hold hundreds), then one set
         # per state.
         counts = Counter(c.state for c in self._children)

@@ -13,6 +13,12 @@ own exit or Ctrl-C. The argv started is kept in the pane option ``@yr_argv``. A 
 program (a build, a deploy, any one-shot command) is never run again: after a crash its command
 line is typed at the prompt without Enter.
 
+Scrollback: a pane saved with its history (a session's ``scrollback`` lines) starts with a
+command that prints that text from a private file (``cat``; the text is data, never evaluated),
+removes the file and ``exec``s the login shell, as tmux-resurrect restores pane contents; the
+files are written by :func:`~yesman_recovery.tmux.restore.execute_plan`, from
+:attr:`RestorePlan.replays`, just before the plan runs.
+
 Spec panes with ``shell_command`` lines get a shell and the lines are typed into it, as
 ``tmuxp load`` does; the last line is replaced by the policy's command when it is a simple
 command the policy brings back (so Claude Code resumes).
@@ -56,7 +62,12 @@ class PlannedProgram:
 
 @dataclass(frozen=True)
 class PaneStart:
-    """What to do in a pane a repair creates, once its id is known (second invocation)."""
+    """What to do in a pane a repair creates, once its id is known (second invocation).
+
+    ``typed`` lines (a spec's ``shell_command``) are typed as they are, the last one being the
+    launch line of ``argv`` when there is one; else ``argv`` is launched. Either way ``argv`` is
+    recorded as the program the daemon started in that pane (``@yr_argv``).
+    """
 
     cwd: str
     argv: tuple[str, ...] | None
@@ -77,6 +88,20 @@ class RestorePlan:
     programs: tuple[PlannedProgram, ...] = ()
     pane_starts: tuple[PaneStart, ...] = ()
     finish: tuple[Command, ...] = ()
+    replays: tuple[tuple[str, str], ...] = ()
+    """(file, text) of each pane's saved scrollback, written before ``commands`` run."""
+
+
+LOGIN_SHELL = 'exec "${SHELL:-/bin/sh}" -l'
+"""The login shell tmux gives new panes (``SHELL`` is tmux's ``default-shell`` in a pane), as a
+pane command: what a dead pane is respawned with, and what follows a replayed scrollback."""
+
+
+def replay_command(path: str) -> str:
+    """The pane command that prints the text saved in ``path``, removes it, then runs the login
+    shell: the text goes to the terminal as it is, nothing in it is run."""
+    quoted = shlex.quote(path)
+    return f"cat -- {quoted}; rm -f -- {quoted}; {LOGIN_SHELL}"
 
 
 def _cwd(pane: PaneSnapshot) -> str:
@@ -107,6 +132,14 @@ def type_lines(target: Sequence[str], lines: Sequence[str], enter: bool = True) 
     return cmds
 
 
+def start_commands(target: Sequence[str], start: PaneStart) -> list[Command]:
+    """Commands that do ``start`` in the pane ``target`` (see :class:`PaneStart`)."""
+    if start.typed:
+        options = [] if start.argv is None else _program_options(target, start.argv)
+        return [*options, *type_lines(target, start.typed)]
+    return [] if start.argv is None else launch_commands(target, start.argv)
+
+
 def launch_commands(target: Sequence[str], argv: Sequence[str]) -> list[Command]:
     """Commands that start ``argv`` at the prompt of the shell in ``target`` and record it."""
     return [*_program_options(target, argv), *type_lines(target, [launch_line(argv)])]
@@ -131,8 +164,29 @@ def _pane_commands(
     return [create], None
 
 
-def plan_restore(session: SessionSnapshot, policy: ProgramPolicy) -> RestorePlan:
+class _Replays:
+    """The pane commands that replay saved scrollback, and the files they read."""
+
+    def __init__(self, directory: str | None) -> None:
+        self.directory = directory
+        self.files: list[tuple[str, str]] = []
+
+    def __call__(self, wpos: int, ppos: int, pane: PaneSnapshot) -> Command:
+        """The end of the command creating ``pane``: its replay command, if it has text."""
+        if self.directory is None or not pane.scrollback:
+            return ()
+        path = os.path.join(self.directory, f"{wpos}.{ppos}")
+        self.files.append((path, pane.scrollback))
+        return ("--", replay_command(path))
+
+
+def plan_restore(
+    session: SessionSnapshot, policy: ProgramPolicy, *, replay_dir: str | None = None
+) -> RestorePlan:
     """Plan the one tmux invocation that rebuilds ``session`` on a server that lacks it.
+
+    With ``replay_dir`` (a private directory), each pane with saved scrollback shows it before
+    its shell starts (files in that directory, see :attr:`RestorePlan.replays`).
 
     Every command targets ``=<name>:`` (the session's current window and its active pane):
     ``new-window`` and ``split-window`` make what they create current, so no command depends
@@ -146,6 +200,7 @@ def plan_restore(session: SessionSnapshot, policy: ProgramPolicy) -> RestorePlan
     at: Command = ("-t", here)
     cmds: list[Command] = []
     programs: list[PlannedProgram] = []
+    replay = _Replays(replay_dir)
     windows = [w for w in session.windows if w.panes]
     for wpos, window in enumerate(windows):
         first = window.panes[0]
@@ -156,10 +211,10 @@ def plan_restore(session: SessionSnapshot, policy: ProgramPolicy) -> RestorePlan
                 create += ("-x", str(session.width), "-y", str(session.height))
             for key, value in session.environment:
                 create += ("-e", f"{key}={value}")
-            create += (*name, "-c", literal(_cwd(first)))
         else:
             where = here if window.index is None else f"{here}{window.index}"
-            create = ("new-window", "-t", where, *name, "-c", literal(_cwd(first)))
+            create = ("new-window", "-t", where)
+        create += (*name, "-c", literal(_cwd(first)), *replay(wpos, 0, first))
         first_cmds, argv = _pane_commands(create, first, policy, at)
         cmds += first_cmds[:1]
         if wpos == 0 and window.index is not None:
@@ -171,7 +226,7 @@ def plan_restore(session: SessionSnapshot, policy: ProgramPolicy) -> RestorePlan
         if argv:
             programs.append(PlannedProgram(wpos, 0, argv))
         for ppos, pane in enumerate(window.panes[1:], start=1):
-            split = ("split-window", *at, "-c", literal(_cwd(pane)))
+            split = ("split-window", *at, "-c", literal(_cwd(pane)), *replay(wpos, ppos, pane))
             pane_cmds, argv = _pane_commands(split, pane, policy, at)
             cmds += pane_cmds
             if argv:
@@ -192,7 +247,7 @@ def plan_restore(session: SessionSnapshot, policy: ProgramPolicy) -> RestorePlan
         cmds.append(("select-window", "-t", here + "^"))
         if windows.index(active_w):
             cmds.append(("select-window", "-t", f"{here}+{windows.index(active_w)}"))
-    return RestorePlan(session.name, tuple(cmds), tuple(programs))
+    return RestorePlan(session.name, tuple(cmds), tuple(programs), replays=tuple(replay.files))
 
 
 def plan_repair(
@@ -279,6 +334,7 @@ def _layout_commands(at: Command, layout: str | None, panes: int) -> list[Comman
 
 def _start(pane: PaneSnapshot, policy: ProgramPolicy) -> PaneStart:
     argv = policy.command_for(pane)
+    program = None if argv is None else tuple(argv)
     if pane.shell_commands:
-        return PaneStart(_cwd(pane), None, tuple(_typed(pane, argv)))
-    return PaneStart(_cwd(pane), None if argv is None else tuple(argv))  # in a fresh shell
+        return PaneStart(_cwd(pane), program, tuple(_typed(pane, argv)))
+    return PaneStart(_cwd(pane), program)  # in a fresh shell

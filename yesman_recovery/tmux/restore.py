@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
@@ -19,6 +23,7 @@ from yesman_recovery.errors import TmuxError
 from yesman_recovery.tmux.client import literal
 from yesman_recovery.tmux.compare import compare
 from yesman_recovery.tmux.plan import (
+    LOGIN_SHELL,
     Command,
     PaneStart,
     PlannedProgram,
@@ -26,7 +31,7 @@ from yesman_recovery.tmux.plan import (
     launch_commands,
     plan_repair,
     plan_restore,
-    type_lines,
+    start_commands,
 )
 from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.programs import launched_program
@@ -66,9 +71,20 @@ def execute_plan(client: ChainRunner, plan: RestorePlan) -> None:
     """Run a plan: one tmux invocation, two for a repair that creates panes.
 
     Raises ``TmuxError`` (tmux refused a command; what ran before it stays), ``TmuxTimeout``
-    or ``TmuxServerGone``.
+    or ``TmuxServerGone``. A plan's scrollback files are written first (mode 0600); those of
+    panes that never started are removed when the plan fails.
     """
-    out = client.run_chain(plan.commands)
+    for path, text in plan.replays:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(text)
+    try:
+        out = client.run_chain(plan.commands)
+    except BaseException:
+        for path, _ in plan.replays:
+            with suppress(OSError):
+                os.unlink(path)
+        raise
     if not plan.pane_starts and not plan.finish:
         return
     ids = [line.strip() for line in out.splitlines() if line.strip().startswith("%")]
@@ -79,15 +95,8 @@ def execute_plan(client: ChainRunner, plan: RestorePlan) -> None:
         )
     second: list[Command] = []
     for pane_id, start in zip(ids, plan.pane_starts, strict=True):
-        if start.argv is not None:
-            second += launch_commands(("-t", pane_id), start.argv)
-        second += type_lines(("-t", pane_id), start.typed)
+        second += start_commands(("-t", pane_id), start)
     client.run_chain([*second, *plan.finish])
-
-
-LOGIN_SHELL = 'exec "${SHELL:-/bin/sh}" -l'
-"""What a dead pane is respawned with: the login shell tmux gives new panes (``SHELL`` is tmux's
-``default-shell`` in a pane), not the command the pane was first created with."""
 
 
 def respawn_pane(
@@ -142,29 +151,60 @@ def restore_session(
 ) -> RestoreResult:
     """Restore ``session``, observe it again and compare.
 
-    ``ok`` only when the structure matches (:func:`compare`) and every started program runs;
-    observation is retried for up to ``settle`` seconds (on ``clock``, pausing with ``sleep``)
-    while programs start. tmux errors propagate (a session of that name already existing is a
-    ``TmuxError``).
+    ``ok`` only when the structure matches (:func:`compare`) and every started program runs,
+    still :data:`PROGRAM_HOLD` seconds after it was first seen; observation is retried for up
+    to ``settle`` seconds (on ``clock``, pausing with ``sleep``) while programs start. tmux
+    errors propagate (a session of that name already existing is a ``TmuxError``).
     """
     started = clock.monotonic()
-    plan = plan_restore(session, policy)
-    execute_plan(client, plan)
-    actual, diffs = observe_until(
-        client,
-        session.name,
-        lambda seen: _differences(session, seen, plan),
-        settle,
-        clock=clock,
-        sleep=sleep,
+    replay_dir = (
+        tempfile.mkdtemp(prefix="yr-scrollback-")
+        if any(p.scrollback for p in session.panes())
+        else None
     )
+    try:
+        plan = plan_restore(session, policy, replay_dir=replay_dir)
+        execute_plan(client, plan)
+        actual, diffs = observe_until(
+            client,
+            session.name,
+            lambda seen: _differences(session, seen, plan),
+            settle,
+            clock=clock,
+            sleep=sleep,
+            hold=PROGRAM_HOLD if plan.programs else 0.0,
+        )
+    finally:
+        if replay_dir is not None:
+            # Each pane removes its file once shown; what is left was never shown.
+            _remove_later(replay_dir, REPLAY_KEEP)
     ok = not diffs
     logger.info("restored session %r: ok=%s %s", session.name, ok, diffs)
     return RestoreResult(ok, diffs, clock.monotonic() - started, actual)
 
 
+REPLAY_KEEP = 30.0
+"""Seconds a restore's unread scrollback files are kept for panes that start late."""
+
+
+def _remove_later(path: str, after: float) -> None:
+    """Remove the directory ``path`` now if empty, else ``after`` seconds from now (a pane may
+    still be about to read its file)."""
+    with suppress(OSError):
+        os.rmdir(path)
+        return
+    timer = threading.Timer(after, shutil.rmtree, (path,), {"ignore_errors": True})
+    timer.daemon = True
+    timer.start()
+
+
 OBSERVE_PAUSE = 0.02
 """Seconds between two looks while a restored or respawned session settles."""
+
+
+PROGRAM_HOLD = 0.3
+"""Seconds a started program must still run, after it was first seen, to count as started: one
+that ends at once (a port in use, a missing variable) is a failed start, not a validated one."""
 
 
 def observe_until(
@@ -175,20 +215,33 @@ def observe_until(
     *,
     clock: Clock = SYSTEM_CLOCK,
     sleep: Callable[[float], None] = time.sleep,
+    hold: float = 0.0,
 ) -> tuple[SessionSnapshot | None, list[str]]:
     """Observe session ``name`` until ``problems`` finds none, for at most ``settle`` seconds.
 
     Programs take a moment to start after a restore or a respawn; returns the last observation
-    and what was still wrong with it (empty: validated). Time is ``clock``'s; between looks it
-    calls ``sleep`` (a test's may advance a manual clock).
+    and what was still wrong with it (empty: validated). With ``hold``, a first look without
+    problems is confirmed by another ``hold`` seconds later (the deadline is then at least that
+    far). Time is ``clock``'s; between looks it calls ``sleep`` (a test's may advance a manual
+    clock).
     """
     deadline = clock.monotonic() + settle
+    clean_at: float | None = None
     while True:
         actual = client.snapshot().session(name)
         found = problems(actual)
-        if not found or clock.monotonic() >= deadline:
+        now = clock.monotonic()
+        if found:
+            clean_at = None
+        elif hold <= 0 or (clean_at is not None and now - clean_at >= hold):
             return actual, found
-        sleep(OBSERVE_PAUSE)
+        elif clean_at is None:
+            clean_at = now
+            deadline = max(deadline, now + hold)
+        if found and now >= deadline:
+            return actual, found
+        # While a clean look waits for its confirmation, one more look at the end of the hold.
+        sleep(OBSERVE_PAUSE if clean_at is None else max(OBSERVE_PAUSE, clean_at + hold - now))
 
 
 def _differences(

@@ -287,22 +287,41 @@ def _int(text: str) -> int | None:
 def _with_scrollback(
     client: ChainRunner, sessions: tuple[SessionSnapshot, ...], lines: Mapping[str, int]
 ) -> tuple[SessionSnapshot, ...]:
+    """``sessions`` with the history of each pane of the sessions in ``lines``, one tmux call.
+
+    Each capture is preceded by a random marker line naming the capture by its position: the
+    text ``display-message -p`` prints goes through strftime and format expansion, so neither a
+    pane id (``%8``) nor anything else holding ``%`` or ``#`` may be in it. The captured text is
+    data: ``%``, ``#{}`` and non-ASCII in a pane come back unchanged. Trailing blank lines (the
+    unused rows of the screen) are dropped.
+    """
     marker = "yr-scrollback-" + secrets.token_hex(8)
     commands: list[tuple[str, ...]] = []
+    pane_ids: list[str] = []
     for s in sessions:
         if s.name in lines:
             for p in s.panes():
-                commands.append(("display-message", "-p", f"{marker} {p.pane_id}"))
+                commands.append(("display-message", "-p", f"{marker} {len(pane_ids)}"))
                 commands.append(
                     ("capture-pane", "-p", "-J", "-S", f"-{lines[s.name]}", "-t", p.pane_id)
                 )
+                pane_ids.append(p.pane_id)
     if not commands:
         return sessions
     captured: dict[str, str] = {}
     for chunk in client.run_chain(commands).split(marker + " ")[1:]:
-        pane_id, _, text = chunk.partition("\n")
-        captured[pane_id] = text
+        number, _, text = chunk.partition("\n")
+        with suppress(ValueError, IndexError):
+            captured[pane_ids[int(number)]] = _trim(text)
     return tuple(_replace_scrollback(s, captured) for s in sessions)
+
+
+def _trim(text: str) -> str:
+    """``text`` without its trailing blank lines, ending in one newline (empty stays empty)."""
+    lines = text.split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def _replace_scrollback(s: SessionSnapshot, captured: Mapping[str, str]) -> SessionSnapshot:

@@ -253,6 +253,33 @@ class Lab:
             found.append(name + mark.get(status, ""))
         return tuple(sorted(found))
 
+    def _pane_rows(self, session: str) -> list[tuple[str, str, int, str]]:
+        fmt = "#{window_index}\t#{pane_index}\t#{pane_pid}\t#{@yr_argv}"
+        out = self.tmux("list-panes", "-s", "-t", f"={session}", "-F", fmt)
+        rows = []
+        for line in out.stdout.splitlines():
+            widx, pidx, pane_pid, argv = line.split("\t")
+            rows.append((widx, pidx, int(pane_pid), argv))
+        return rows
+
+    def _pane_holding(self, session: str, pid: int) -> tuple[str, str, int, str] | None:
+        for row in self._pane_rows(session):
+            with contextlib.suppress(psutil.Error):
+                if pid in {p.pid for p in psutil.Process(row[2]).children(recursive=True)}:
+                    return row
+        return None
+
+    def launched_by_daemon(self, session: str, pid: int) -> bool:
+        """True iff the daemon started the program ``pid`` (its pane records ``@yr_argv``)."""
+        row = self._pane_holding(session, pid)
+        return bool(row and row[3])
+
+    def pane_index_of(self, session: str, pid: int) -> tuple[int, int]:
+        """(window index, pane index) of the pane running ``pid``."""
+        row = self._pane_holding(session, pid)
+        assert row is not None, f"no pane of {session} runs pid {pid}"
+        return int(row[0]), int(row[1])
+
     def pane_program_pid(self, session: str, name: str) -> list[int]:
         out = self.tmux("list-panes", "-s", "-t", f"={session}", "-F", "#{pane_pid}")
         pids: list[int] = []
@@ -482,6 +509,20 @@ def newest_with(lab: Lab, session: str, marker: str) -> tuple[str, bytes] | None
         return info[0].id, stored_bytes(info[0].id, record.state, record.metadata)
 
 
+def without_program(state: State, session: str, where: tuple[int, int], name: str) -> State:
+    """``state`` with one ``name`` fewer running in the pane at ``where`` of ``session``."""
+    windows = []
+    for window in state[session]:
+        panes = []
+        for pane in window[3]:
+            programs = list(pane[2])
+            if (window[0], pane[0]) == where and name in programs:
+                programs.remove(name)
+            panes.append((pane[0], pane[1], tuple(sorted(programs))))
+        windows.append((*window[:3], tuple(panes)))
+    return {**state, session: tuple(windows)}
+
+
 def inject(lab: Lab, rng: random.Random, kind: str, expected: State, res: Result) -> State:
     """Inject one fault (``res.start`` set at the injection); the state expected after it."""
     declared = rng.choice(DECLARED)
@@ -520,7 +561,14 @@ def inject(lab: Lab, rng: random.Random, kind: str, expected: State, res: Result
         session, name = rng.choice(((declared, "tail"), (adopted, "aider")))
         pid = rng.choice(lab.pane_program_pid(session, name))
         res.subject, res.detail = session, f"{name} pid {pid}"
+        typed_by_user = kind == "program_kill" and not lab.launched_by_daemon(session, pid)
+        where = lab.pane_index_of(session, pid)  # before the kill: then it runs no more
         os.kill(pid, signal.SIGKILL if kind == "program_kill" else signal.SIGSTOP)
+        if typed_by_user:
+            # Nothing recorded how a program the user typed ended (to its shell a kill looks
+            # like /exit), so a transient agent is left at its prompt (docs/sessions.md).
+            res.detail += " (typed by the user: stays ended)"
+            return without_program(expected, session, where, name)
     elif kind == "health_kill":
         pid = lab.worker_pid()
         assert pid is not None

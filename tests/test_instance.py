@@ -78,9 +78,14 @@ def test_a_killed_holder_leaves_nothing_that_blocks_the_next(tmp_path: Path) -> 
         assert wait_pid_gone(holder.pid, 10)
         lock = state_lock(tmp_path)
         lock.acquire()  # the kernel dropped the dead process's lock
+        assert lock.previous_pid == holder.pid  # it did not release: killed
         assert (tmp_path / "daemon.lock").read_text() == f"{os.getpid()}\n"
         lock.release()
         assert not (tmp_path / "daemon.lock").exists()
+        again = state_lock(tmp_path)
+        again.acquire()
+        assert again.previous_pid is None  # released cleanly: nothing left behind
+        again.release()
     finally:
         if holder.poll() is None:
             holder.kill()
@@ -131,3 +136,17 @@ def test_a_second_app_on_the_same_tmux_server_is_refused(tmp_path: Path) -> None
         with pytest.raises(AlreadyRunning, match=f"the tmux server -L {config.tmux.socket_name}"):
             RecoveryApp(same_server).start()
         assert not (tmp_path / "b" / "state" / "data.mdb").exists(), "nothing was opened"
+
+
+def test_a_daemon_after_a_killed_one_records_that_end(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    (state / "daemon.lock").write_text("999999\n")  # what a SIGKILLed daemon leaves behind
+    with RecoveryApp(config) as app:
+        assert app.store is not None
+        (event,) = app.store.audit.query(subject="daemon")
+        assert "the previous daemon (pid 999999) ended without stopping" in event.detail
+    with RecoveryApp(config) as app:  # after a clean stop: nothing to record
+        assert app.store is not None
+        assert len(app.store.audit.query(subject="daemon")) == 1

@@ -155,6 +155,7 @@ class RecoveryApp:
                 raise
             try:
                 self.control.start()
+                self._record_unclean_end()
                 # records a killed daemon left open are closed before anything is watched
                 close_interrupted(self.store, tmux_client(self.config))
                 self._root = Supervisor.start(
@@ -384,6 +385,25 @@ class RecoveryApp:
             )
         except Exception:  # the audit trail must not turn a give-up into a traceback
             logger.exception("could not record the give-up in the audit trail")
+
+    def _record_unclean_end(self) -> None:
+        """Audit that the daemon before this one ended without stopping (its lock file still
+        held its pid: killed or crashed), so no end goes unrecorded."""
+        previous = self._locks[0].previous_pid if self._locks else None
+        if previous is None or self.store is None:
+            return
+        logger.warning("the previous daemon (pid %d) ended without stopping cleanly", previous)
+        try:
+            self.store.audit.append(
+                AuditKind.SUPERVISOR,
+                "daemon",
+                detail=f"the previous daemon (pid {previous}) ended without stopping "
+                "(killed or crashed); this one takes over",
+                action=Action.START,
+                outcome=Outcome.SUCCESS,
+            )
+        except Exception:  # the audit trail must not stop a start
+            logger.exception("could not record the previous daemon's end")
 
     def _take_locks(self) -> None:
         """One daemon per state directory and per tmux server (``yesman_recovery.instance``)."""

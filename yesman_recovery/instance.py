@@ -59,6 +59,8 @@ class InstanceLock:
         self.what = what
         self.instead = instead
         self._fd: int | None = None  # the locked file's descriptor, None when not held
+        self.previous_pid: int | None = None
+        """The pid a holder that did not release the lock (killed, crashed) left in the file."""
 
     @property
     def held(self) -> bool:
@@ -81,6 +83,10 @@ class InstanceLock:
             os.close(fd)  # we locked a file its holder removed on release: lock the new one
         else:
             raise RecoveryError(f"cannot lock {self.path}: it keeps being replaced")
+        # A clean release removes the file; one still holding a pid was left by a holder that
+        # was killed or crashed.
+        left = _read_pid(fd)
+        self.previous_pid = left if left != os.getpid() else None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd

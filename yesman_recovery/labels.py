@@ -43,6 +43,7 @@ class Action(enum.StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     FORGET = "forget"
+    START = "start"  # a daemon started (audited when the one before it did not stop cleanly)
 
 
 class Outcome(enum.StrEnum):

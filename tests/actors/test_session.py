@@ -25,6 +25,7 @@ from yesman_recovery.supervisors import SupervisedRef
 from yesman_recovery.supervisors.spec import Restart
 from yesman_recovery.tmux.checkpoint import SessionCheckpoint
 from yesman_recovery.tmux.policy import ProgramPolicy
+from yesman_recovery.tmux.spec import bare_session
 
 POLICY = ProgramPolicy.from_names(frozenset({"tail"}))
 
@@ -239,12 +240,17 @@ def test_a_declared_session_closed_by_the_user_is_brought_back(world: World, act
     assert newest.metadata["mode"] == "declared"
 
 
-def test_a_declared_session_with_nothing_to_build_it_from_waits(world: World, actors: list) -> None:
+def test_a_declared_session_without_a_spec_is_created_as_a_plain_session(
+    world: World, actors: list
+) -> None:
     world.tmux.start(session("other", ("main", 1)))
+    world.tmux.builds["work"] = bare_session("work")  # what tmux makes of the plan
     ref = start(world, actors, name="work", declared=True)
     described = tell(world, ref)
-    assert described["state"] == "waiting"
-    assert world.tmux.chains == []
+    assert described["state"] == "healthy"
+    (chain,) = world.tmux.chains
+    assert chain[0][:4] == ("new-session", "-d", "-s", "work")
+    assert [a for _, a, _ in world.audit("work")] == ["create"]
 
 
 def test_a_declared_session_missing_a_spec_window_is_repaired(

@@ -56,7 +56,7 @@ from yesman_recovery.supervisors.actor import SupervisedActor
 from yesman_recovery.supervisors.restart import ExitReason
 from yesman_recovery.tmux.checkpoint import SessionCheckpoint
 from yesman_recovery.tmux.records import ServerSnapshot, SessionSnapshot
-from yesman_recovery.tmux.spec import load_spec
+from yesman_recovery.tmux.spec import bare_session, load_spec
 
 __all__ = [
     "SETTLE",
@@ -134,6 +134,10 @@ class SessionActor(SupervisedActor):
                     self._fail(FailureKind.CORRUPTED, str(exc))
                 else:
                     self.detail = f"spec ignored: {exc}"
+        elif self.settings.declared and self._checkpoints.expected is None:
+            # Declared without a spec and never seen: created as a plain session, as
+            # `tmux new-session` would; from then on it comes back as it was checkpointed.
+            self._spec = bare_session(name)
 
     def on_exit(self, reason: ExitReason) -> None:
         self._ctx.metrics.sessions.labels(self.state.value).dec()

@@ -52,6 +52,15 @@ _SHELL_SYNTAX = set("|&;<>()$`*?[]{}\n")
 _BUILTINS = frozenset({"cd", "source", ".", "export", "set", "unset", "alias", "eval", "exec"})
 
 
+def bare_session(name: str) -> SessionSnapshot:
+    """What a declared session without a spec is built as the first time: one window with one
+    pane, a login shell in the home directory (as ``tmux new-session`` makes one)."""
+    home = os.path.expanduser("~")
+    pane = PaneSnapshot(index=0, cwd=home, active=True)
+    window = WindowSnapshot(index=None, name="", panes=(pane,), active=True, automatic_rename=True)
+    return SessionSnapshot(name=name, windows=(window,))
+
+
 def load_spec(path: str | os.PathLike[str]) -> SessionSnapshot:
     """Read a spec file into the session it declares; ``SpecError`` names the file and key.
 

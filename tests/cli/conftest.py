@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,3 +74,24 @@ def status_endpoint() -> Iterator[StatusServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def environment(tmp_path: Path) -> dict[str, str]:
+    """The test process's environment for a daemon subprocess, without our own variables (a
+    config, a state directory, systemd's sockets) and with its default state under tmp_path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("YESMAN_", "NOTIFY_", "WATCH"))}
+    env["XDG_STATE_HOME"] = str(tmp_path / "xdg")
+    return env
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    """A configuration on an isolated tmux socket with no server on it: a daemon started from a
+    test must never watch a real user's default tmux server."""
+    path = tmp_path / "yr.toml"
+    path.write_text(
+        '[metrics]\nlisten = "127.0.0.1:0"\n[storage]\npath = "state"\n'
+        f'[tmux]\nsocket_name = "yr-test-{secrets.token_hex(6)}"\nadopt = "none"\n'
+    )
+    return path

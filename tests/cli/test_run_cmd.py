@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import secrets
 import signal
 import socket
 import subprocess
@@ -38,27 +37,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def environment(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("YESMAN_RECOVERY_CONFIG", None)
-    env.pop("YESMAN_RECOVERY_STATE_DIR", None)
-    env["XDG_STATE_HOME"] = str(tmp_path / "xdg")
-    return env
-
-
-@pytest.fixture
-def config_file(tmp_path: Path) -> Path:
-    path = tmp_path / "yr.toml"
-    # An isolated tmux socket with no server on it: the daemon must never watch a real user's
-    # default tmux server from a test.
-    path.write_text(
-        '[metrics]\nlisten = "127.0.0.1:0"\n[storage]\npath = "state"\n'
-        f'[tmux]\nsocket_name = "yr-test-{secrets.token_hex(6)}"\nadopt = "none"\n'
-    )
-    return path
 
 
 class Daemon:

@@ -5,9 +5,7 @@ Real processes, a real datagram socket standing in for systemd's ``NOTIFY_SOCKET
 
 from __future__ import annotations
 
-import os
 import queue
-import secrets
 import signal
 import socket
 import subprocess
@@ -20,23 +18,6 @@ from pathlib import Path
 import pytest
 
 DEADLINE = 20.0  # generous: catches a hang, not a slow machine
-
-
-@pytest.fixture
-def environment(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("YESMAN_", "NOTIFY_", "WATCH"))}
-    env["XDG_STATE_HOME"] = str(tmp_path / "xdg")
-    return env
-
-
-@pytest.fixture
-def config_file(tmp_path: Path) -> Path:
-    path = tmp_path / "yr.toml"
-    path.write_text(
-        '[metrics]\nlisten = "127.0.0.1:0"\n[storage]\npath = "state"\n'
-        f'[tmux]\nsocket_name = "yr-test-{secrets.token_hex(6)}"\nadopt = "none"\n'
-    )
-    return path
 
 
 class Daemon:

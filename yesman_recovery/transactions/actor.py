@@ -107,9 +107,11 @@ class TransactionsSupervisor(Supervisor):
     """The ``transactions`` supervisor: a ``temporary`` :class:`TransactionActor` per running
     transaction, and at start ``temporary`` recovery lanes for its owner's unfinished ones."""
 
-    recovery_lanes = 16
-    """Recovery lanes started at start (fewer if fewer transactions are unfinished). A few
-    suffice: they exist to share flushes, and their steps share one interpreter lock."""
+    recovery_lanes = 32
+    """Recovery lanes started at start (fewer if fewer transactions are unfinished). Each
+    lane waits for its own flush, so a flush holds at most one commit of each lane: fewer
+    lanes mean more flushes, more lanes more threads contending for the interpreter lock (on
+    the development machine 8 lanes recover 1,000 transactions in ~0.9 s, 32 in ~0.65 s)."""
 
     def __init__(self, service: Transactions, **kwargs: Any) -> None:
         super().__init__(children=(), name="transactions", **kwargs)

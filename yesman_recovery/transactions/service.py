@@ -106,7 +106,8 @@ class Transactions:
     """Begin, inspect, retry and abandon transactions of one ``owner`` in one store.
 
     Thread-safe. ``config`` holds retention, the restart policy and compensation retries;
-    ``retry_policies`` names retry settings that steps may refer to (``Step(retry="api")``);
+    ``retry_policies`` names retry settings that steps may refer to (``Step(retry="api")``),
+    looked up at each :meth:`begin` (the daemon passes its ``[retry.*]`` policies);
     ``metrics`` defaults to the process-wide set; ``clock`` and ``scheduler`` are for tests.
     """
 
@@ -134,7 +135,11 @@ class Transactions:
         self.scheduler: Scheduler = scheduler if scheduler is not None else default_scheduler()
         self.writer = JournalWriter(store.journal)
         self._start_timeout = start_timeout
-        self.retry_policies = dict(retry_policies or {})
+        # Read at each begin(), not copied: a live mapping (the daemon's NamedRetryPolicies)
+        # follows reloads.
+        self.retry_policies: Mapping[str, RetrySettings] = (
+            retry_policies if retry_policies is not None else {}
+        )
         self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}  # pending outcomes
         self._supervisor: SupervisedRef | None = None  # the running supervisor, if any
         # Its proxy, made once: building a Pykka proxy introspects the actor (~0.5 ms).

@@ -161,7 +161,7 @@ class Transactions:
         )  # fmt: skip
 
     def start(self) -> Self:
-        """Start the supervisor on its own (no host tree); recovery runs before this returns."""
+        """Start the supervisor on its own (no host tree); recovery has started when this returns."""
         from yesman_recovery.transactions.actor import TransactionsSupervisor
 
         spec = self.child_spec()
@@ -319,7 +319,7 @@ class Transactions:
         """Transactions of this owner that are neither ended nor parked, oldest first.
 
         What the supervisor finishes when it starts; a transaction with damaged records is
-        included (its actor parks it).
+        included (its recovery parks it).
         """
         return [transaction for transaction, _records in self._unfinished_records()]
 

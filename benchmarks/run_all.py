@@ -1,7 +1,8 @@
 """Run every benchmark, one at a time, and print their tables as Markdown for PERFORMANCE.md.
 
 The output starts with the machine (cores, memory, kernel, Python, tmux), the date and the load
-average, then for each benchmark the exact command and its table in a code block. Benchmarks run
+average, then for each benchmark the exact command, how long it ran and the load when it
+started, and its table in a code block. Benchmarks run
 one after another, never side by side: each measures the machine it is on.
 
 Usage: ``python benchmarks/run_all.py [--quick] [--only NAME,...] [--chaos-faults N]
@@ -20,6 +21,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -71,9 +73,13 @@ def main() -> int:
         print(f"## {name} — `.venv/bin/python {' '.join(cmd)}`\n")
         if args.dry_run:
             continue
+        load = os.getloadavg()[0]
+        started = time.monotonic()
         result = subprocess.run(
             [sys.executable, *cmd], cwd=HERE.parent, capture_output=True, text=True, check=False
         )
+        took = time.monotonic() - started
+        print(f"Ran {took:.0f} s; load average {load:.2f} when it started.\n")
         print("```\n" + result.stdout.rstrip() + "\n```\n", flush=True)
         if result.returncode != 0:
             failed = True

@@ -269,3 +269,25 @@ def test_restart_series_exist_at_zero_for_every_child_before_its_first_restart(
             labels = {"supervisor": "root", "child": child, "reason": reason}
             assert value("yesman_recovery_child_restarts_total", labels) == 0.0
     assert value("yesman_recovery_restart_intensity_exceeded_total", {"supervisor": "root"}) == 0.0
+
+
+def test_temporary_children_add_no_metric_series(
+    start_tree: StartTree, log: Log, metrics: RecoveryMetrics
+) -> None:
+    # A dynamic supervisor of temporary children (one per transaction, say) must not grow the
+    # exposition by a series per child id it ever ran; permanent children keep theirs at 0.
+    root = start_tree(probe("a", log))
+    sup = root.proxy()
+    for n in range(20):
+        sup.start_child(probe(f"job-{n}", log, restart=Restart.TEMPORARY)).get(timeout=5)
+        sup.terminate_child(f"job-{n}").get(timeout=5)
+    children_labels = {
+        s.labels["child"]
+        for family in metrics.registry.collect()
+        if family.name == "yesman_recovery_child_restarts"
+        for s in family.samples
+    }
+    assert children_labels == {"a"}
+    assert (
+        sample(metrics, "child_restarts_total", supervisor="root", child="a", reason="crashed") == 0
+    )

@@ -507,8 +507,13 @@ class Supervisor(SupervisedActor):
 
     def _publish(self) -> None:
         # Each child's restart counters exist at 0 from its first publish, so increase()
-        # sees its first restart; primed once per child id.
-        fresh = [c.spec.id for c in self._children if c.spec.id not in self._primed]
+        # sees its first restart; primed once per child id. Temporary children never restart
+        # and may be countless (one per transaction): they get no series.
+        fresh = [
+            c.spec.id
+            for c in self._children
+            if c.spec.restart is not Restart.TEMPORARY and c.spec.id not in self._primed
+        ]
         if fresh or not self._primed:
             prime_supervisor(self._metrics, self.name, fresh)
             self._primed.update(fresh)

@@ -20,6 +20,7 @@ from yesman_recovery.supervisors.actor import SupervisedRef
 from yesman_recovery.transactions import Step, StepContext, Transactions, TxState
 from yesman_recovery.transactions import protocol as p
 from yesman_recovery.transactions.actor import TransactionsSupervisor
+from yesman_recovery.transactions.lanes import RecoveryQueue
 
 WAIT = 30.0
 
@@ -180,3 +181,16 @@ def test_killed_during_lane_recovery_then_restarted_every_transaction_ends_once(
     assert run_worker(state, log, [], None) == 0
     ends = check(state, log, plan)
     assert p.COMPENSATED in ends.values()
+
+
+def test_the_queue_knows_what_waits_and_what_is_held() -> None:
+    queue = RecoveryQueue([("tx-a", None), ("tx-b", None)])
+    assert queue.claim("tx-b"), "waiting for a lane: no actor may start for it"
+    assert queue.take() == ("tx-a", None)
+    assert queue.claim("tx-a"), "held by a lane"
+    assert queue.release("tx-a") is True, "asked for while held: the lane has it run again"
+    assert not queue.claim("tx-a")
+    assert queue.take() == ("tx-b", None)
+    assert queue.release("tx-b") is False
+    assert queue.take() is None
+    assert not queue.claim("tx-b")

@@ -137,7 +137,7 @@ class RecoveryLane(SupervisedActor):
 
     def _work(self) -> None:
         link = self._supervision
-        while not (link.stop_requested.is_set() or not self.actor_inbox.empty()):
+        while not link.stop_requested.is_set() and self.actor_inbox.empty():
             if self._run is None and not self._take():
                 self.stop()
                 return

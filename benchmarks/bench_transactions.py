@@ -12,8 +12,9 @@ Prints one table:
 - transactions per second for 3-step transactions from 1 and from 8 threads (concurrent
   transactions share flushes: group commit);
 - start-up recovery of 1,000 transactions left unfinished by a crash (each interrupted in its
-  second step): from starting the service to the last one compensated. The plan's manager keeps
-  transactions in memory, so a crash loses them: there is nothing to measure.
+  second step): from starting the service to the last one compensated, median and worst of
+  several runs (each on a fresh store) with the CPU time of the median run. The plan's manager
+  keeps transactions in memory, so a crash loses them: there is nothing to measure.
 
 The baseline is the plan's ``TransactionManager.execute_transaction`` (an ``async`` loop over
 operations with rollback in reverse on failure), copied below, run with ``asyncio.run`` per
@@ -257,6 +258,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run in seconds")
     args = parser.parse_args()
     samples, total, unfinished = (20, 20, 50) if args.quick else (300, 300, 1000)
+    recoveries = 2 if args.quick else 5
     logging.getLogger("yesman_recovery").setLevel(logging.CRITICAL)
 
     with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent) as tmp:
@@ -266,7 +268,9 @@ def main() -> None:
         fast = stats(journal_per_step(root / "fast", "fast", samples))
         engine = engine_rows(root / "engine", samples, total)
         plan = plan_rows(samples, total)
-        recovered, recovery_cpu = recovery(root / "recovery", unfinished)
+        runs = sorted(recovery(root / f"recovery-{n}", unfinished) for n in range(recoveries))
+        recovered, recovery_cpu = runs[len(runs) // 2]
+        worst = runs[-1][0]
 
     def row(label: str, ours: str, ours99: str, base: str, base99: str, target: str = "") -> None:
         print(f"{label:46} | {ours:>13} {ours99:>9} | {base:>9} {base99:>9} | {target}".rstrip())
@@ -287,14 +291,14 @@ def main() -> None:
             f"{engine[key]:,.0f}", "", f"{plan[key]:,.0f}", "")  # fmt: skip
     ok = "ok" if recovered <= 1.0 else "MISSED"
     row(
-        f"recovery at start, {unfinished:,} unfinished",
+        f"recovery at start, {unfinished:,} unfinished ({recoveries} runs)",
         f"{recovered:.2f} s",
-        "",
+        f"{worst:.2f} s",
         "all lost",
         "",
         f"<= 1 s {ok}" if unfinished >= 1000 else "",
     )
-    row("  (CPU time of that recovery, all threads)", f"{recovery_cpu:.2f} s", "", "", "")
+    row("  (CPU time of the median run, all threads)", f"{recovery_cpu:.2f} s", "", "", "")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.supervisors.supervisor import ChildInfo, Supervisor, describe_tree
 from yesman_recovery.transactions import ActionRegistry, Transactions
 from yesman_recovery.transactions.commands import register_transaction_commands
+from yesman_recovery.transactions.policies import NamedRetryPolicies
 from yesman_recovery.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -306,7 +307,8 @@ class RecoveryApp:
         )
         self.transactions = Transactions(self.store, self.actions, config=cfg.transactions,
                                          metrics=self.metrics, clock=self.clock,
-                                         scheduler=self.scheduler)  # fmt: skip
+                                         scheduler=self.scheduler,
+                                         retry_policies=NamedRetryPolicies(self.resilience))  # fmt: skip # noqa: E501
         children.append(self.transactions.child_spec())
         children.append(self._tmux_subtree())
         children.append(daemon_health_subtree(self))

@@ -15,7 +15,7 @@ def test_the_benchmark_runs_and_prints_every_row_beside_the_plan() -> None:
         "3-step transactions/s, 1 thread",
         "3-step transactions/s, 8 threads",
         "recovery at start, 50 unfinished",
-        "  (CPU time of that recovery, all threads)",
+        "  (CPU time of the median run, all threads)",
     ):
         (row,) = [line for line in lines if line.startswith(label)]
         assert len(row.split("|")) >= 3, row

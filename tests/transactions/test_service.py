@@ -4,6 +4,7 @@ refusals before anything runs, timeouts, asyncio, corruption, compaction and met
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -12,6 +13,7 @@ from yesman_recovery.errors import TransactionError
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.storage import Store
 from yesman_recovery.transactions import (
+    Outcome,
     Step,
     StepContext,
     Transactions,
@@ -395,3 +397,30 @@ def test_a_step_may_name_its_retry_policy(start_service: StartService, effects: 
     assert calls == [1, 2]
     with pytest.raises(ValueError, match="step 0: unknown retry policy 'db'; known: api"):
         service.begin("x", [Step("flaky", retry="db")])
+
+
+def test_a_cancelled_await_leaves_the_outcome_to_other_waiters(
+    start_service: StartService, effects: Effects
+) -> None:
+    release = threading.Event()
+
+    @effects.registry.register("held")
+    def held(step: StepContext) -> str:
+        assert release.wait(WAIT)
+        return "released"
+
+    service = start_service()
+    handle = service.begin("x", [Step("held")])
+
+    async def give_up() -> None:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await handle
+
+    async def wait() -> Outcome:
+        return await handle
+
+    asyncio.run(give_up())
+    release.set()
+    assert asyncio.run(wait()).results == ("released",)
+    assert handle.result(WAIT).results == ("released",)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from yesman_recovery.resilience.policies import RetryPolicy
 
 OnRestart = Literal["compensate", "resume"]
 ON_RESTART: tuple[OnRestart, ...] = ("compensate", "resume")
@@ -55,6 +58,24 @@ class RetrySettings:
             "max": self.max,
             "multiplier": self.multiplier,
         }
+
+    @classmethod
+    def from_policy(cls, policy: RetryPolicy) -> RetrySettings:
+        """The part of a ``[retry.<name>]`` policy a transaction step uses: ``attempts``,
+        ``initial_delay``, ``max_delay`` and ``multiplier``.
+
+        The rest does not apply to a journaled step: its delays are not jittered (a retry is a
+        journaled decision, replayed the same after a restart), every exception it raises is a
+        failure (``retry_on`` and ``retry_if_result`` are not consulted), ``deadline`` and
+        ``attempt_timeout`` are not applied (a step bounds each attempt with its own
+        ``timeout``), and it draws on no retry budget.
+        """
+        return cls(
+            attempts=policy.attempts,
+            initial=policy.initial_delay,
+            max=policy.max_delay,
+            multiplier=policy.multiplier,
+        )
 
     @classmethod
     def from_json(cls, data: Any) -> RetrySettings:

@@ -29,12 +29,11 @@ from yesman_recovery.errors import CorruptRecordError, TransactionError, Transac
 from yesman_recovery.labels import AuditKind
 from yesman_recovery.metrics.definitions import RecoveryMetrics, default_metrics
 from yesman_recovery.storage import JournalRecord, Store, envelope
-from yesman_recovery.supervisors.actor import SupervisedRef
+from yesman_recovery.supervisors.actor import SupervisedFuture, SupervisedRef
 from yesman_recovery.supervisors.scheduler import Scheduler, default_scheduler
 from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.transactions import protocol as p
 from yesman_recovery.transactions import records as rec
-from yesman_recovery.transactions._bridge import awaitable
 from yesman_recovery.transactions.registry import ActionRegistry
 from yesman_recovery.transactions.writer import JournalWriter
 
@@ -96,17 +95,34 @@ class TransactionHandle:
         return self.future.result(timeout)
 
     def __await__(self) -> Generator[Any, None, Outcome]:
-        return awaitable(self.future).__await__()
+        # Awaited like an actor's answer (yesman_recovery.aio): the thread that completes the
+        # future wakes the loop, and a cancelled await leaves the future to other waiters.
+        mirror: SupervisedFuture[Outcome] = SupervisedFuture()
+        self.future.add_done_callback(lambda done: _copy(done, mirror))
+        return mirror.__await__()
 
     def __repr__(self) -> str:
         return f"<TransactionHandle {self.id} done={self.future.done()}>"
+
+
+def _copy(done: concurrent.futures.Future[Outcome], mirror: SupervisedFuture[Outcome]) -> None:
+    """Give ``mirror`` the outcome (or the exception) of ``done``; any thread."""
+    if done.cancelled():
+        error: BaseException = concurrent.futures.CancelledError()
+    elif (failure := done.exception()) is not None:
+        error = failure
+    else:
+        mirror.set(done.result())
+        return
+    mirror.set_exception((type(error), error, error.__traceback__))
 
 
 class Transactions:
     """Begin, inspect, retry and abandon transactions of one ``owner`` in one store.
 
     Thread-safe. ``config`` holds retention, the restart policy and compensation retries;
-    ``retry_policies`` names retry settings that steps may refer to (``Step(retry="api")``);
+    ``retry_policies`` names retry settings that steps may refer to (``Step(retry="api")``),
+    looked up at each :meth:`begin` (the daemon passes its ``[retry.*]`` policies);
     ``metrics`` defaults to the process-wide set; ``clock`` and ``scheduler`` are for tests.
     """
 
@@ -134,7 +150,11 @@ class Transactions:
         self.scheduler: Scheduler = scheduler if scheduler is not None else default_scheduler()
         self.writer = JournalWriter(store.journal)
         self._start_timeout = start_timeout
-        self.retry_policies = dict(retry_policies or {})
+        # Read at each begin(), not copied: a live mapping (the daemon's NamedRetryPolicies)
+        # follows reloads.
+        self.retry_policies: Mapping[str, RetrySettings] = (
+            retry_policies if retry_policies is not None else {}
+        )
         self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}  # pending outcomes
         self._supervisor: SupervisedRef | None = None  # the running supervisor, if any
         # Its proxy, made once: building a Pykka proxy introspects the actor (~0.5 ms).
@@ -156,7 +176,7 @@ class Transactions:
         )  # fmt: skip
 
     def start(self) -> Self:
-        """Start the supervisor on its own (no host tree); recovery runs before this returns."""
+        """Start the supervisor on its own (no host tree); recovery starts before this returns."""
         from yesman_recovery.transactions.actor import TransactionsSupervisor
 
         spec = self.child_spec()
@@ -314,7 +334,7 @@ class Transactions:
         """Transactions of this owner that are neither ended nor parked, oldest first.
 
         What the supervisor finishes when it starts; a transaction with damaged records is
-        included (its actor parks it).
+        included (its recovery parks it).
         """
         return [transaction for transaction, _records in self._unfinished_records()]
 

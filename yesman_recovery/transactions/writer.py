@@ -29,7 +29,10 @@ class _Pending:
     def __init__(self, entries: Sequence[Entry], audit: Sequence[Mapping[str, Any]]) -> None:
         self.entries = list(entries)
         self.audit = list(audit)
-        self.ready = threading.Event()  # set when written (or failed), or when it must lead
+        # Released when written (or failed), or when it must lead; a bare lock wakes its
+        # waiter for less than an Event does.
+        self.ready = threading.Lock()
+        self.ready.acquire()
         self.lead = False  # True iff this appender must write the next batch
         self.records: list[JournalRecord] | None = None
         self.error: BaseException | None = None
@@ -60,7 +63,7 @@ class JournalWriter:
             lead = not self._busy
             self._busy = True
         if not lead:
-            pending.ready.wait()
+            pending.ready.acquire()
             lead = pending.lead
         if lead:
             self._write_batch()
@@ -79,12 +82,12 @@ class JournalWriter:
                 if item.records is None and item.error is None:  # only after a BaseException
                     item.error = RuntimeError("the journal write was interrupted")
                 item.lead = False
-                item.ready.set()
+                item.ready.release()
             with self._lock:
                 if self._queue:
                     successor = self._queue[0]
                     successor.lead = True
-                    successor.ready.set()
+                    successor.ready.release()
                 else:
                     self._busy = False
 

@@ -1,5 +1,7 @@
-"""An agent that provisions workspaces as transactions: each finishes or is undone, even when
-the process is killed with ``kill -9`` half-way.
+"""An agent that provisions workspaces as transactions that finish or are undone after kill -9.
+
+Each workspace finishes or is undone, even when the process is killed with ``kill -9``
+half-way.
 
 One workspace is three steps: create a directory, write a file into it, register it in a JSON
 file. Registering fails at random (``--fail-rate``), as a remote service might; then the steps

@@ -6,7 +6,7 @@
     └─ root            Supervisor, strategy and intensity from [supervisor]
        ├─ metrics      MetricsServer: /metrics /healthz /status on 127.0.0.1 ([metrics])
        ├─ storage      StoreMaintenance: retention and reader_check ([storage])
-       ├─ transactions TransactionsSupervisor: a TransactionActor per running transaction; recovery lanes at start
+       ├─ transactions TransactionsSupervisor: an actor per transaction, lanes at start
        └─ tmux         Supervisor rest_for_one ([tmux], [[sessions]])
           ├─ sessions  SessionsSupervisor one_for_one, one SessionActor per watched session
           └─ watcher   TmuxWatcher (started after the sessions it feeds)

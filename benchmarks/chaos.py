@@ -489,7 +489,7 @@ def recover(lab: Lab, expected: State, res: Result, t0: float, cpu0: float) -> N
             wall = max(res.seconds, 1e-3)
             res.cpu = 100 * (lab.daemon_cpu() - cpu0) / wall if cpu0 >= 0 else None
         if last == expected and ("free_at" not in res.extra or "freed" in res.extra):
-            time.sleep(res.extra.get("hold", HOLD))
+            hold(res)
             again = lab.observe()
             if again != expected:
                 res.problem = "recovered, then changed: " + diff(expected, again)
@@ -504,6 +504,13 @@ def recover(lab: Lab, expected: State, res: Result, t0: float, cpu0: float) -> N
         res.problem = "not recovered within 30 s: the health check's target was not healed"
         return
     res.problem = "not recovered within 30 s: " + diff(expected, last)
+
+
+def hold(res: Result) -> None:
+    """Wait out the hold, and in it the next fault's random phase: the recovered state is then
+    compared after more than the hold, and the next fault follows at once."""
+    time.sleep(res.extra.get("hold", HOLD) + res.extra.pop("then", 0.0))
+    res.extra["paused"] = True
 
 
 def recover_transactions(lab: Lab, expected: State, res: Result, t0: float) -> None:
@@ -522,8 +529,11 @@ def recover_transactions(lab: Lab, expected: State, res: Result, t0: float) -> N
     else:
         res.problem = f"not finished within 30 s: {sorted(left)[:5]}; " + wl.check(sorted(pending))
         return
-    time.sleep(HOLD)
+    hold(res)
     problem = wl.check(sorted(pending))
+    _begun, events = wl.ledger()
+    again = sum(events.get(k, []).count("again") for k in events if k.split(":")[0] in pending)
+    res.detail += f", {again} compensation(s) run again after the kill"
     res.audited = "audit record" not in problem
     state = lab.observe()
     if not wl.alive():
@@ -556,7 +566,7 @@ def recover_breaker(lab: Lab, expected: State, res: Result) -> None:
         return
     res.seconds = max(0.0, closed - back)
     res.cpu = 100 * (wl.cpu() - cpu0) / max(time.time() - back, 1e-3)
-    time.sleep(HOLD)
+    hold(res)
     events = wl.breaker_events(res.start)
     problems = []
     opened = next((t for t, outcome, _ in events if outcome == "open"), None)
@@ -596,6 +606,11 @@ def check_disk(lab: Lab, res: Result) -> str:
     again (a checkpoint newer than the moment the space came back)."""
     from yesman_recovery.storage import open_store
 
+    with (lab.work / "daemon.log").open("rb") as log:
+        log.seek(res.extra["log_at"])
+        text = log.read().decode(errors="replace")
+    audits, checkpoints = text.count("audit write failed"), text.count("checkpoint failed")
+    res.detail += f"; refused while full: {audits} audit, {checkpoints} checkpoint writes"
     problems = []
     with open_store(lab.work / "state") as store:
         for checkpoint in res.extra["newest"]:
@@ -788,6 +803,7 @@ def inject_more(lab: Lab, rng: random.Random, kind: str, res: Result) -> None:
         assert lab.disk is not None
         length = rng.uniform(2.0, 4.0)
         res.extra["newest"] = newest_checkpoints(lab)
+        res.extra["log_at"] = (lab.work / "daemon.log").stat().st_size
         lab.disk.fill()
         res.detail = f"full for {length:.1f} s ({lab.disk.free()} bytes free), server killed"
         res.start = time.time()
@@ -818,16 +834,18 @@ def run(
     expected = settled(lab)
     results: list[Result] = []
     stop_at = time.monotonic() + minutes * 60 if minutes else None
+    pause = rng.uniform(0.0, 1.0)
     for index, kind in enumerate(schedule):
         if stop_at is not None and time.monotonic() >= stop_at:
             break
-        time.sleep(rng.uniform(0.0, 1.0))  # a random phase of the poll interval
+        time.sleep(pause)  # a random phase of the poll interval (unless waited in the hold)
         res = Result(index=index, kind=kind, detail="", subject="", start=0.0)
         began = time.monotonic()
         try:
             cpu0 = lab.daemon_cpu()
             pid0 = lab.daemon.pid if lab.daemon else None
             expected = inject(lab, rng, kind, expected, res)
+            res.extra["then"] = pause = rng.uniform(0.0, 1.0)  # the next fault's phase
             if lab.daemon is None or lab.daemon.pid != pid0:
                 cpu0 = -1.0  # a new daemon: its CPU since the fault is not comparable
             # Timed from the injection itself (some kinds prepare first, untimed).
@@ -841,6 +859,9 @@ def run(
                 lab.dependency.failing = None
             if lab.disk is not None:
                 lab.disk.release()
+        waited = res.extra.pop("paused", False) and res.recovered
+        if waited and "user_fix" not in res.extra and kind != "adopted_session_kill":
+            pause = 0.0  # waited already, within the hold
         res.end = time.time()
         results.append(res)
         mark = "ok" if res.recovered else f"FAILED (seed {seed}, fault {index}): {res.problem}"
@@ -970,6 +991,18 @@ def summary(results: list[Result], store: dict[str, Any], lab: Lab) -> dict[str,
             for r in results
             if not r.recovered
         ],
+        "results": [
+            {
+                "index": r.index,
+                "kind": r.kind,
+                "subject": r.subject,
+                "detail": r.detail,
+                "seconds": r.seconds,
+                "recovered": r.recovered,
+                "audited": r.audited,
+            }
+            for r in results
+        ],
         "unaudited": [
             {"index": r.index, "kind": r.kind, "subject": r.subject}
             for r in needed
@@ -1038,6 +1071,8 @@ def main() -> int:
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         parser.error(f"--kinds: unknown {', '.join(unknown)}; allowed: {', '.join(KINDS)}")
+    if not kinds:
+        parser.error("--kinds: none of the kinds asked for can run here (see above)")
     if shutil.which("tmux") is None:
         sys.exit("tmux is not on PATH")
     rng = random.Random(args.seed)

@@ -602,15 +602,11 @@ def newest_checkpoints(lab: Lab) -> list[str]:
 
 
 def check_disk(lab: Lab, res: Result) -> str:
-    """After a full disk: the checkpoints committed before still read, and the daemon writes
-    again (a checkpoint newer than the moment the space came back)."""
+    """After a full disk: the checkpoints committed before still read, and every session has a
+    checkpoint of its restored state (written on the full disk if it fit in pages LMDB had
+    freed, else once the space came back) within 10 s of the space's return."""
     from yesman_recovery.storage import open_store
 
-    with (lab.work / "daemon.log").open("rb") as log:
-        log.seek(res.extra["log_at"])
-        text = log.read().decode(errors="replace")
-    audits, checkpoints = text.count("audit write failed"), text.count("checkpoint failed")
-    res.detail += f"; refused while full: {audits} audit, {checkpoints} checkpoint writes"
     problems = []
     with open_store(lab.work / "state") as store:
         for checkpoint in res.extra["newest"]:
@@ -618,6 +614,24 @@ def check_disk(lab: Lab, res: Result) -> str:
                 store.checkpoints.get(checkpoint)
             except Exception as exc:
                 problems.append(f"{checkpoint} unreadable: {exc}")
+
+    def stale() -> list[str]:
+        with open_store(lab.work / "state") as store:
+            newest = {s: store.checkpoints.list(s, limit=1) for s in (*DECLARED, *lab.adopted)}
+        return [s for s, info in newest.items() if not info or info[0].time < res.start]
+
+    left = stale()
+    deadline = res.extra["freed"] + 10
+    while left and time.time() < deadline:
+        time.sleep(0.1)
+        left = stale()
+    if left:
+        problems.append(f"no checkpoint since the fault for {left}")
+    with (lab.work / "daemon.log").open("rb") as log:
+        log.seek(res.extra["log_at"])
+        text = log.read().decode(errors="replace")
+    audits, checkpoints = text.count("audit write failed"), text.count("checkpoint failed")
+    res.detail += f"; refused while full: {audits} audit, {checkpoints} checkpoint writes"
     return "; ".join(problems)
 
 

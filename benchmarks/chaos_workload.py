@@ -134,7 +134,7 @@ def main() -> int:
             note("begin", handle.id)
             handle.result(timeout=60)
             n += 1
-            stop.wait(0.02)
+            stop.wait(0.1)
         caller.join()
     return 0
 

@@ -1034,7 +1034,10 @@ def table(out: dict[str, Any], seed: int) -> None:
 
     head = (f"{'fault kind':<22} {'count':>5} {'ok':>5} {'success':>8} {'median':>7} "
             f"{'p95':>7} {'p99':>7} {'max':>7} {'CPU%':>5} {'audit':>5}  promise")  # fmt: skip
-    print(f"chaos: seed {seed}, {out['faults']} faults, one at a time, real daemon and tmux")
+    rate = f"{out['elapsed_s']:.0f} s with the setup, {out['faults_per_minute']} faults a minute"
+    print(
+        f"chaos: seed {seed}, {out['faults']} faults, one at a time, real daemon and tmux; {rate}"
+    )
     print(head)
     print("-" * len(head))
     for kind, k in out["kinds"].items():
@@ -1104,14 +1107,18 @@ def main() -> int:
         try:
             # SIGTERM ends the run through the cleanup below (processes by pid, the unmount).
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+            began = time.monotonic()
             setup(lab, kinds, args.seed)
             results = run(lab, schedule, args.seed, rng, args.minutes)
+            elapsed = time.monotonic() - began
             lab.stop_daemon()
             store = check_store(lab, results)
         finally:
             lab.cleanup()
     out = summary(results, store, lab)
     out["left_out"] = sorted(set(KINDS) - set(kinds))
+    out["elapsed_s"] = round(elapsed, 1)  # setup and every fault, not the final checks
+    out["faults_per_minute"] = round(60 * len(results) / elapsed, 1)
     if args.json:
         print(json.dumps(out, indent=2))
     else:

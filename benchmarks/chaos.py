@@ -1034,9 +1034,9 @@ def table(out: dict[str, Any], seed: int) -> None:
 
     head = (f"{'fault kind':<22} {'count':>5} {'ok':>5} {'success':>8} {'median':>7} "
             f"{'p95':>7} {'p99':>7} {'max':>7} {'CPU%':>5} {'audit':>5}  promise")  # fmt: skip
-    rate = f"{out['elapsed_s']:.0f} s with the setup, {out['faults_per_minute']} faults a minute"
+    pace = f"{out['elapsed_s']:.0f} s with the setup, {out['faults_per_minute']} faults a minute"
     print(
-        f"chaos: seed {seed}, {out['faults']} faults, one at a time, real daemon and tmux; {rate}"
+        f"chaos: seed {seed}, {out['faults']} faults, one at a time, real daemon and tmux; {pace}"
     )
     print(head)
     print("-" * len(head))

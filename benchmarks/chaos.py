@@ -880,6 +880,8 @@ def run(
             pause = 0.0  # waited already, within the hold
         res.end = time.time()
         results.append(res)
+        if lab.workload is not None:
+            lab.workload.check_now_and_then()
         mark = "ok" if res.recovered else f"FAILED (seed {seed}, fault {index}): {res.problem}"
         seconds = f"{res.seconds:.2f} s" if res.seconds is not None else "-"
         print(f"[{index}] {kind} {res.subject} {res.detail}: {seconds} {mark} "
@@ -962,8 +964,9 @@ def check_store(lab: Lab, results: list[Result]) -> dict[str, Any]:
         # Stopped with SIGTERM (it finishes the transaction under way): every transaction of
         # the run must have ended, with its side effects and audit records as they should be.
         lab.workload.stop()
-        problem = lab.workload.check([], everything=True)
-        out["transactions"] = len(lab.workload.seen)
+        problem = "; ".join([*lab.workload.problems, lab.workload.check([], everything=True)])
+        problem = problem.strip("; ")
+        out["transactions"] = len(lab.workload.seen)  # each checked once
         out["transactions_problem"] = problem
         out["transactions_wrong"] = wrong = problem.count(";") + 1 if problem else 0
         out["data_loss"] += wrong

@@ -77,8 +77,9 @@ class Workload:
     dependency: Dependency
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
-    offset: int = 0  # ledger bytes already checked
     seen: set[str] = field(default_factory=set)  # transactions already checked
+    problems: list[str] = field(default_factory=list)  # found by the periodic checks
+    checked: float = field(default_factory=time.monotonic)
 
     @property
     def state_dir(self) -> Path:
@@ -168,12 +169,12 @@ class Workload:
 
     def check(self, pending: list[str], *, everything: bool = False) -> str:
         """What is wrong with the transactions ``pending`` plus those begun since the last check
-        (``everything``: all of them); empty when nothing is."""
+        (``everything``: none of those may still be running); empty when nothing is."""
         from yesman_recovery.storage import open_store
         from yesman_recovery.transactions.records import info
 
         begun, events = self.ledger()
-        subjects = set(pending) | {t for t in begun if everything or t not in self.seen}
+        subjects = set(pending) | {t for t in begun if t not in self.seen}
         problems: list[str] = []
         with open_store(self.state_dir) as store:
             infos = {}
@@ -211,7 +212,20 @@ class Workload:
             if audited.get(tx) != state:
                 problems.append(f"{tx} {state} without its audit record")
         self.seen |= set(infos)
+        self.checked = time.monotonic()
         return "; ".join(problems)[:2000]
+
+    def check_now_and_then(self, every: float = 120.0) -> None:
+        """Check the transactions ended since the last check if that was ``every`` s ago, so
+        each is checked long before compaction drops it (30 min)."""
+        if time.monotonic() - self.checked >= every and self.alive():
+            try:
+                problem = self.check([])
+            except Exception as exc:  # the run goes on; the failure is reported at the end
+                problem = f"a check failed: {type(exc).__name__}: {exc}"
+                self.checked = time.monotonic()
+            if problem:
+                self.problems.append(problem)
 
     def file_exists(self, key: str) -> bool:
         return (self.work / "files" / key.replace(":", "-")).exists()

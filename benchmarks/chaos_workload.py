@@ -38,7 +38,13 @@ from typing import Any
 
 from yesman_recovery.resilience import BreakerPolicy, CircuitBreaker
 from yesman_recovery.storage import open_store
-from yesman_recovery.transactions import ActionRegistry, Step, StepContext, Transactions
+from yesman_recovery.transactions import (
+    ActionRegistry,
+    Step,
+    StepContext,
+    Transactions,
+    TransactionsConfig,
+)
 
 OWNER = "chaos-workload"
 BREAKER = "dependency"
@@ -115,7 +121,13 @@ def main() -> int:
             if event == "comp":
                 ledger["compensated"].add(key)
     ledger["fd"] = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with open_store(args.state_dir) as store, Transactions(store, actions, owner=OWNER) as service:
+    # Ended transactions are compacted after 30 min: the journal of a long run stays small (the
+    # run checks each one well before that).
+    config = TransactionsConfig(keep_finished=1800.0, compact_interval=300.0)
+    with (
+        open_store(args.state_dir) as store,
+        Transactions(store, actions, config=config, owner=OWNER) as service,
+    ):
         # Starting the service finishes the last run's transactions (compensates them).
         while service.unfinished():
             time.sleep(0.01)
@@ -134,7 +146,7 @@ def main() -> int:
             note("begin", handle.id)
             handle.result(timeout=60)
             n += 1
-            stop.wait(0.1)
+            stop.wait(0.2)
         caller.join()
     return 0
 

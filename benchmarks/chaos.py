@@ -521,6 +521,7 @@ def recover_transactions(lab: Lab, expected: State, res: Result, t0: float) -> N
     pending = set(res.extra["pending"])
     deadline = t0 + DEADLINE
     while time.monotonic() < deadline:
+        lab.sample()
         left = pending & set(wl.unfinished())
         if not left:
             res.seconds = time.monotonic() - t0
@@ -556,6 +557,7 @@ def recover_breaker(lab: Lab, expected: State, res: Result) -> None:
     cpu0 = wl.cpu()
     closed: float | None = None
     while time.time() < back + DEADLINE:
+        lab.sample()
         events = wl.breaker_events(res.start)
         closed = next((t for t, outcome, _ in events if outcome == "closed" and t >= back), None)
         if closed is not None:

@@ -26,14 +26,25 @@ adopted session and checkpointed, the daemon SIGKILLed, bytes flipped in that ne
 checkpoint, the server SIGKILLed, the daemon restarted: the session must come back as its
 previous good checkpoint, without the window, and the corruption must be audited),
 ``health_kill`` (SIGKILL of a ``process`` health check's target, which the check's heal command
-starts again: a new live pid in its pid file; only with versions that have health checks).
+starts again: a new live pid in its pid file; only with versions that have health checks),
+``transaction_kill`` (SIGKILL of the workload program that runs transactions, at a random
+moment, just after a begin or mid-compensation, then a restart: every transaction it left ends,
+each step's effect undone at most once, every ending audited), ``breaker_trip`` (the workload's
+dependency fails for 2-4 s: its breaker opens, lets only probes through, closes once it is
+back) and ``disk_full`` (the state directory's small tmpfs filled, the tmux server killed, the
+space freed 2-4 s later; root only). The parts beside tmux are in ``chaos_work.py``.
+
+A program the user typed at an adopted pane's shell stays ended after a kill and stopped after
+a SIGSTOP (its shell lists it as a stopped job, as after Ctrl-Z): the daemon never undoes the
+user's own doing. The expectation says so; then the script plays the user (types it again, or
+``fg``), untimed.
 
 After the run the store is opened: every checkpoint is verified (data loss = corrupt records
 beyond the ones flipped on purpose) and each fault must have an audit record in its time
 window (for ``checkpoint_corrupt`` one of kind ``corruption``).
 
 Usage: ``python benchmarks/chaos.py [--quick] [--faults N] [--seed S] [--kinds a,b] [--json]``.
-``--quick``: one fault of each kind (about a minute).
+``--quick``: one fault of each kind (about a minute and a half).
 """
 
 from __future__ import annotations

@@ -68,11 +68,11 @@ def test_the_difference_names_what_is_missing_extra_and_changed() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(200)
 def test_a_short_seeded_run_recovers_every_fault_with_no_data_loss() -> None:
-    # Seed 7, one fault of every kind: it kills and stops declared panes' programs, kills a
-    # declared session's first window and the daemon mid-restore. The faults known to fail (a
-    # killed user-started agent, a daemon killed while idle) are the named cases below.
+    # Seed 7, one fault of every kind (disk_full only as root, as CI runs). The faults once
+    # found unrecovered are the named cases below.
     out = run_chaos("--quick", "--seed", "7")
-    assert out["faults"] == len(chaos.KINDS), out["log"]
+    assert out["faults"] == len(chaos.KINDS) - len(out["left_out"]), out["log"]
+    assert chaos.SmallDisk.available() == ("disk_full" not in out["left_out"])
     assert out["failures"] == [], out["log"]
     assert out["recovered"] == out["faults"]
     assert out["data_loss"] == 0
@@ -102,3 +102,63 @@ def test_seed_2_a_killed_agent_the_user_typed_stays_at_its_prompt() -> None:
     # told from one: the agent stays ended, nothing else changes (docs/sessions.md).
     out = run_chaos("--faults", "1", "--seed", "2", "--kinds", "program_kill", timeout=110)
     assert out["failures"] == [], out["failures"]
+
+
+@pytest.mark.tmux
+@pytest.mark.slow
+def test_seed_2_a_stopped_agent_the_user_typed_stays_stopped_until_the_user_resumes_it() -> None:
+    # Seed 16 fault 224 (and seed 5 fault 2): SIGSTOP of an agent typed at an adopted pane's
+    # shell. The shell takes the terminal back and lists a stopped job, exactly as after the
+    # user's Ctrl-Z, which is the user's work and left alone (docs/sessions.md); the run then
+    # plays the user (`fg`) and the pane is as before.
+    out = run_chaos("--faults", "1", "--seed", "2", "--kinds", "program_stop", timeout=110)
+    assert out["failures"] == [], out["log"]
+    assert "typed by the user: stays stopped" in out["results"][0]["detail"]
+    assert out["audit_not_needed"] == 1
+
+
+@pytest.mark.tmux
+@pytest.mark.slow
+@pytest.mark.timeout(200)
+def test_a_workload_killed_mid_transaction_ends_every_transaction_with_effects_undone_once() -> (
+    None
+):
+    # Seed 1: the workload is SIGKILLed mid-compensation, right after a begin, and at a random
+    # moment; each time the restarted workload finishes what it left.
+    out = run_chaos("--faults", "3", "--seed", "1", "--kinds", "transaction_kill", timeout=180)
+    assert out["failures"] == [], out["log"]
+    moments = [r["detail"].split(",")[0] for r in out["results"]]
+    assert moments == ["mid-compensation", "after-begin", "random"], out["log"]
+    assert out["unaudited"] == [], out["log"]
+    assert out["transactions"] > 3
+    assert out["transactions_problem"] == ""
+    assert out["data_loss"] == 0
+
+
+@pytest.mark.tmux
+@pytest.mark.slow
+def test_a_breaker_opens_while_its_dependency_fails_and_closes_once_it_is_back() -> None:
+    out = run_chaos("--faults", "2", "--seed", "1", "--kinds", "breaker_trip", timeout=150)
+    assert out["failures"] == [], out["log"]
+    assert out["recovered"] == 2
+    assert out["unaudited"] == [], out["log"]
+    assert all(r["seconds"] < 3 for r in out["results"]), out["results"]
+
+
+@pytest.mark.tmux
+@pytest.mark.slow
+def test_a_full_state_disk_loses_nothing_committed_and_the_sessions_come_back() -> None:
+    if not chaos.SmallDisk.available():
+        # Not root: no size-limited filesystem can be mounted, so the kind is left out.
+        alone = subprocess.run(
+            [sys.executable, str(SCRIPT), "--faults", "1", "--kinds", "disk_full"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert alone.returncode == 2
+        assert "disk_full left out" in alone.stderr
+        return
+    out = run_chaos("--faults", "2", "--seed", "1", "--kinds", "disk_full", timeout=150)
+    assert out["failures"] == [], out["log"]
+    assert out["recovered"] == 2
+    assert out["data_loss"] == 0
+    assert out["unaudited"] == [], out["log"]

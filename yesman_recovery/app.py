@@ -150,6 +150,8 @@ class RecoveryApp:
                     metrics=self.metrics,
                     max_state_size=self.config.storage.max_state_size,
                 )
+                # A recovery on a full disk still ends up in the audit trail once space returns.
+                self.store.audit.keep_refused = True
                 self.paused = PausedSessions(self.store)
             except BaseException:
                 self._close_resources()

@@ -1,14 +1,16 @@
-"""Store maintenance runs on its interval and survives a failing pass."""
+"""Store maintenance runs on its interval, survives a failing pass and writes held audit events."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
-from yesman_recovery.actors.maintenance import StoreMaintenance
+from yesman_recovery.actors.maintenance import FLUSH_INTERVAL, StoreMaintenance
 from yesman_recovery.errors import StoreError
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.storage import RetentionPolicy, open_store
+from yesman_recovery.storage.keys import stamp_key
 from yesman_recovery.supervisors import ManualClock, ManualScheduler
 
 
@@ -32,11 +34,30 @@ def test_each_interval_prunes_by_retention(tmp_path: Path) -> None:
             ref.shutdown(5)
 
 
+def test_audit_events_held_on_a_full_disk_are_written_within_a_second(tmp_path: Path) -> None:
+    scheduler = ManualScheduler(ManualClock())
+    with open_store(tmp_path / "state") as store:
+        # What a refused write leaves held (test_audit_backlog.py refuses real writes).
+        key = stamp_key(1_700_000_000 * 10**9, store.audit.backlog.next_seq())
+        body = {"kind": "recovery", "subject": "dev", "detail": "crash: restored",
+                "action": "restore", "outcome": "ok", "duration": 0.3}  # fmt: skip
+        store.audit.backlog.hold_event(key, body, open=False)
+        ref = StoreMaintenance.start(store, RetentionPolicy(), 60.0, scheduler)
+        try:
+            scheduler.advance(FLUSH_INTERVAL)
+            _wait(lambda: len(store.audit.backlog) == 0)
+            (event,) = store.audit.query(subject="dev")
+            assert (event.id, event.outcome, event.time) == (key.hex(), "ok", 1_700_000_000)
+        finally:
+            ref.shutdown(5)
+
+
 class _FullDisk:
     """A store whose maintenance fails as it does when the disk is full."""
 
     def __init__(self) -> None:
         self.calls = 0
+        self.audit = SimpleNamespace(backlog=[])  # nothing held
 
     def maintain(self, retention: RetentionPolicy, *, journal_keep: float = 0.0) -> None:
         self.calls += 1

@@ -3,6 +3,9 @@ registry, a manual clock, and a way to damage a stored record on disk."""
 
 from __future__ import annotations
 
+import resource
+import secrets
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,3 +79,20 @@ def sample_value(
 ) -> float:
     value = metrics.registry.get_sample_value(name, labels or {})
     return 0.0 if value is None else value
+
+
+def noise(kib: int) -> dict[str, str]:
+    """An incompressible state of about ``kib`` KiB."""
+    return {"noise": secrets.token_hex(kib * 512)}
+
+
+@pytest.fixture
+def file_size_limit() -> Iterator[None]:
+    """Restore the file-size limit and SIGXFSZ after a test that lowers them."""
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import resource
-import secrets
-import signal
 import stat
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import lmdb
@@ -18,12 +15,7 @@ from yesman_recovery.errors import SchemaError, StoreError
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.storage import RetentionPolicy, Store, default_state_dir, open_store
 
-from .conftest import sample_value
-
-
-def noise(kib: int) -> dict[str, str]:
-    """An incompressible state of about ``kib`` KiB."""
-    return {"noise": secrets.token_hex(kib * 512)}
+from .conftest import noise, sample_value
 
 
 def test_a_full_map_grows_transparently(state_dir: Path) -> None:
@@ -158,18 +150,6 @@ def test_default_state_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.delenv("XDG_STATE_HOME")
     with open_store(None, durability="fast") as store:
         assert store.path == tmp_path / "home" / ".local" / "state" / "yesman-recovery"
-
-
-@pytest.fixture
-def file_size_limit() -> Iterator[None]:
-    """Restore the file-size limit and SIGXFSZ after a test that lowers them."""
-    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
-    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
-        signal.signal(signal.SIGXFSZ, handler)
 
 
 def test_a_full_disk_is_a_clear_error_and_the_store_stays_consistent(

@@ -2,8 +2,12 @@
 
 Every ``interval`` seconds (a scheduler tick, never a sleep) it runs ``store.maintain``: clears
 stale LMDB reader slots left by killed processes, prunes checkpoints by the retention policy and
-refreshes the store's size gauges. A failing pass crashes the actor, so its supervisor restarts
-it and the failure is counted like any other.
+refreshes the store's size gauges. A failing pass is logged and counted, and tried again at
+the next interval.
+
+Every second it also writes the audit events a refused write left held in memory (a full disk:
+:mod:`~yesman_recovery.storage.audit_backlog`), so they reach the trail soon after space
+returns even when nothing else is audited then; a tick with nothing held costs one message.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _MAINTAIN = "maintain"
+_FLUSH = "flush"
+FLUSH_INTERVAL = 1.0
+"""Seconds between attempts to write the audit events held in memory."""
 
 
 class StoreMaintenance(SupervisedActor):
@@ -47,16 +54,26 @@ class StoreMaintenance(SupervisedActor):
         self._interval = interval
         self._scheduler = scheduler if scheduler is not None else default_scheduler()
         self._periodic: Periodic | None = None
+        self._flush: Periodic | None = None
         self._journal_keep = journal_keep  # [transactions] keep_finished
 
     def on_start(self) -> None:
         self._periodic = self._scheduler.every(self._interval, self.actor_ref, _MAINTAIN)
+        self._flush = self._scheduler.every(FLUSH_INTERVAL, self.actor_ref, _FLUSH)
 
     def on_exit(self, reason: ExitReason) -> None:
-        if self._periodic is not None:
-            self._periodic.cancel()
+        for periodic in (self._periodic, self._flush):
+            if periodic is not None:
+                periodic.cancel()
 
     def on_receive(self, message: Any) -> Any:
+        if message == _FLUSH:
+            if len(self._store.audit.backlog):
+                try:
+                    self._store.audit.flush()
+                except StoreError as exc:  # still refused: held, tried again next second
+                    logger.debug("held audit events not written yet: %s", exc)
+            return None
         if message == _MAINTAIN:
             try:
                 report = self._store.maintain(self._retention, journal_keep=self._journal_keep)

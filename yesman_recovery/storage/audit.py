@@ -12,25 +12,33 @@ outcome :data:`IN_PROGRESS` and marks it open (a key in the ``meta`` database, i
 transaction); :meth:`AuditTrail.complete` rewrites the same event with its outcome and duration
 and drops the mark. :meth:`AuditTrail.open_events` lists what was begun and never completed —
 what a daemon that starts after a kill closes.
+
+A daemon sets ``keep_refused``: an event the store refuses (a full disk) is held in memory and
+written, with its own time, ahead of the next audit write that succeeds
+(:mod:`~yesman_recovery.storage.audit_backlog`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Generator
+import threading
+from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import asdict, dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
-from yesman_recovery.errors import CorruptRecordError, RecordNotFoundError
+from yesman_recovery.errors import CorruptRecordError, RecordNotFoundError, StoreError
 from yesman_recovery.storage import envelope
+from yesman_recovery.storage.audit_backlog import Backlog, Held
 from yesman_recovery.storage.context import NS, StoreContext
 from yesman_recovery.storage.environment import Txn
 from yesman_recovery.storage.keys import split_stamp, stamp_key
 from yesman_recovery.storage.retention import RecordStat, RetentionPolicy, audit_records_to_drop
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 IN_PROGRESS = "in_progress"
 """The outcome of an event begun and not yet completed."""
@@ -70,6 +78,12 @@ class AuditTrail:
 
     def __init__(self, ctx: StoreContext) -> None:
         self._ctx = ctx
+        self.keep_refused = False
+        """True in a daemon: a write the store refuses (a full disk) is held in memory and
+        written ahead of the next one that succeeds, instead of raising (see
+        :mod:`~yesman_recovery.storage.audit_backlog`)."""
+        self.backlog = Backlog()
+        self._write_lock = threading.Lock()
 
     @property
     def _db(self) -> Any:
@@ -90,8 +104,16 @@ class AuditTrail:
         """Record an event (at ``time``, default now); its id. Durable once this returns."""
         prepared = self.prepare(kind, subject, detail=detail, action=action, outcome=outcome,
                                 duration=duration, time=time)  # fmt: skip
-        with self._ctx.measure("audit_append"):
-            key = self._ctx.env.write(lambda txn: self.put(txn, prepared, _open=_open))
+        try:
+            with self._ctx.measure("audit_append"):
+                key = self._write(lambda txn: self.put(txn, prepared, _open=_open))
+        except StoreError as exc:
+            if not self.keep_refused:
+                raise
+            time_ns, payload = prepared
+            key = stamp_key(time_ns, self.backlog.next_seq())
+            self.backlog.hold_event(key, json.loads(payload), open=_open)
+            self._held(f"{kind} event of {subject!r}", exc)
         return key.hex()
 
     def prepare(
@@ -165,29 +187,84 @@ class AuditTrail:
         Raises :class:`~yesman_recovery.errors.RecordNotFoundError` if there is no such event
         (e.g. pruned), :class:`CorruptRecordError` if it is damaged.
         """
-        _check_text("outcome", outcome)
+        fields: dict[str, Any] = {"outcome": _check_text("outcome", outcome), "duration": duration}
+        if detail is not None:
+            fields["detail"] = _check_text("detail", detail)
+        if action is not None:
+            fields["action"] = _check_text("action", action)
         key = bytes.fromhex(event_id)
-        db, meta = self._db, self._ctx.env.dbs["meta"]
-        limit = self._ctx.max_state_size
+        try:
+            with self._ctx.measure("audit_complete"):
+                self._write(lambda txn: self._complete_in(txn, key, fields))
+        except (CorruptRecordError, RecordNotFoundError):
+            raise
+        except StoreError as exc:
+            if not self.keep_refused:
+                raise
+            self.backlog.hold_completion(key, fields)
+            self._held(f"completion of audit event {event_id}", exc)
 
-        def work(txn: Txn) -> None:
-            stored = txn.get(key, db=db)
-            if stored is None:
-                raise RecordNotFoundError(f"no audit event {event_id} to complete")
-            body = envelope.decode(key, stored, f"audit event {event_id}", limit)
-            if not isinstance(body, dict):
-                raise CorruptRecordError(f"record audit event {event_id} is corrupt")
-            body["outcome"] = outcome
-            if detail is not None:
-                body["detail"] = _check_text("detail", detail)
-            if action is not None:
-                body["action"] = _check_text("action", action)
-            body["duration"] = duration
-            txn.put(key, envelope.seal(key, envelope.dump_json(body)), db=db)
-            txn.delete(_OPEN_PREFIX + key, db=meta)
+    def flush(self) -> int:
+        """Write the events and completions held since writes were refused; how many.
 
-        with self._ctx.measure("audit_complete"):
-            self._ctx.env.write(work)
+        Raises :class:`StoreError` (and keeps holding them) if the store still refuses.
+        """
+        held = len(self.backlog)
+        if held:
+            self._write(lambda txn: None)
+        return held
+
+    def _complete_in(self, txn: Txn, key: bytes, fields: dict[str, Any]) -> None:
+        stored = txn.get(key, db=self._db)
+        if stored is None:
+            raise RecordNotFoundError(f"no audit event {key.hex()} to complete")
+        body = envelope.decode(key, stored, f"audit event {key.hex()}", self._ctx.max_state_size)
+        if not isinstance(body, dict):
+            raise CorruptRecordError(f"record audit event {key.hex()} is corrupt")
+        body.update(fields)
+        txn.put(key, envelope.seal(key, envelope.dump_json(body)), db=self._db)
+        txn.delete(_OPEN_PREFIX + key, db=self._ctx.env.dbs["meta"])
+
+    def _write(self, work: Callable[[Txn], T]) -> T:
+        """Commit ``work`` with everything held written first, in the same transaction.
+
+        One audit write at a time in this process (LMDB takes one writer at a time anyway): a
+        completion must never look for its event while another thread is writing it.
+        """
+        with self._write_lock:
+            held = self.backlog.take() if len(self.backlog) else []
+            if not held:
+                return self._ctx.env.write(work)
+
+            def with_held(txn: Txn) -> T:
+                for item in held:
+                    self._put_held(txn, item)
+                return work(txn)
+
+            try:
+                result = self._ctx.env.write(with_held)
+            except BaseException:
+                self.backlog.give_back(held)
+                raise
+        logger.warning("wrote %d audit write(s) held while the store refused writes", len(held))
+        return result
+
+    def _put_held(self, txn: Txn, held: Held) -> None:
+        if held.body is not None:
+            txn.put(held.key, envelope.seal(held.key, envelope.dump_json(held.body)), db=self._db)
+            if held.open:
+                txn.put(_OPEN_PREFIX + held.key, b"", db=self._ctx.env.dbs["meta"])
+            return
+        try:
+            self._complete_in(txn, held.key, held.completion)
+        except (CorruptRecordError, RecordNotFoundError) as exc:  # pruned or damaged meanwhile
+            logger.warning("held completion of audit event %s dropped: %s", held.key.hex(), exc)
+
+    def _held(self, what: str, exc: StoreError) -> None:
+        logger.error(
+            "audit trail: %s held in memory until the store takes writes again (%d held): %s",
+            what, len(self.backlog), exc,
+        )  # fmt: skip
 
     def open_events(self) -> list[AuditEvent]:
         """Events begun and never completed, oldest first (a corrupt one is skipped)."""

@@ -43,7 +43,8 @@ After the run the store is opened: every checkpoint is verified (data loss = cor
 beyond the ones flipped on purpose) and each fault must have an audit record in its time
 window (for ``checkpoint_corrupt`` one of kind ``corruption``).
 
-Usage: ``python benchmarks/chaos.py [--quick] [--faults N] [--seed S] [--kinds a,b] [--json]``.
+Usage: ``python benchmarks/chaos.py [--quick] [--faults N] [--seed S] [--kinds a,b] [--json]``;
+``--table FILE --seed S`` prints the table of a run saved with ``--json``.
 ``--quick``: one fault of each kind (about a minute and a half).
 """
 
@@ -1131,7 +1132,13 @@ def main() -> int:
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated kinds")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--minutes", type=float, help="stop injecting after this long")
+    saved_help = "print the table of a run saved with --json (give its --seed)"
+    parser.add_argument("--table", metavar="FILE", type=Path, help=saved_help)
     args = parser.parse_args()
+    if args.table:
+        saved = json.loads(args.table.read_text())
+        table(saved, args.seed)
+        return 0 if clean(saved) else 1
     kinds = [k for k in args.kinds.split(",") if k]
     if not HEALTH and "health_kill" in kinds:
         kinds.remove("health_kill")
@@ -1173,8 +1180,12 @@ def main() -> int:
         print(json.dumps(out, indent=2))
     else:
         table(out, args.seed)
-    clean = out["recovered"] == out["faults"] and out["data_loss"] == 0 and not out["unaudited"]
-    return 0 if clean else 1
+    return 0 if clean(out) else 1
+
+
+def clean(out: dict[str, Any]) -> bool:
+    """Every fault recovered, nothing lost, every fault that needs one audited."""
+    return out["recovered"] == out["faults"] and out["data_loss"] == 0 and not out["unaudited"]
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -85,9 +86,19 @@ def test_a_short_seeded_run_recovers_every_fault_with_no_data_loss() -> None:
 
 @pytest.mark.tmux
 @pytest.mark.slow
-def test_seed_1_a_killed_declared_window_returns_at_its_index() -> None:
+def test_seed_1_a_killed_declared_window_returns_at_its_index(tmp_path: Path) -> None:
     out = run_chaos("--faults", "1", "--seed", "1", "--kinds", "declared_window_kill", timeout=110)
     assert out["failures"] == [], out["failures"]
+    # The run saved with --json prints its table again, as run_all's would have.
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(out))
+    again = subprocess.run(
+        [sys.executable, str(SCRIPT), "--table", str(saved), "--seed", "1"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "chaos: seed 1, 1 faults" in again.stdout
+    assert re.search(r"^declared_window_kill\s+1\s+1\s+100\.0%", again.stdout, re.M), again.stdout
 
 
 @pytest.mark.tmux

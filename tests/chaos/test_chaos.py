@@ -18,8 +18,8 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "chaos.py"
 
 
-def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("chaos_bench", SCRIPT)
+def _module(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -28,7 +28,8 @@ def _module() -> ModuleType:
     return module
 
 
-chaos = _module()
+chaos = _module("chaos_bench", SCRIPT)
+lab = sys.modules["chaos_lab"]  # imported by the script from its own directory
 
 
 def run_chaos(*args: str, timeout: float = 170) -> dict[str, Any]:
@@ -49,20 +50,20 @@ def run_chaos(*args: str, timeout: float = 170) -> dict[str, Any]:
 
 
 def test_a_layout_is_compared_by_geometry_not_by_pane_ids() -> None:
-    before = chaos.geometry("8b5f,160x48,0,0{80x48,0,0,0,79x48,81,0,1}")
-    after = chaos.geometry("1a2b,160x48,0,0{80x48,0,0,7,79x48,81,0,8}")
+    before = lab.geometry("8b5f,160x48,0,0{80x48,0,0,0,79x48,81,0,1}")
+    after = lab.geometry("1a2b,160x48,0,0{80x48,0,0,7,79x48,81,0,8}")
     assert before == after == "160x48,0,0{80x48,0,0,79x48,81,0}"
-    assert chaos.geometry("cbff,160x48,0,0,2") != chaos.geometry("cbff,80x48,0,0,2")
+    assert lab.geometry("cbff,160x48,0,0,2") != lab.geometry("cbff,80x48,0,0,2")
 
 
 def test_the_difference_names_what_is_missing_extra_and_changed() -> None:
     window = (0, "main", "80x24,0,0", ((0, "/a", ("tail",)),))
     stopped = (0, "main", "80x24,0,0", ((0, "/a", ("tail:stopped",)),))
-    text = chaos.diff({"a": (window,), "b": (window,)}, {"a": (stopped,), "c": (window,)})
+    text = lab.diff({"a": (window,), "b": (window,)}, {"a": (stopped,), "c": (window,)})
     assert "missing session b" in text
     assert "extra session c" in text
     assert "tail:stopped" in text
-    assert chaos.diff({"a": (window,)}, None) == "tmux server not answering"
+    assert lab.diff({"a": (window,)}, None) == "tmux server not answering"
 
 
 @pytest.mark.tmux
@@ -76,7 +77,7 @@ def test_a_short_seeded_run_recovers_every_fault_with_no_data_loss() -> None:
     assert out["faults"] == 45, out["log"]
     assert chaos.SmallDisk.available() == ("disk_full" not in out["left_out"])
     if chaos.SmallDisk.available():
-        assert {r["kind"] for r in out["results"]} == set(chaos.KINDS)
+        assert {r["kind"] for r in out["results"]} == set(lab.KINDS)
     assert out["failures"] == [], out["log"]
     assert out["recovered"] == out["faults"]
     assert out["data_loss"] == 0

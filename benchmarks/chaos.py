@@ -409,7 +409,9 @@ def inject(lab: Lab, rng: random.Random, kind: str, expected: State, res: Result
             # Nothing recorded how a program the user typed ended (to its shell a kill looks
             # like /exit), so a transient agent is left at its prompt (docs/sessions.md).
             res.detail += " (typed by the user: stays ended)"
-            res.extra.update(user_fix=(session, where, "agent"), before=expected)
+            # Nothing is done, so nothing is audited: the user's own doing is left alone.
+            res.extra.update(user_fix=(session, where, "agent"), before=expected,
+                             audit_needed=False)  # fmt: skip
             return without_program(expected, session, where, name)
         if typed_by_user:
             # Its shell takes the terminal back and lists it as a stopped job, as after the

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -98,12 +101,16 @@ def test_every_kind_builds_a_probe_that_answers(store: Any, tmp_path: Path) -> N
     from yesman_recovery.tmux.client import TmuxClient
 
     (tmp_path / "me.pid").write_text(str(os.getpid()))
+    # A process of its own for the pattern: this one is left out (a check never matches the
+    # process running it), and nothing else here need have "pytest" in its command line.
+    marker = f"yr-probe-{secrets.token_hex(4)}"
+    target = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker])
     entries = [
         {"kind": "memory"},
         {"kind": "memory", "max_rss": "1TiB", "pid_file": "me.pid"},
         {"kind": "cpu", "window": "1m"},
         {"kind": "disk", "prune_paths": ["."]},
-        {"kind": "process", "pattern": "pytest"},
+        {"kind": "process", "pattern": marker},
         {"kind": "http", "url": "http://127.0.0.1:9/"},
         {"kind": "tcp", "port": 9},
         {"kind": "tmux_server"},
@@ -118,7 +125,11 @@ def test_every_kind_builds_a_probe_that_answers(store: Any, tmp_path: Path) -> N
         tmp_path, store=store, tmux=TmuxClient(socket_name=f"yr-test-none-{os.getpid()}")
     )
     specs = [build_check(c, i, targets) for i, c in enumerate(config.health_checks)]
-    results = {s.kind + str(i): s.probe() for i, s in enumerate(specs)}
+    try:
+        results = {s.kind + str(i): s.probe() for i, s in enumerate(specs)}
+    finally:
+        target.kill()
+        target.wait()
     assert all(isinstance(r, ProbeResult) for r in results.values())
     ok = {k for k, r in results.items() if r.ok}  # type: ignore[union-attr]
     assert {"memory1", "disk3", "process4", "store8", "command9"} <= ok

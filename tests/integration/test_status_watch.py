@@ -59,7 +59,9 @@ def test_watch_ends_cleanly_on_ctrl_c(daemon: Daemon) -> None:
     )  # fmt: skip
     try:
         wait_until(lambda: daemon.state_of("watched") == "healthy", timeout=20)
-        time.sleep(0.5)  # let it draw a few refreshes; the assertion is on the exit, below
+        # Let it draw a few refreshes (and finish importing on a loaded machine); the
+        # assertion is on the exit, below.
+        time.sleep(1.5)
         watcher.send_signal(signal.SIGINT)
         out, err = watcher.communicate(timeout=DEADLINE)
     finally:

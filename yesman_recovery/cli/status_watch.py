@@ -12,6 +12,8 @@ refresh is printed once.
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -52,20 +54,26 @@ def watch_status(
     """
     console = output_console()
     first = Text(f"asking {base} ...", style="dim")
+    # Ctrl-C sets a flag that the loop reads between refreshes, rather than raising inside
+    # whatever runs then: a KeyboardInterrupt in the middle of a store read could leave its
+    # lock taken, and closing the store would then wait for ever.
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         with (
             _audit_store(ctx) as store,
             Live(first, console=console, auto_refresh=False, transient=False) as live,
         ):
             done = 0
-            while True:
+            while not stop.is_set():
                 live.update(render_frame(base, store, interval, fetch, render), refresh=True)
                 done += 1
                 if iterations is not None and done >= iterations:
                     return
-                time.sleep(interval)
-    except KeyboardInterrupt:
-        console.print(Text("stopped watching", style="dim"))
+                stop.wait(interval)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    console.print(Text("stopped watching", style="dim"))
 
 
 def render_frame(

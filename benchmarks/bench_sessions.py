@@ -16,7 +16,7 @@ Prints one table, against isolated tmux servers (``tmux -L yr-bench-<random>``) 
   next poll is *computed* (a uniformly random phase of the 5 s interval), not slept.
 - **frozen**: a pane's ``tail`` (the terminal's foreground process group, as under a wrapper;
   tmux itself resumes a stopped *pane process*) is SIGSTOPped; time until it runs again (state
-  no longer ``T``) with the default ``frozen_grace`` (2 s). Reference: the plan's 10 s.
+  no longer ``T``) with the default ``frozen_grace`` (1.5 s). Reference: the plan's 10 s.
 - **poll cost**: tmux processes the real ``yesman-recovery run`` starts per poll with 10 and
   with 50 sessions (a ``tmux`` wrapper first on PATH logs each one), against one
   ``has-session`` per session.

@@ -51,7 +51,7 @@ KINDS = (
 WORK_KINDS = ("transaction_kill", "breaker_trip")  # faults of the workload program
 DEADLINE = 30.0  # the plan's promise: recovered in under 30 s
 HOLD = 1.5  # a recovered state must still hold this much later (more than one poll)
-# A program left stopped by rule must still be stopped after the frozen grace (2 s) and a poll.
+# A program left stopped by rule must still be stopped after the frozen grace (1.5 s) and a poll.
 STOP_HOLD = 3.5
 DISK_SIZE = "64m"  # the state directory's filesystem for disk_full
 FMT = "\t".join(

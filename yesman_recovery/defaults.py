@@ -22,6 +22,11 @@ DEFAULT_PROGRAMS: frozenset[str] = frozenset(
 abnormal end. Anything else is ``temporary`` — build, package and run tools, one-shot commands,
 ``watch`` (it re-runs an arbitrary command) — and is never re-run behind the user's back."""
 
-DEFAULT_FROZEN_GRACE = 2.0
+DEFAULT_FROZEN_GRACE = 1.5
 """Seconds a program may stay stopped (state ``T``) before it counts as frozen; also how long
-an unresponsive tmux server is waited for before it may be killed."""
+an unresponsive tmux server is waited for before it may be killed.
+
+Counted from the first poll that sees the stop (a stop leaves no timestamp), so with the
+default 1 s poll a program has been stopped 1.5 to 2.5 s when it is sent SIGCONT: long enough
+that a program is seen stopped at two looks, short enough that a frozen agent runs again within
+3 s."""

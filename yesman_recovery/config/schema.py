@@ -9,6 +9,7 @@ The tables mirror the TOML file with ``extra="forbid"``; each value goes through
 
 from __future__ import annotations
 
+import difflib
 import json
 import tomllib
 from collections.abc import Mapping
@@ -292,9 +293,12 @@ def _describe(where: str, err: Any) -> str:
     if kind == "extra_forbidden":
         parent = tuple("*" if isinstance(p, int) else p for p in loc[:-1])
         table = _TABLES.get(parent) or _TABLES.get((*parent[:-1], "*"))  # named tables too
-        allowed = ", ".join(sorted(table.model_fields)) if table else "none"
+        names = sorted(table.model_fields) if table else []
         section = f"[{_key_path(loc[:-1])}]" if parent else "the top level"
-        return f"{where}: {key}: unknown key; allowed keys in {section}: {allowed}"
+        close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        allowed = ", ".join(names) or "none"
+        return f"{where}: {key}: unknown key{hint}; allowed keys in {section}: {allowed}"
     if kind == "missing":
         return f"{where}: {key}: required key is missing"
     problem = err["msg"]

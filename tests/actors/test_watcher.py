@@ -173,6 +173,26 @@ def test_a_stopped_server_gets_sigcont_and_the_spell_counts_once(
     ]
 
 
+def test_a_stopped_server_is_continued_at_the_first_poll_that_sees_it_stopped(
+    world: World, trees: Callable[..., Tree]
+) -> None:
+    world.tmux.start(session("a", ("main", 1)))
+    tree = trees()
+    tree.poll()
+    pid = world.tmux.pid
+    assert pid is not None
+    world.processes.stopped_pids.add(pid)  # no tmux command is needed to know it cannot answer
+    snapshots = world.tmux.snapshots
+    tree.poll()
+    assert (pid, signal.SIGCONT) in world.processes.signals
+    assert world.tmux.snapshots == snapshots  # no tmux command run against a stopped server
+    assert tree.describe()["a"]["state"] == "frozen"
+    world.processes.stopped_pids.discard(pid)
+    tree.poll()
+    assert tree.describe()["a"]["state"] == "healthy"
+    assert world.recoveries("frozen", "success") == 1
+
+
 @pytest.mark.parametrize("allowed", [True, False])
 def test_a_hung_server_is_killed_only_when_allowed(
     world: World, trees: Callable[..., Tree], allowed: bool

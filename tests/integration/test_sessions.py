@@ -369,14 +369,16 @@ def test_a_stopped_tmux_server_is_frozen_then_continued(
     tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
 ) -> None:
     tmux_client.run("new-session", "-d", "-s", "solo", *PROGRAM)
-    app = make_app(command_timeout=0.5)
+    # A command timeout longer than the wait below: a stopped server is known not to answer
+    # without waiting for one (the watcher looks at its state before each poll).
+    app = make_app(command_timeout=60.0)
     wait_until(lambda: checkpointed(app, "solo"))
     server = tmux_client.server_pid()
     assert server is not None
 
     os.kill(server, signal.SIGSTOP)
 
-    # The watcher's command times out, the session is frozen, the server is sent SIGCONT.
+    # The session is frozen, the server is sent SIGCONT, the spell ends when it answers again.
     wait_until(lambda: app.metrics.registry.get_sample_value(
         "yesman_recovery_recoveries_total", {"kind": "frozen", "outcome": "success"}
     ) == 1.0)  # fmt: skip

@@ -6,6 +6,12 @@ stays unresponsive for ``frozen_grace`` is killed (SIGKILL, by the pid it last r
 ``allow_kill_server`` is set, and its sessions are then restored like after any crash. The spell
 is counted once, when it ends — ``success`` if the same server answers again, ``escalated`` if
 it was replaced — not once per session. Not an actor: the tmux watcher owns one.
+
+A server in state ``T`` cannot answer, so the watcher asks :meth:`ServerHealth.stopped` before
+each poll and starts the spell at once instead of waiting ``command_timeout`` for certain
+silence: a stopped server runs again within one poll. No grace as for a stopped program: a tmux
+server has no terminal and no job control, nobody stops it on purpose, and while it is stopped
+every pane's program blocks at its next write.
 """
 
 from __future__ import annotations
@@ -51,6 +57,11 @@ class ServerHealth:
     def gone(self, now: float) -> None:
         """No server on the socket: a spell ends as ``escalated`` (the server was replaced)."""
         self._end(now, Outcome.ESCALATED)
+
+    def stopped(self) -> bool:
+        """True iff the server as last observed is stopped (state ``T``): it cannot answer."""
+        pid = self.server_pid
+        return pid is not None and self._processes.stopped(pid)
 
     def unresponsive(self, now: float) -> None:
         """The server did not answer: SIGCONT once if stopped, then kill it if allowed."""

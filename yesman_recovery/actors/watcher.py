@@ -173,6 +173,10 @@ class TmuxWatcher(SupervisedActor):
 
     def _observe(self, onset: float | None) -> Observation:
         now = self._ctx.clock.monotonic()
+        if self._server.stopped():  # it cannot answer: no need to wait for the timeout
+            detail = f"tmux server {self._server.server_pid} is stopped"
+            self._server.unresponsive(now)
+            return Observation(ObservationKind.TIMEOUT, None, now, onset, detail)
         # History is captured every `scrollback_interval`, not every poll: 2,000 lines of 50
         # panes is ~1 MB of text for tmux to print and us to read.
         scrollback = None

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from tests.conftest import kill_tmux_server
 from yesman_recovery.actors.http import StatusServer
+from yesman_recovery.tmux.client import TmuxClient
 
 STATUS_DOCUMENT: dict[str, Any] = {
     "version": "0.1.0",
@@ -86,12 +88,15 @@ def environment(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def config_file(tmp_path: Path) -> Path:
+def config_file(tmp_path: Path) -> Iterator[Path]:
     """A configuration on an isolated tmux socket with no server on it: a daemon started from a
-    test must never watch a real user's default tmux server."""
+    test must never watch a real user's default tmux server. A server a test's daemon started
+    there (for a declared session) is killed by pid at teardown."""
+    socket_name = f"yr-test-{secrets.token_hex(6)}"
     path = tmp_path / "yr.toml"
     path.write_text(
         '[metrics]\nlisten = "127.0.0.1:0"\n[storage]\npath = "state"\n'
-        f'[tmux]\nsocket_name = "yr-test-{secrets.token_hex(6)}"\nadopt = "none"\n'
+        f'[tmux]\nsocket_name = "{socket_name}"\nadopt = "none"\n'
     )
-    return path
+    yield path
+    kill_tmux_server(TmuxClient(socket_name=socket_name))

@@ -26,6 +26,10 @@ class Processes(Protocol):
         """True iff ``pid`` exists and is stopped (state ``T``)."""
         ...
 
+    def started(self, pid: int) -> float | None:
+        """When ``pid`` started (its identity: a reused pid starts later), or None if gone."""
+        ...
+
     def signal(self, pid: int, sig: int) -> bool:
         """Send ``sig`` to ``pid``; False when the process is gone."""
         ...
@@ -47,6 +51,12 @@ class SystemProcesses:
             return bool(psutil.Process(pid).status() == psutil.STATUS_STOPPED)
         except psutil.Error:
             return False
+
+    def started(self, pid: int) -> float | None:
+        try:
+            return float(psutil.Process(pid).create_time())
+        except psutil.Error:
+            return None
 
     def signal(self, pid: int, sig: int) -> bool:
         try:

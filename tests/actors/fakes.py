@@ -268,10 +268,14 @@ class FakeProcesses:
         self.signals: list[tuple[int, int]] = []
         self.waited: list[int] = []
         self.stopped_pids: set[int] = set()  # "real" processes stopped (the tmux server)
+        self.start_times: dict[int, float] = {}  # a pid not here started at 0.0
         self.sigcont_works = True
 
     def stopped(self, pid: int) -> bool:
         return pid in self.stopped_pids
+
+    def started(self, pid: int) -> float | None:
+        return self.start_times.get(pid, 0.0)
 
     def signal(self, pid: int, sig: int) -> bool:
         self.signals.append((pid, sig))

@@ -193,6 +193,23 @@ def test_a_stopped_server_is_continued_at_the_first_poll_that_sees_it_stopped(
     assert world.recoveries("frozen", "success") == 1
 
 
+def test_a_process_that_took_a_dead_servers_pid_is_never_signalled(
+    world: World, trees: Callable[..., Tree]
+) -> None:
+    world.tmux.start(session("a", ("main", 1)))
+    tree = trees()
+    tree.poll()
+    old = world.tmux.kill()
+    assert old is not None
+    # Before the next poll, the pid is reused by someone's stopped process (a suspended job).
+    world.processes.start_times[old] = 99.0
+    world.processes.stopped_pids.add(old)
+    tree.poll()
+    assert not [s for s in world.processes.signals if s[0] == old]
+    assert tree.describe()["a"]["state"] == "healthy"  # restored on a new server
+    assert world.tmux.session("a") is not None
+
+
 @pytest.mark.parametrize("allowed", [True, False])
 def test_a_hung_server_is_killed_only_when_allowed(
     world: World, trees: Callable[..., Tree], allowed: bool

@@ -46,22 +46,32 @@ class ServerHealth:
         self._allow_kill = allow_kill
         self._grace = grace
         self.server_pid: int | None = None  # pid of the server as last observed
+        self._started: float | None = None  # when that process started (its identity)
         self._since: float | None = None  # start of the current spell
         self._continued = False  # True iff SIGCONT was sent in the current spell
 
     def answered(self, now: float, pid: int | None) -> None:
         """The server answered with pid ``pid``: ends a spell (same server: ``success``)."""
         self._end(now, Outcome.SUCCESS if pid == self.server_pid else Outcome.ESCALATED)
+        if pid != self.server_pid or self._started is None:
+            self._started = self._processes.started(pid) if pid is not None else None
         self.server_pid = pid
 
     def gone(self, now: float) -> None:
         """No server on the socket: a spell ends as ``escalated`` (the server was replaced)."""
         self._end(now, Outcome.ESCALATED)
+        self.server_pid = self._started = None
 
     def stopped(self) -> bool:
-        """True iff the server as last observed is stopped (state ``T``): it cannot answer."""
-        pid = self.server_pid
-        return pid is not None and self._processes.stopped(pid)
+        """True iff the server as last observed is stopped (state ``T``): it cannot answer.
+
+        Only while its pid is still that process (same start time): a process that took the pid
+        of a server that died since is never taken for it, nor signalled.
+        """
+        pid, started = self.server_pid, self._started
+        if pid is None or started is None or self._processes.started(pid) != started:
+            return False
+        return self._processes.stopped(pid)
 
     def unresponsive(self, now: float) -> None:
         """The server did not answer: SIGCONT once if stopped, then kill it if allowed."""
@@ -71,7 +81,7 @@ class ServerHealth:
             self._continued = False
         if pid is None:
             return
-        stopped = not self._continued and self._processes.stopped(pid)
+        stopped = not self._continued and self.stopped()
         if stopped and self._processes.signal(pid, signal.SIGCONT):
             self._continued = True
             detail = f"tmux server {pid} was stopped; sent SIGCONT"

@@ -21,6 +21,8 @@ def test_a_stopped_child_is_seen_stopped_keeps_its_start_time_and_runs_after_sig
         assert SYSTEM_PROCESSES.signal(child.pid, signal.SIGSTOP)
         assert wait_until_stopped(child.pid, True)
         assert SYSTEM_PROCESSES.started(child.pid) == started  # the same process
+        assert SYSTEM_PROCESSES.stopped(child.pid, started)
+        assert not SYSTEM_PROCESSES.stopped(child.pid, started + 1.0)  # not the one started then
         assert SYSTEM_PROCESSES.signal(child.pid, signal.SIGCONT)
         assert wait_until_stopped(child.pid, False)
     finally:

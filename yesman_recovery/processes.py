@@ -22,8 +22,9 @@ from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 class Processes(Protocol):
     """Signals and waits on processes by pid."""
 
-    def stopped(self, pid: int) -> bool:
-        """True iff ``pid`` exists and is stopped (state ``T``)."""
+    def stopped(self, pid: int, started: float | None = None) -> bool:
+        """True iff ``pid`` exists and is stopped (state ``T``) — and, with ``started``, is
+        still the process that started then (see :meth:`started`)."""
         ...
 
     def started(self, pid: int) -> float | None:
@@ -46,9 +47,12 @@ class Processes(Protocol):
 class SystemProcesses:
     """The real processes of this machine (``os.kill``, psutil, pidfds)."""
 
-    def stopped(self, pid: int) -> bool:
+    def stopped(self, pid: int, started: float | None = None) -> bool:
         try:
-            return bool(psutil.Process(pid).status() == psutil.STATUS_STOPPED)
+            process = psutil.Process(pid)
+            if started is not None and process.create_time() != started:
+                return False
+            return bool(process.status() == psutil.STATUS_STOPPED)
         except psutil.Error:
             return False
 

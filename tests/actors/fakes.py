@@ -271,7 +271,9 @@ class FakeProcesses:
         self.start_times: dict[int, float] = {}  # a pid not here started at 0.0
         self.sigcont_works = True
 
-    def stopped(self, pid: int) -> bool:
+    def stopped(self, pid: int, started: float | None = None) -> bool:
+        if started is not None and self.start_times.get(pid, 0.0) != started:
+            return False
         return pid in self.stopped_pids
 
     def started(self, pid: int) -> float | None:

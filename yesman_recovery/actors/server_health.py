@@ -69,9 +69,7 @@ class ServerHealth:
         of a server that died since is never taken for it, nor signalled.
         """
         pid, started = self.server_pid, self._started
-        if pid is None or started is None or self._processes.started(pid) != started:
-            return False
-        return self._processes.stopped(pid)
+        return pid is not None and started is not None and self._processes.stopped(pid, started)
 
     def unresponsive(self, now: float) -> None:
         """The server did not answer: SIGCONT once if stopped, then kill it if allowed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from tests.actors.fakes import session
 from yesman_recovery.actors.checkpointing import (
@@ -34,7 +35,7 @@ def ids(s: SessionSnapshot, tag: str) -> SessionSnapshot:
     return replace(s, session_id=f"${tag}", windows=windows)
 
 
-def with_pane(s: SessionSnapshot, wpos: int, ppos: int, **changes: object) -> SessionSnapshot:
+def with_pane(s: SessionSnapshot, wpos: int, ppos: int, **changes: Any) -> SessionSnapshot:
     w = s.windows[wpos]
     panes = (*w.panes[:ppos], replace(w.panes[ppos], **changes), *w.panes[ppos + 1 :])
     return replace(s, windows=(*s.windows[:wpos], replace(w, panes=panes), *s.windows[wpos + 1 :]))

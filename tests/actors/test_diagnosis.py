@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from yesman_recovery.actors.diagnosis import FailureKind, diagnose, missing_structure
+from yesman_recovery.actors.diagnosis import Diagnosis, FailureKind, diagnose, missing_structure
 from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot, WindowSnapshot
 
@@ -26,7 +26,9 @@ def pane(argv: tuple[str, ...] | None = ("bash",), **kw: object) -> PaneSnapshot
     return PaneSnapshot(argv=argv, **defaults)  # type: ignore[arg-type]
 
 
-def run(expected: SessionSnapshot | None, actual: SessionSnapshot | None, **kw: object) -> list:
+def run(
+    expected: SessionSnapshot | None, actual: SessionSnapshot | None, **kw: object
+) -> list[Diagnosis]:
     args: dict[str, object] = {
         "spec": None,
         "policy": POLICY,

@@ -206,7 +206,7 @@ def test_bad_arguments_are_refused(registry: CollectorRegistry, port: int, timeo
 def test_call_with_timeout_returns_or_reraises() -> None:
     assert call_with_timeout(lambda: 42, 1.0) == 42
     with pytest.raises(KeyError):
-        call_with_timeout(lambda: {}["missing"], 1.0)
+        call_with_timeout(lambda: dict[str, int]()["missing"], 1.0)
 
 
 def test_starting_twice_keeps_the_first_socket(serve: Any) -> None:

@@ -60,7 +60,9 @@ def checkpoints(store: Store, name: str) -> list[SessionCheckpoint]:
     ]
 
 
-def test_a_healthy_session_is_checkpointed_once_per_shape(world: World, actors: list) -> None:
+def test_a_healthy_session_is_checkpointed_once_per_shape(
+    world: World, actors: list[SupervisedRef]
+) -> None:
     world.tmux.start(session("work", ("main", 2), ("logs", 1)))
     ref = start(world, actors)
     first = tell(world, ref)
@@ -75,7 +77,9 @@ def test_a_healthy_session_is_checkpointed_once_per_shape(world: World, actors: 
     assert len(world.store.checkpoints.list("work")) == 2
 
 
-def test_a_crashed_server_is_restored_from_the_checkpoint(world: World, actors: list) -> None:
+def test_a_crashed_server_is_restored_from_the_checkpoint(
+    world: World, actors: list[SupervisedRef]
+) -> None:
     world.tmux.start(session("work", ("main", 2), ("logs", 1)))
     ref = start(world, actors)
     tell(world, ref)
@@ -94,7 +98,7 @@ def test_a_crashed_server_is_restored_from_the_checkpoint(world: World, actors: 
 
 
 def test_a_restore_that_falls_short_is_finished_and_never_checkpointed(
-    world: World, actors: list
+    world: World, actors: list[SupervisedRef]
 ) -> None:
     world.tmux.start(session("work", ("main", 1), ("logs", 1)))
     ref = start(world, actors)
@@ -113,7 +117,7 @@ def test_a_restore_that_falls_short_is_finished_and_never_checkpointed(
 
 
 def test_a_stopped_program_gets_sigcont_after_the_grace_then_counts_as_resumed(
-    world: World, actors: list
+    world: World, actors: list[SupervisedRef]
 ) -> None:
     world.tmux.start(session("work", ("main", 1)))
     ref = start(world, actors, frozen_grace=2.0)
@@ -132,7 +136,9 @@ def test_a_stopped_program_gets_sigcont_after_the_grace_then_counts_as_resumed(
     assert world.recoveries("frozen", "success") == 1
 
 
-def test_a_program_still_stopped_after_sigcont_is_respawned(world: World, actors: list) -> None:
+def test_a_program_still_stopped_after_sigcont_is_respawned(
+    world: World, actors: list[SupervisedRef]
+) -> None:
     world.processes.sigcont_works = False
     world.tmux.start(session("work", ("main", 1)))
     ref = start(world, actors, frozen_grace=2.0)
@@ -150,7 +156,7 @@ def test_a_program_still_stopped_after_sigcont_is_respawned(world: World, actors
 
 
 def test_an_exited_program_is_respawned_and_a_loop_gives_up_then_rearms_with_backoff(
-    world: World, actors: list
+    world: World, actors: list[SupervisedRef]
 ) -> None:
     world.tmux.start(session("work", ("main", 1)))
     backoff = GiveUpBackoff(initial=60.0, maximum=3600.0, reset=600.0)
@@ -186,7 +192,7 @@ def test_an_exited_program_is_respawned_and_a_loop_gives_up_then_rearms_with_bac
 
 
 def test_a_respawn_whose_program_never_runs_fails_without_real_waiting(
-    world: World, actors: list
+    world: World, actors: list[SupervisedRef]
 ) -> None:
     world.tmux.start(session("work", ("main", 1)))
     ref = start(world, actors)
@@ -201,7 +207,9 @@ def test_a_respawn_whose_program_never_runs_fails_without_real_waiting(
     assert world.audit("work")[-1] == ("recovery", "respawn", "failed")
 
 
-def test_an_unresponsive_server_makes_the_session_frozen(world: World, actors: list) -> None:
+def test_an_unresponsive_server_makes_the_session_frozen(
+    world: World, actors: list[SupervisedRef]
+) -> None:
     world.tmux.start(session("work", ("main", 1)))
     ref = start(world, actors)
     tell(world, ref)
@@ -213,7 +221,9 @@ def test_an_unresponsive_server_makes_the_session_frozen(world: World, actors: l
     assert tell(world, ref)["state"] == "healthy"
 
 
-def test_an_adopted_session_closed_by_the_user_is_released(world: World, actors: list) -> None:
+def test_an_adopted_session_closed_by_the_user_is_released(
+    world: World, actors: list[SupervisedRef]
+) -> None:
     world.tmux.start(session("work", ("main", 1)))
     ref = start(world, actors)
     tell(world, ref)
@@ -226,7 +236,9 @@ def test_an_adopted_session_closed_by_the_user_is_released(world: World, actors:
     assert world.audit("work") == [("session", "release", "success")]
 
 
-def test_a_declared_session_closed_by_the_user_is_brought_back(world: World, actors: list) -> None:
+def test_a_declared_session_closed_by_the_user_is_brought_back(
+    world: World, actors: list[SupervisedRef]
+) -> None:
     world.tmux.start(session("work", ("main", 1)))
     ref = start(world, actors, declared=True, restart=Restart.PERMANENT)
     assert tell(world, ref)["mode"] == "declared"
@@ -241,7 +253,7 @@ def test_a_declared_session_closed_by_the_user_is_brought_back(world: World, act
 
 
 def test_a_declared_session_without_a_spec_is_created_as_a_plain_session(
-    world: World, actors: list
+    world: World, actors: list[SupervisedRef]
 ) -> None:
     world.tmux.start(session("other", ("main", 1)))
     world.tmux.builds["work"] = bare_session("work")  # what tmux makes of the plan
@@ -254,7 +266,7 @@ def test_a_declared_session_without_a_spec_is_created_as_a_plain_session(
 
 
 def test_a_declared_session_missing_a_spec_window_is_repaired(
-    world: World, actors: list, tmp_path: Path
+    world: World, actors: list[SupervisedRef], tmp_path: Path
 ) -> None:
     spec = tmp_path / "work.yaml"
     spec.write_text(
@@ -273,7 +285,7 @@ def test_a_declared_session_missing_a_spec_window_is_repaired(
 
 
 def test_a_bad_spec_without_a_checkpoint_fails_the_session(
-    world: World, actors: list, tmp_path: Path
+    world: World, actors: list[SupervisedRef], tmp_path: Path
 ) -> None:
     spec = tmp_path / "bad.yaml"
     spec.write_text("windows: [")
@@ -285,7 +297,7 @@ def test_a_bad_spec_without_a_checkpoint_fails_the_session(
 
 
 def test_a_declared_session_that_does_not_exist_yet_is_created_not_crashed(
-    world: World, actors: list, tmp_path: Path
+    world: World, actors: list[SupervisedRef], tmp_path: Path
 ) -> None:
     spec = tmp_path / "work.yaml"
     spec.write_text(

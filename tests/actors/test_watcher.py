@@ -70,7 +70,7 @@ class Tree:
     def describe(self) -> dict[str, dict[str, Any]]:
         out = {}
         for name, info in self.children().items():
-            if info.ref is not None and info.state is ChildState.RUNNING:
+            if isinstance(info.ref, SupervisedRef) and info.state is ChildState.RUNNING:
                 try:
                     out[name] = info.ref.proxy().describe().get(timeout=5)
                 except Exception:  # stopping right now (released)
@@ -245,6 +245,7 @@ def test_an_exit_event_triggers_a_poll_without_waiting_for_the_tick(
     tree.describe()
     [pidwatch] = world.pidwatches
     server = world.tmux.pid
+    assert server is not None
     programs = {p.program_pid for p in world.tmux.sessions["a"].panes()}
     assert pidwatch.pids == {server, *programs}
     world.tmux.kill()

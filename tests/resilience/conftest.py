@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import pytest
 
 from yesman_recovery.metrics.definitions import RecoveryMetrics
+from yesman_recovery.resilience import BreakerState
 
 
 class FakeClock:
@@ -26,6 +29,17 @@ class FakeClock:
 
     async def async_sleep(self, seconds: float) -> None:
         self.sleep(seconds)
+
+
+class HasState(Protocol):
+    @property
+    def state(self) -> BreakerState: ...
+
+
+def state_of(breaker: HasState) -> BreakerState:
+    """``breaker.state`` read through a call: mypy would keep the narrowing of an earlier
+    ``assert breaker.state is …`` across the calls that change the state."""
+    return breaker.state
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.resilience.conftest import FakeClock, sample
+from tests.resilience.conftest import FakeClock, sample, state_of
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.resilience import (
     BreakerPolicy,
@@ -43,7 +43,7 @@ def tripped(clock: FakeClock, metrics: RecoveryMetrics, probes: int) -> CircuitB
                              open_duration=5.0), metrics=metrics, clock=clock)  # fmt: skip
     with pytest.raises(ConnectionError):
         breaker.call(boom)
-    assert breaker.state is BreakerState.OPEN
+    assert state_of(breaker) is BreakerState.OPEN
     clock.advance(5.0)
     return breaker
 
@@ -107,12 +107,12 @@ def test_of_eight_threads_only_the_allowed_probes_run_while_half_open(
     wait_until(lambda: outcomes.count("refused") == 5)
     assert all(entered.acquire(timeout=10) for _ in range(3))
     assert not entered.acquire(timeout=0.05)  # a fourth probe never started
-    assert breaker.state is BreakerState.HALF_OPEN
+    assert state_of(breaker) is BreakerState.HALF_OPEN
     release.set()
     for t in threads:
         t.join(timeout=30)
     assert sorted(outcomes) == ["ok"] * 3 + ["refused"] * 5
-    assert breaker.state is BreakerState.CLOSED  # the three probes passed
+    assert state_of(breaker) is BreakerState.CLOSED  # the three probes passed
     assert sample(metrics, CALLS, breaker="api", kind="not_permitted") == 5
 
 
@@ -146,7 +146,7 @@ def test_of_a_hundred_tasks_only_the_allowed_probes_run_while_half_open(
 
     outcomes = asyncio.run(main())
     assert sorted(outcomes) == ["ok"] * 5 + ["refused"] * 95
-    assert breaker.state is BreakerState.CLOSED
+    assert state_of(breaker) is BreakerState.CLOSED
 
 
 def test_a_hundred_tasks_run_concurrently_through_a_closed_breaker(
@@ -187,7 +187,7 @@ def test_a_cancelled_probe_frees_its_slot(clock: FakeClock, metrics: RecoveryMet
         return await breaker.acall(ok)
 
     assert asyncio.run(main()) == "ok"
-    assert breaker.state is BreakerState.CLOSED
+    assert state_of(breaker) is BreakerState.CLOSED
 
 
 def test_forced_states_override_the_circuit(metrics: RecoveryMetrics) -> None:
@@ -201,15 +201,15 @@ def test_forced_states_override_the_circuit(metrics: RecoveryMetrics) -> None:
     for _ in range(10):
         with pytest.raises(ConnectionError):
             breaker.call(boom)
-    assert breaker.state is BreakerState.DISABLED  # never trips
+    assert state_of(breaker) is BreakerState.DISABLED  # never trips
     breaker.close()
     assert breaker.call(lambda: "ok") == "ok"
     for _ in range(2):
         with pytest.raises(ConnectionError):
             breaker.call(boom)
-    assert breaker.state is BreakerState.OPEN
+    assert state_of(breaker) is BreakerState.OPEN
     breaker.reset()
-    assert breaker.state is BreakerState.CLOSED
+    assert state_of(breaker) is BreakerState.CLOSED
     assert breaker.describe()["trips"] == 0
     assert sample(metrics, TRANSITIONS, breaker="api", **{"from": "closed", "to": "open"}) == 1
     assert sample(metrics, STATE, breaker="api", state="closed") == 1
@@ -225,7 +225,7 @@ def test_slow_calls_count_as_failures(clock: FakeClock, metrics: RecoveryMetrics
 
     assert breaker.call(slow) == "late"
     assert breaker.call(slow) == "late"
-    assert breaker.state is BreakerState.OPEN
+    assert state_of(breaker) is BreakerState.OPEN
     assert sample(metrics, CALLS, breaker="api", kind="slow") == 2
     assert sample(metrics, CALLS, breaker="api", kind="successful") == 2
 
@@ -240,7 +240,7 @@ def test_ignored_exceptions_are_neither_success_nor_failure(metrics: RecoveryMet
     for _ in range(5):
         with pytest.raises(KeyError):
             breaker.call(missing)
-    assert breaker.state is BreakerState.CLOSED
+    assert state_of(breaker) is BreakerState.CLOSED
     assert sample(metrics, CALLS, breaker="api", kind="failed") == 0
 
 

@@ -10,6 +10,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from tests.resilience.conftest import state_of
 from yesman_recovery.resilience import BreakerPolicy, BreakerState, Circuit, SlidingWindow
 from yesman_recovery.resilience.circuit import REFUSED
 
@@ -174,7 +175,7 @@ def test_the_open_period_grows_on_repeated_trips_and_resets_after_a_close() -> N
         now += 100  # past any open period: the next call is a probe, and it fails
     assert periods == [10, 20, 25, 25]
     circuit.record(circuit.acquire(now), now, failed=False)  # a probe succeeds: closed
-    assert circuit.state is BreakerState.CLOSED
+    assert state_of(circuit) is BreakerState.CLOSED
     _fail(circuit, now, 1)
     assert circuit.retry_in(now) == 10
 
@@ -183,9 +184,9 @@ def test_the_failure_rate_needs_the_minimum_number_of_calls() -> None:
     circuit = Circuit(BreakerPolicy(consecutive_failures=None, failure_rate=50,
                                     window_size=10, minimum_calls=4))  # fmt: skip
     _fail(circuit, 0, 3)
-    assert circuit.state is BreakerState.CLOSED  # 100 % of 3 calls: too few to judge
+    assert state_of(circuit) is BreakerState.CLOSED  # 100 % of 3 calls: too few to judge
     circuit.record(circuit.acquire(0), 0, failed=False)
-    assert circuit.state is BreakerState.OPEN  # 75 % of 4 calls
+    assert state_of(circuit) is BreakerState.OPEN  # 75 % of 4 calls
     assert "failure rate 75% >= 50% over 4 calls" in circuit.take_transitions()[-1].reason
 
 
@@ -197,7 +198,7 @@ def test_a_time_window_forgets_calls_older_than_its_size() -> None:
     for t in (20.0, 20.5, 21.0):  # the three failures at 0 s fell out of the 10 s window
         circuit.record(circuit.acquire(t), t, failed=False)
     _fail(circuit, 21.5, 1)
-    assert circuit.state is BreakerState.CLOSED  # 1 failure in 4 calls
+    assert state_of(circuit) is BreakerState.CLOSED  # 1 failure in 4 calls
     assert circuit.snapshot(21.5)["window_calls"] == 4
     assert circuit.snapshot(100.0)["window_calls"] == 0
 
@@ -206,13 +207,13 @@ def test_an_outcome_from_before_a_transition_counts_for_nothing() -> None:
     circuit = Circuit(BreakerPolicy(consecutive_failures=2, half_open_calls=1, open_duration=1))
     slow = circuit.acquire(0)  # admitted while closed, still running
     _fail(circuit, 0, 2)
-    assert circuit.state is BreakerState.OPEN
+    assert state_of(circuit) is BreakerState.OPEN
     probe = circuit.acquire(5)
-    assert circuit.state is BreakerState.HALF_OPEN
+    assert state_of(circuit) is BreakerState.HALF_OPEN
     circuit.record(slow, 5, failed=True)  # the old call fails late: not the probe's outcome
-    assert circuit.state is BreakerState.HALF_OPEN
+    assert state_of(circuit) is BreakerState.HALF_OPEN
     circuit.record(probe, 5, failed=False)
-    assert circuit.state is BreakerState.CLOSED
+    assert state_of(circuit) is BreakerState.CLOSED
 
 
 def test_the_policy_refuses_bad_values_in_the_words_of_the_config() -> None:

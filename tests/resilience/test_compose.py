@@ -27,6 +27,11 @@ from yesman_recovery.resilience import (
 )
 
 
+def divide_by_zero() -> object:
+    """Fails; typed ``object`` because a fallback answers for it with a value of its own type."""
+    return 1 / 0
+
+
 def parts(
     clock: FakeClock, metrics: RecoveryMetrics, **breaker_opts: Any
 ) -> tuple[Retry, CircuitBreaker]:
@@ -66,8 +71,11 @@ def test_an_open_breaker_ends_the_retries_and_the_fallback_gets_the_reason(
         calls += 1
         raise ConnectionError("refused")
 
-    guarded = Resilient(retry=retry, breaker=brk,
-                        fallback=lambda reason: reasons.append(reason) or "cached")  # fmt: skip
+    def cached(reason: BaseException) -> str:
+        reasons.append(reason)
+        return "cached"
+
+    guarded = Resilient(retry=retry, breaker=brk, fallback=cached)
     assert guarded.call(down) == "cached"
     assert calls == 2  # the third attempt met the open breaker, which is never retried
     assert isinstance(reasons[0], CallNotPermitted)
@@ -80,14 +88,14 @@ def test_the_fallback_answers_exhausted_retries_with_the_last_error(
 ) -> None:
     retry, _ = parts(clock, metrics)
     guarded = Resilient(retry=retry, fallback=lambda reason: f"fallback: {reason}")
-    assert guarded.call(lambda: 1 / 0) == "fallback: division by zero"
-    assert Resilient(retry=retry, fallback=42).call(lambda: 1 / 0) == 42
+    assert guarded.call(divide_by_zero) == "fallback: division by zero"
+    assert Resilient(retry=retry, fallback=42).call(divide_by_zero) == 42
 
 
 def test_the_fallback_answers_an_empty_budget(clock: FakeClock, metrics: RecoveryMetrics) -> None:
     retry = Retry("git", RetryPolicy(attempts=3), budget=RetryBudget(1, 0), metrics=metrics,
                   clock=clock, sleep=clock.sleep)  # fmt: skip
-    got = Resilient(retry=retry, fallback=type).call(lambda: 1 / 0)
+    got = Resilient(retry=retry, fallback=type).call(divide_by_zero)
     assert got is RetryBudgetExhausted
 
 

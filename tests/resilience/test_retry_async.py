@@ -9,7 +9,7 @@ import pytest
 
 from tests.resilience.conftest import FakeClock, sample
 from yesman_recovery.metrics.definitions import RecoveryMetrics
-from yesman_recovery.resilience import Retry, RetryPolicy
+from yesman_recovery.resilience import Jitter, Retry, RetryPolicy
 
 CALLS = "yesman_recovery_retry_calls_total"
 
@@ -95,7 +95,7 @@ def test_wait_for_around_a_retried_coroutine_cancels_it_cleanly(
 
 def test_cancelling_during_the_backoff_sleep_ends_the_call(metrics: RecoveryMetrics) -> None:
     retry = Retry("llm", RetryPolicy(attempts=5, initial_delay=30, max_delay=30,
-                                     jitter="none"), metrics=metrics)  # fmt: skip
+                                     jitter=Jitter.NONE), metrics=metrics)  # fmt: skip
     calls = 0
 
     async def fail() -> None:

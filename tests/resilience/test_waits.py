@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,7 +18,7 @@ attempts = st.integers(min_value=1, max_value=10_000)
 fractions = st.floats(min_value=0.0, max_value=1.0)
 
 
-def _draw(fraction: float):
+def _draw(fraction: float) -> Callable[[float, float], float]:
     return lambda a, b: a + (b - a) * fraction
 
 

@@ -105,7 +105,7 @@ def test_every_kind_builds_a_probe_that_answers(store: Any, tmp_path: Path) -> N
     # process running it), and nothing else here need have "pytest" in its command line.
     marker = f"yr-probe-{secrets.token_hex(4)}"
     target = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker])
-    entries = [
+    entries: list[dict[str, object]] = [
         {"kind": "memory"},
         {"kind": "memory", "max_rss": "1TiB", "pid_file": "me.pid"},
         {"kind": "cpu", "window": "1m"},

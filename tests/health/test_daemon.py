@@ -47,15 +47,16 @@ failure_threshold = 1
     app = RecoveryApp(load_config(config))
     app.start()
     try:
-        assert app.store is not None
+        store = app.store
+        assert store is not None
         wait_for(lambda: view(app.health, "tmux")["status"] == "healthy", what="healthy")
         os.kill(pid, signal.SIGSTOP)
         # The check fails at its timeout and hands over; session recovery (the watcher, polling
         # only every 60 s on its own) looks at once, finds the server stopped and continues it.
-        wait_for(lambda: ("heal", "handed_over") in audit_actions(app.store, "tmux"),
+        wait_for(lambda: ("heal", "handed_over") in audit_actions(store, "tmux"),
                  what="handed over")  # fmt: skip
         wait_for(lambda: view(app.health, "tmux")["status"] == "healthy", 10, what="healthy")
-        actions = [e.action for e in app.store.audit.query(kind="recovery", subject="tmux-server")]
+        actions = [e.action for e in store.audit.query(kind="recovery", subject="tmux-server")]
         assert "sigcont" in actions
     finally:
         os.kill(pid, signal.SIGCONT)

@@ -20,7 +20,12 @@ from yesman_recovery.storage import RetentionPolicy, Store
 from yesman_recovery.supervisors import SupervisedActor
 from yesman_recovery.supervisors.spec import ChildSpec
 
-FAST = {"interval": 0.2, "timeout": 0.15, "flap_threshold": None, "heal_backoff": 0.1}
+FAST: dict[str, Any] = {
+    "interval": 0.2,
+    "timeout": 0.15,
+    "flap_threshold": None,
+    "heal_backoff": 0.1,
+}
 
 
 def _serve(server: ThreadingHTTPServer) -> None:

@@ -15,6 +15,7 @@ import sys
 
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.storage import open_store
+from yesman_recovery.storage.store import DURABILITIES
 
 
 def state_for(i: int, seed: int) -> dict[str, object]:
@@ -25,11 +26,12 @@ def state_for(i: int, seed: int) -> dict[str, object]:
 
 
 def main() -> None:
-    state_dir, durability, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    state_dir, seed = sys.argv[1], int(sys.argv[3])
+    durability = DURABILITIES[DURABILITIES.index(sys.argv[2])]  # ValueError for any other
     count = int(sys.argv[4]) if len(sys.argv) > 4 else 10**9
     with open_store(
         state_dir, durability=durability, metrics=RecoveryMetrics(), map_size=64 * 1024
-    ) as store:  # type: ignore[arg-type]
+    ) as store:
         print("READY", flush=True)
         for i in range(count):
             kind = i % 5

@@ -14,6 +14,7 @@ import pytest
 
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.storage import open_store
+from yesman_recovery.storage.store import Durability
 
 from .crash_writer import state_for
 
@@ -53,7 +54,7 @@ def read_line(proc: subprocess.Popen[str]) -> str:
 
 @pytest.mark.parametrize("durability", ["durable", "fast"])
 def test_a_writer_killed_at_random_loses_nothing_it_reported(
-    tmp_path: Path, durability: str, processes: list[subprocess.Popen[str]]
+    tmp_path: Path, durability: Durability, processes: list[subprocess.Popen[str]]
 ) -> None:
     rng = random.Random(f"kill-{durability}")
     state_dir = tmp_path / "state"
@@ -79,9 +80,9 @@ def test_a_writer_killed_at_random_loses_nothing_it_reported(
         report = store.checkpoints.verify()
         assert report.ok, report.corrupt
         assert report.checked >= len(set(expected_states))
-        for checkpoint, i in expected_states.items():
+        for checkpoint, written in expected_states.items():
             seed = int(checkpoint.split("%20")[1])
-            assert store.checkpoints.restore(checkpoint) == state_for(i, seed)
+            assert store.checkpoints.restore(checkpoint) == state_for(written, seed)
         audited = {event.id for event in store.audit.query()}
         assert set(reported["A"]) <= audited
         for tx in set(reported["J"]):

@@ -70,7 +70,9 @@ def test_no_server_is_server_gone(tmux_client: TmuxClient) -> None:
 @pytest.mark.tmux
 def test_awkward_names_survive_a_round_trip(tmux_client: TmuxClient) -> None:
     tmux_client.run("new-session", "-d", "-s", "base")
-    chain = [("new-session", "-d", "-s", n.replace("#", "##")) for n in AWKWARD]
+    chain: list[tuple[str, ...]] = [
+        ("new-session", "-d", "-s", n.replace("#", "##")) for n in AWKWARD
+    ]
     chain += [("new-window", "-t", "=base", "-n", n.replace("#", "##")) for n in [*AWKWARD, "x;"]]
     before = tmux_client.invocations
     tmux_client.run_chain(chain)

@@ -12,8 +12,8 @@ from yesman_recovery.tmux.policy import (
     ProgramPolicy,
     claude_project_dir,
     newest_conversation,
-    program_name,
 )
+from yesman_recovery.tmux.programs import program_name
 from yesman_recovery.tmux.records import PaneSnapshot
 
 OLD = "0b9d7a8e-1111-2222-3333-444455556666"

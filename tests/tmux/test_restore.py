@@ -234,13 +234,13 @@ def test_awkward_names_restore(tmux_client: TmuxClient, tmp_path: Path, reaper: 
     name = "agent \"one\" 'x' $HOME\tz.v:1 é #{x}"
     saved = _build(tmux_client, tmp_path, name=name)
     tmux_client.run("rename-window", "-t", saved.windows[2].window_id, literal("tab\there ☃ #1;"))
-    saved = take_snapshot(tmux_client).session(stored_session_name(name))
+    renamed = take_snapshot(tmux_client).session(stored_session_name(name))
     # rename-window stores a tab escaped (new-window -n does not): names are kept as tmux has them
-    assert saved is not None
-    assert saved.windows[2].name == "tab\\there ☃ #1;"
-    reaper.update(p.pid for p in saved.panes() if p.pid)
+    assert renamed is not None
+    assert renamed.windows[2].name == "tab\\there ☃ #1;"
+    reaper.update(p.pid for p in renamed.panes() if p.pid)
     tmux_client.kill_server()
-    result = restore_session(tmux_client, saved, POLICY)
+    result = restore_session(tmux_client, renamed, POLICY)
     assert result.ok, result.differences
     assert result.session is not None
     assert result.session.name == stored_session_name(name)

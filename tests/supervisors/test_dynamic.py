@@ -231,7 +231,7 @@ def test_bad_specs_and_supervisor_arguments_fail_with_clear_errors(log: Log) -> 
     with pytest.raises(ValueError, match=r"`restart` must be one of permanent, .*got 'always'"):
         ChildSpec("a", Supervisor, restart="always")
     with pytest.raises(TypeError, match=r"`name` must be a str or None, got 3"):
-        Supervisor.start(name=3)  # type: ignore[arg-type]
+        Supervisor.start(name=3)
 
 
 def test_after_wait_exit_the_supervisor_answers_with_the_exit(

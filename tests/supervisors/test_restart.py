@@ -176,7 +176,7 @@ def test_backoff_n_is_one_based() -> None:
 
 def test_child_spec_validates_and_normalises() -> None:
     log = Log()
-    assert ChildSpec("a", Probe, restart="transient").restart is Restart.TRANSIENT  # type: ignore[arg-type]
+    assert ChildSpec("a", Probe, restart="transient").restart is Restart.TRANSIENT
     with pytest.raises(ValueError, match="`id` must be a non-empty string, got ''"):
         ChildSpec("", Probe)
     with pytest.raises(ValueError, match="`shutdown` must be positive or None, got 0"):

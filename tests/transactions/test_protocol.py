@@ -97,8 +97,9 @@ def test_a_failing_step_is_retried_with_backoff_before_it_aborts() -> None:
     delays = []
     for attempt in (1, 2, 3):
         d = decide(records)
-        assert d == p.RunStep(0, attempt, d.delay)  # type: ignore[union-attr]
-        delays.append(d.delay)  # type: ignore[union-attr]
+        assert isinstance(d, p.RunStep)
+        assert d == p.RunStep(0, attempt, d.delay)
+        delays.append(d.delay)
         records += [
             rec(p.INTENT, {"step": 0, "attempt": attempt}),
             rec(p.FAILED, {"step": 0, "attempt": attempt, "error": "x", "final": attempt == 3}),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -282,7 +283,7 @@ def test_a_corrupt_record_is_named_audited_and_the_transaction_parked(
     start_service: StartService,
     effects: Effects,
     store: Store,
-    state_dir: object,
+    state_dir: Path,
     metrics: RecoveryMetrics,
 ) -> None:
     store.journal.append("tx-bad", p.BEGIN, _plan(effects, 2, policy=None))
@@ -292,7 +293,7 @@ def test_a_corrupt_record_is_named_audited_and_the_transaction_parked(
             state_dir,
             {
                 "data": {"attempt": 17, "step": 0},
-                "kind": "intent",  # type: ignore[arg-type]
+                "kind": "intent",
                 "terminal": False,
             },
         )

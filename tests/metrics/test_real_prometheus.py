@@ -78,7 +78,7 @@ class Prometheus:
             contextlib.suppress(OSError),
             urllib.request.urlopen(self.url + "/-/ready", timeout=2) as response,
         ):
-            return response.status == 200
+            return bool(response.status == 200)
         return False
 
     def alert_states(self) -> dict[str, str]:

@@ -53,9 +53,12 @@ class Daemon:
         self.lines: queue.Queue[str] = queue.Queue()
         assert self.process.stdout is not None
         stdout = self.process.stdout
-        self._reader = threading.Thread(
-            target=lambda: [self.lines.put(line) for line in stdout], daemon=True
-        )
+
+        def read() -> None:
+            for line in stdout:
+                self.lines.put(line)
+
+        self._reader = threading.Thread(target=read, daemon=True)
         self._reader.start()
 
     def wait_for_line(self, prefix: str) -> str:

@@ -35,7 +35,12 @@ class Daemon:
         self.seen: list[str] = []
         assert self.process.stderr is not None
         stderr = self.process.stderr
-        threading.Thread(target=lambda: [self.lines.put(x) for x in stderr], daemon=True).start()
+
+        def read() -> None:
+            for line in stderr:
+                self.lines.put(line)
+
+        threading.Thread(target=read, daemon=True).start()
 
     def wait_for(self, text: str) -> str:
         deadline = time.monotonic() + DEADLINE

@@ -14,7 +14,8 @@ from prometheus_client import CollectorRegistry
 
 from yesman_recovery.actors.http import StatusServer
 from yesman_recovery.cli import main
-from yesman_recovery.cli.status_cmd import format_uptime, status_url
+from yesman_recovery.cli.common import format_uptime
+from yesman_recovery.cli.status_cmd import status_url
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

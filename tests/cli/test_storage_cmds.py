@@ -284,7 +284,8 @@ def test_the_cli_reads_while_a_writer_process_writes(state_dir: Path) -> None:
         writer.wait(timeout=10)
         if drain.is_alive():
             drain.join(timeout=10)
-        writer.stdout.close()
+        if writer.stdout is not None:
+            writer.stdout.close()
     verified = subprocess.run(
         [
             sys.executable,

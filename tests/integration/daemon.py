@@ -9,8 +9,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 DEADLINE = 30.0  # generous: catches a hang, not a slow machine
 
@@ -22,6 +23,12 @@ def cli(config: Path, *args: str, timeout: float = DEADLINE) -> subprocess.Compl
         capture_output=True, text=True, env=environment(config.parent), timeout=timeout,
         check=False,
     )  # fmt: skip
+
+
+def _drain(stream: IO[str], sink: Callable[[str], None]) -> None:
+    """Hand every line of ``stream`` to ``sink`` until it closes (a reader thread's loop)."""
+    for line in stream:
+        sink(line)
 
 
 def environment(home: Path) -> dict[str, str]:
@@ -54,8 +61,8 @@ class Daemon:
         assert self.process.stdout is not None
         assert self.process.stderr is not None
         out, err = self.process.stdout, self.process.stderr
-        threading.Thread(target=lambda: [lines.put(x) for x in out], daemon=True).start()
-        threading.Thread(target=lambda: [self.stderr.append(x) for x in err], daemon=True).start()
+        threading.Thread(target=_drain, args=(out, lines.put), daemon=True).start()
+        threading.Thread(target=_drain, args=(err, self.stderr.append), daemon=True).start()
         self.url = ""
         deadline = time.monotonic() + DEADLINE
         while not self.url:

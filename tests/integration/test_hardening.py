@@ -132,7 +132,11 @@ def test_a_daemon_killed_mid_recovery_leaves_a_record_the_next_one_closes(
                         daemon.send_signal(signal.SIGKILL)
                 if caught is not None:
                     break
-                wait_until(lambda old=old: tmux_client.server_pid() not in (None, old))
+
+                def restarted(old: int = old) -> bool:
+                    return tmux_client.server_pid() not in (None, old)
+
+                wait_until(restarted)
             assert caught is not None, "never saw a recovery in progress"
             daemon.wait(10)
             assert [e.id for e in store.audit.open_events()] == [caught.id]

@@ -175,7 +175,7 @@ def test_a_restore_that_leaves_a_declared_program_down_is_not_ok(
                          if e.action == "restore" and e.outcome == "failed"), None)  # fmt: skip
 
         event = wait_until(restore_failed, timeout=15)
-        assert "http.server" in event.detail  # type: ignore[attr-defined]
+        assert "http.server" in event.detail
         assert _sample(again, "yesman_recovery_recoveries_total",
                        {"kind": "crashed", "outcome": "failed"}) == 1  # fmt: skip
         assert session_state(again, "web")["state"] != "healthy"  # type: ignore[index]

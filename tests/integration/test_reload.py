@@ -73,7 +73,7 @@ def test_reload_adds_and_removes_sessions_without_restarting_the_others(running:
     wait_until(lambda: any(s["name"] == "added" for s in app.sessions()))
     assert [s.name for s in app.config.sessions] == ["keep-1", "keep-2", "added"]
     assert _reload_count(app, "applied") == 1
-    events = app.store.audit.query(kind="config")  # type: ignore[union-attr]
+    events = app.store.audit.query(kind="config")
     assert "sessions added: added" in events[0].detail
 
 
@@ -95,7 +95,7 @@ def test_a_bad_reload_keeps_the_last_good_configuration(running: Any) -> None:
         n: c.incarnation for n, c in before.items()
     }
     assert _reload_count(app, "rejected") == 1
-    events = app.store.audit.query(kind="config")  # type: ignore[union-attr]
+    events = app.store.audit.query(kind="config")
     assert "last good configuration kept" in events[0].detail
     assert "poll_interval" in events[0].detail
 

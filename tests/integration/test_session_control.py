@@ -97,12 +97,12 @@ def test_reset_clears_failed_now(daemon: Daemon, config: Path, tmux_client: Tmux
         pid = wait_until(program_pid, timeout=20)
         recoveries = daemon.sessions()["agent"]["recoveries"]
         os.kill(pid, signal.SIGKILL)
-        wait_until(
-            lambda n=recoveries: (
-                daemon.sessions()["agent"]["recoveries"] > n or daemon.state_of("agent") == "failed"
-            ),
-            timeout=20,
-        )
+
+        def recovered_or_failed(n: int = recoveries) -> bool:
+            recovered = daemon.sessions()["agent"]["recoveries"] > n
+            return bool(recovered or daemon.state_of("agent") == "failed")
+
+        wait_until(recovered_or_failed, timeout=20)
     wait_until(lambda: daemon.state_of("agent") == "failed", timeout=20)
 
     reset = cli(config, "sessions", "reset", "agent")

@@ -88,7 +88,10 @@ def _first_window(client: TmuxClient, name: str) -> str:
     return session.windows[0].name if session and session.windows else ""
 
 
-def _shape(client: TmuxClient, name: str) -> list[tuple[object, ...]]:
+WindowShape = tuple[int | None, str, str | None, bool, tuple[tuple[str | None, bool], ...]]
+
+
+def _shape(client: TmuxClient, name: str) -> list[WindowShape]:
     session = take_snapshot(client).session(name)
     assert session is not None
     return [
@@ -446,15 +449,17 @@ def test_a_program_that_stays_stopped_after_sigcont_is_respawned(
     with keep_stopping(pid):  # SIGCONT cannot help: something stops it again at once
         wait_until(lambda: (s := _program_session(tmux_client, "held"))
                    and s.windows[0].panes[0].program_pid != pid)  # fmt: skip
-    assert app.store is not None
-    actions = [e.action for e in app.store.audit.query(subject="held")]
+    store = app.store
+    assert store is not None
+    actions = [e.action for e in store.audit.query(subject="held")]
     assert "sigcont" in actions
-    wait_until(lambda: "respawn" in [e.action for e in app.store.audit.query(subject="held")])
+    wait_until(lambda: "respawn" in [e.action for e in store.audit.query(subject="held")])
 
 
 def _program_session(client: TmuxClient, name: str) -> SessionSnapshot | None:
     """The session once its first pane runs `tail` in the foreground, not stopped."""
     session = _session(client, name)
     pane = session.windows[0].panes[0] if session and session.windows else None
-    running = pane is not None and bool(pane.argv) and pane.argv[0] == "tail" and not pane.stopped
+    argv = pane.argv if pane is not None else None
+    running = pane is not None and argv is not None and argv[:1] == ("tail",) and not pane.stopped
     return session if running else None

@@ -25,7 +25,7 @@ def server(tmp_path: Path) -> Any:
     srv.register("ping", lambda _args: {"pid": os.getpid()})
     srv.register("echo", lambda args: args)
     srv.register("refuse", lambda args: (_ for _ in ()).throw(ValueError("no breaker 'x'")))
-    srv.register("missing", lambda args: {}["nothing"])
+    srv.register("missing", lambda args: args["nothing"])
     srv.register("bug", lambda args: 1 / 0)
     srv.start()
     yield srv
@@ -158,7 +158,12 @@ def test_a_slow_client_is_cut_off(
 def test_the_app_serves_ping_and_status_and_removes_its_socket(tmp_path: Path) -> None:
     app = RecoveryApp(_config(tmp_path))
     seen: list[str] = []
-    app.control.register("probe", lambda args: seen.append(args["x"]) or "ok")
+
+    def probe(args: dict[str, Any]) -> str:
+        seen.append(args["x"])
+        return "ok"
+
+    app.control.register("probe", probe)
     with app:
         state_dir = app.state_dir
         assert call(state_dir, "ping")["pid"] == os.getpid()

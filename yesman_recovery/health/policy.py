@@ -32,7 +32,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from yesman_recovery.supervisors.spec import Backoff
+from yesman_recovery.backoff import exponential_delay
 
 DEFAULT_INTERVAL = 10.0
 DEFAULT_MAX_TIMEOUT = 5.0
@@ -128,7 +128,7 @@ class CheckPolicy:
     def heal_delay(self, heals_in_spell: int) -> float:
         """Seconds to wait after heal number ``heals_in_spell`` (1-based) before the next."""
         cap = max(self.heal_window, self.heal_backoff)
-        return Backoff(initial=self.heal_backoff, max=cap, jitter=0.0).base_delay(heals_in_spell)
+        return exponential_delay(heals_in_spell, self.heal_backoff, cap, 2.0)
 
 
 @dataclass

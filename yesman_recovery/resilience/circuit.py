@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from yesman_recovery.backoff import exponential_delay
 from yesman_recovery.resilience import checks
 from yesman_recovery.resilience.checks import fmt_seconds
 
@@ -314,11 +315,9 @@ class Circuit:
     def _trip(self, now: float, reason: str) -> None:
         policy = self.policy
         self.trips += 1
-        try:
-            period = policy.open_duration * policy.open_multiplier ** (self.trips - 1)
-        except OverflowError:
-            period = policy.open_max_duration
-        period = min(policy.open_max_duration, period)
+        period = exponential_delay(
+            self.trips, policy.open_duration, policy.open_max_duration, policy.open_multiplier
+        )
         self.open_until = now + period
         self._move(BreakerState.OPEN, now, f"{reason}; open for {fmt_seconds(period)}")
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from yesman_recovery.backoff import exponential_delay
+
 if TYPE_CHECKING:
     import asyncio
 
@@ -80,12 +82,7 @@ class Backoff:
         """The delay before restart number ``n`` (1-based), without jitter."""
         if n < 1:
             raise ValueError(f"`n` must be >= 1, got {n}")
-        # Compare exponents instead of computing huge powers: multiplier**(n-1) overflows fast.
-        if self.multiplier > 1.0:
-            limit = math.log(self.max / self.initial) / math.log(self.multiplier)
-            if n - 1 >= limit:
-                return self.max
-        return min(self.max, self.initial * self.multiplier ** (n - 1))
+        return exponential_delay(n, self.initial, self.max, self.multiplier)
 
     def delay(self, n: int, rng: random.Random | None = None) -> float:
         """The delay before restart number ``n`` with jitter drawn from ``rng``."""

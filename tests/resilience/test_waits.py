@@ -86,3 +86,12 @@ def test_the_real_random_draws_stay_in_bounds_too() -> None:
             uniform=rng.uniform,
         )  # fmt: skip
         assert 0 <= delay <= 5.0
+
+
+def test_no_initial_delay_stays_no_delay_after_a_thousand_attempts() -> None:
+    # 0 * 2 ** 1999 is 0; the power alone overflows a float, which must not turn into max_delay.
+    assert backoff_ceiling(2000, 0.0, 10.0, 2.0) == 0.0
+    delay = jittered_delay(
+        Jitter.NONE, 2000, initial=0.0, max_delay=10.0, multiplier=2.0, previous=0.0
+    )
+    assert delay == 0.0

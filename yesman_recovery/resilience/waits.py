@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from tenacity.wait import wait_base
 
+from yesman_recovery.backoff import exponential_delay
 from yesman_recovery.resilience.policies import JITTER_CHOICES, Jitter
 
 if TYPE_CHECKING:
@@ -33,12 +34,9 @@ Uniform = Callable[[float, float], float]
 
 
 def backoff_ceiling(attempt: int, initial: float, max_delay: float, multiplier: float) -> float:
-    """``min(max_delay, initial * multiplier ** (attempt - 1))`` without overflowing."""
-    try:
-        grown = initial * multiplier ** (attempt - 1)
-    except OverflowError:
-        return max_delay
-    return min(max_delay, grown)
+    """``min(max_delay, initial * multiplier ** (attempt - 1))``: the package's one backoff
+    (:func:`~yesman_recovery.backoff.exponential_delay`), under the retry policy's names."""
+    return exponential_delay(attempt, initial, max_delay, multiplier)
 
 
 def jittered_delay(

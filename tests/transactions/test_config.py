@@ -70,3 +70,13 @@ def test_retry_delays_grow_to_max() -> None:
     assert retry.delay(10_000) == 0.5
     with pytest.raises(ValueError, match="`attempts` must be an integer >= 1"):
         RetrySettings(attempts=0)
+
+
+def test_retry_delays_reach_max_even_when_they_grow_slowly() -> None:
+    retry = RetrySettings(attempts=200, initial=0.1, max=10.0, multiplier=1.05)
+    assert retry.delay(99) == 10.0  # 0.1 * 1.05 ** 98 is past 10 s
+
+
+def test_a_steep_multiplier_gives_max_not_an_overflow() -> None:
+    retry = RetrySettings(attempts=100, initial=0.1, max=10.0, multiplier=1e10)
+    assert retry.delay(80) == 10.0

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from yesman_recovery.backoff import exponential_delay
+
 if TYPE_CHECKING:
     from yesman_recovery.resilience.policies import RetryPolicy
 
@@ -48,8 +50,7 @@ class RetrySettings:
         """Seconds to wait after ``failures`` failed attempts (0 before the first attempt)."""
         if failures <= 0:
             return 0.0
-        exponent = min(failures - 1, 64)  # beyond 2**64 every delay is `max` anyway
-        return float(min(self.max, self.initial * self.multiplier**exponent))
+        return exponential_delay(failures, self.initial, self.max, self.multiplier)
 
     def to_json(self) -> dict[str, Any]:
         return {

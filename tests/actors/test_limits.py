@@ -97,3 +97,8 @@ def test_a_reset_by_hand_clears_the_backoff_too() -> None:
     assert _give_up_at(limits, 100.0) == 120.0
     limits.reset()
     assert _give_up_at(limits, 300.0) == 60.0
+
+
+def test_the_give_up_backoff_stays_at_its_maximum_after_a_thousand_give_ups() -> None:
+    # A kind given up on once an hour for six weeks: 2 ** 1024 is no float, the wait is 1 h.
+    assert GiveUpBackoff(60.0, 3600.0, 600.0).delay(1100) == 3600.0

@@ -17,6 +17,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 from yesman_recovery.actors.diagnosis import Diagnosis, FailureKind
+from yesman_recovery.backoff import exponential_delay
 from yesman_recovery.supervisors.restart import IntensityWindow
 
 Windows = MutableMapping[tuple[str, FailureKind], IntensityWindow]
@@ -33,7 +34,8 @@ class GiveUpBackoff:
 
     def delay(self, strikes: int) -> float:
         """The wait after the ``strikes``-th give-up in a row (1-based)."""
-        return float(min(self.initial * 2 ** max(0, strikes - 1), max(self.initial, self.maximum)))
+        cap = max(self.initial, self.maximum)
+        return exponential_delay(max(1, strikes), self.initial, cap, 2.0)
 
 
 @dataclass

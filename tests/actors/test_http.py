@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from yesman_recovery.actors.http import StatusServer, _is_loopback, call_with_timeout
+from yesman_recovery.actors.http import StatusServer, _is_loopback
 from yesman_recovery.errors import EndpointError
 
 STATUS = {"version": "0.1.0", "healthy": True, "tree": {"id": "root", "children": []}}
@@ -201,12 +201,6 @@ def test_ipv6_loopback_is_served(registry: CollectorRegistry) -> None:
 def test_bad_arguments_are_refused(registry: CollectorRegistry, port: int, timeout: float) -> None:
     with pytest.raises(ValueError, match="must be"):
         StatusServer("127.0.0.1", port, registry, lambda: True, dict, call_timeout=timeout)
-
-
-def test_call_with_timeout_returns_or_reraises() -> None:
-    assert call_with_timeout(lambda: 42, 1.0) == 42
-    with pytest.raises(KeyError):
-        call_with_timeout(lambda: dict[str, int]()["missing"], 1.0)
 
 
 def test_starting_twice_keeps_the_first_socket(serve: Any) -> None:

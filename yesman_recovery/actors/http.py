@@ -36,17 +36,17 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TypeVar
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from yesman_recovery.actors.connections import ConnectionSlots, default_limit
 from yesman_recovery.actors.exposition import render_metrics
 from yesman_recovery.errors import EndpointError
+from yesman_recovery.timeouts import call_with_timeout
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9464
@@ -177,31 +177,6 @@ class StatusServer:
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}; choose "
                 "another [metrics] listen port (0 picks a free one) or stop the other daemon"
             ) from None
-
-
-def call_with_timeout(fn: Callable[[], T], timeout: float) -> T:
-    """Run ``fn`` on a daemon thread and return its result within ``timeout`` seconds.
-
-    Raises what ``fn`` raised, or :class:`TimeoutError` (the thread is left to finish alone).
-    """
-    outcome: list[Any] = []
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            outcome.append((True, fn()))
-        except BaseException as exc:  # delivered to the caller, never lost in this thread
-            outcome.append((False, exc))
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="yesman-recovery-http-call", daemon=True).start()
-    if not done.wait(timeout):
-        raise TimeoutError(f"no answer within {timeout:.1f} s")
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value  # type: ignore[no-any-return]
 
 
 def _is_loopback(host: str) -> bool:

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from yesman_recovery.timeouts import call_with_timeout
+
 ActionFn = Callable[["StepContext"], Any] | Callable[["StepContext"], Awaitable[Any]]
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -136,23 +138,9 @@ def call(action: Action, step: StepContext, timeout: float | None) -> Any:
         return asyncio.run(_bounded(coro, timeout))
     if timeout is None:
         return action.fn(step)
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            box["result"] = action.fn(step)
-        except BaseException as exc:  # handed to the waiting thread
-            box["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name=f"step {step.key}", daemon=True).start()
-    if not done.wait(timeout):
-        raise TimeoutError(f"{action.name} did not finish within {timeout} s")
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
+    return call_with_timeout(
+        lambda: action.fn(step), timeout, what=action.name, thread=f"step {step.key}"
+    )
 
 
 async def _bounded(coro: Awaitable[Any], timeout: float | None) -> Any:

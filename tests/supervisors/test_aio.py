@@ -66,6 +66,38 @@ def test_any_pykka_future_can_be_awaited_without_blocking() -> None:
     run(main())
 
 
+class _OtherCondition:
+    """A condition that is not ``threading.Condition``: a future laid out unlike Pykka 4's."""
+
+    def __init__(self) -> None:
+        self._inner = threading.Condition()
+
+    def __enter__(self) -> bool:
+        return self._inner.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._inner.__exit__(None, None, None)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._inner.wait(timeout)
+
+    def notify_all(self) -> None:
+        self._inner.notify_all()
+
+
+def test_a_future_laid_out_unlike_pykka_4s_is_awaited_through_the_public_get() -> None:
+    future: pykka.ThreadingFuture[str] = pykka.ThreadingFuture()
+    future._condition = _OtherCondition()  # type: ignore[assignment]
+    assert aio.add_done_callback(future, lambda: None) is None  # not patched
+
+    async def main() -> None:
+        threading.Timer(0.05, future.set, args=("answered",)).start()
+        assert await aio.get(future, timeout=5) == "answered"
+
+    run(main())
+    assert isinstance(future._condition, _OtherCondition)
+
+
 def test_await_times_out_and_raises_both_timeout_types(metrics: RecoveryMetrics) -> None:
     async def main() -> None:
         async with await aio.start(Supervisor, children=[ChildSpec("slow", Slow)],

@@ -3,6 +3,16 @@
 The machinery under :mod:`yesman_recovery.aio`, kept in the supervision layer so that refs and
 futures can be awaited without importing the public module above them. See that module for the
 how and why.
+
+Why this touches Pykka's private fields: Pykka 4.5's ``Future`` offers no callback on
+completion (its public surface is ``get``, ``set``, ``set_exception``, ``set_get_hook`` and the
+lazy ``map``/``filter``/``join``/``reduce``), and Pykka's own answer for asyncio is to call
+``get()`` in a thread pool. That costs a thread per pending await, and the loop's default
+executor has ``min(32, cpus + 4)`` of them: a hundred agents awaiting slow actors would queue
+behind each other. So :func:`add_done_callback` wraps a ``ThreadingFuture``'s condition
+(``_condition``, read with ``_result`` and ``_get_hook``), all of it in this module, checked
+against Pykka's layout on every call: a future laid out otherwise (a later Pykka) is awaited
+through the public path, ``get(timeout=…)`` in the executor, slower but correct.
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 import pykka
 from pykka import ThreadingFuture
@@ -67,7 +77,7 @@ def add_done_callback(
     use). Runs it at once if the value is there already. Returns None if ``future`` cannot call
     back (not a ``ThreadingFuture``, or one whose value is computed by a get hook).
     """
-    if not isinstance(future, ThreadingFuture) or future._get_hook is not None:
+    if not _can_call_back(future):
         return None
     condition: Any = future._condition
     with condition:
@@ -79,6 +89,17 @@ def add_done_callback(
             return functools.partial(condition.discard, callback)
     callback()
     return _nothing
+
+
+def _can_call_back(future: pykka.Future[Any]) -> TypeGuard[ThreadingFuture[Any]]:
+    """True iff ``future`` is a ``ThreadingFuture`` laid out as in Pykka 4 (the fields used
+    here are there) whose value is set, not computed by a get hook."""
+    return (
+        isinstance(future, ThreadingFuture)
+        and isinstance(getattr(future, "_condition", None), _CONDITIONS)
+        and hasattr(future, "_result")
+        and getattr(future, "_get_hook", True) is None
+    )
 
 
 class _NotifyingCondition:
@@ -118,6 +139,9 @@ class _NotifyingCondition:
     def discard(self, callback: Callable[[], None]) -> None:
         with self._condition, contextlib.suppress(ValueError):
             self.callbacks.remove(callback)
+
+
+_CONDITIONS = (threading.Condition, _NotifyingCondition)
 
 
 def _nothing() -> None:

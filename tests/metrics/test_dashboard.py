@@ -11,6 +11,10 @@ from yesman_recovery.metrics.definitions import RecoveryMetrics
 
 from .conftest import DASHBOARD, NAME, exported_names
 
+# Every panel of the 0.1.0 dashboard (hand-written JSON generator): row, title, type, unit and
+# queries, as that generator wrote them.
+BEFORE = Path(__file__).parent / "data" / "dashboard-panels-0.1.0.json"
+
 
 def test_the_shipped_file_is_what_the_code_generates() -> None:
     assert DASHBOARD.read_text() == dashboard.render(), (
@@ -71,3 +75,28 @@ def test_the_generator_writes_the_file_it_is_given(tmp_path: Path) -> None:
     target = tmp_path / "board" / "yesman-recovery.json"
     assert dashboard.main([str(target)]) == 0
     assert target.read_text() == DASHBOARD.read_text()
+
+
+def test_every_panel_and_query_of_the_hand_written_dashboard_is_kept() -> None:
+    before = json.loads(BEFORE.read_text())
+    row = None
+    after = []
+    for panel in json.loads(DASHBOARD.read_text())["panels"]:
+        if panel["type"] == "row":
+            row = panel["title"]
+            continue
+        after.append(
+            {
+                "row": row,
+                "title": panel["title"],
+                "type": panel["type"],
+                "unit": panel["fieldConfig"]["defaults"]["unit"],
+                "targets": [
+                    {k: t[k] for k in ("refId", "expr", "legendFormat")} for t in panel["targets"]
+                ],
+            }
+        )
+    missing = [p for p in before if p not in after]
+    assert missing == [], f"{len(missing)} panels lost or changed: {missing}"
+    assert len(before) == 25
+    assert sum(len(p["targets"]) for p in before) == 32

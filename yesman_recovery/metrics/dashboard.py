@@ -2,9 +2,11 @@
 
 The JSON shipped as ``metrics/grafana/yesman-recovery.json`` is this module's output (a test
 checks they match), so a panel is changed here and the file regenerated, never edited by hand.
-Plain dictionaries in Grafana's dashboard schema (``schemaVersion`` 39, Grafana 10.4 and 11)
-rather than a builder library: the Python dashboard libraries either emit an older schema or
-pin one Grafana release, and the schema needed here is a handful of keys.
+It is built with Grafana's own dashboards-as-code library, ``grafana-foundation-sdk`` (its
+builders and JSON encoder; ``schemaVersion`` 36 as the SDK writes it, which Grafana 10 and 11
+migrate on load). The library only generates the file: it is imported when :func:`build` runs,
+belongs to the ``test`` extra, and the daemon, the CLI and :func:`expressions` (which reads the
+shipped file) never need it.
 
 Importable both ways: ``__inputs`` declares the ``DS_PROMETHEUS`` datasource for the UI's
 import dialog, and a ``DS_PROMETHEUS`` datasource variable serves file provisioning (which does
@@ -18,7 +20,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from grafana_foundation_sdk.cog.builder import Builder
 
 UID = "yesman-recovery"
 TITLE = "yesman-recovery"
@@ -27,6 +32,7 @@ DATASOURCE = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
 SEL = 'instance=~"$instance"'
 RATE = "$__rate_interval"
 P = "yesman_recovery"
+INSTANCES = f"label_values({P}_build_info, instance)"
 
 
 def _q(expr: str, legend: str) -> tuple[str, str]:
@@ -134,118 +140,109 @@ ROWS: list[tuple[str, list[Panel]]] = [
 ]  # fmt: skip
 
 
-def _panel(panel_id: int, panel: Panel, x: int, y: int) -> dict[str, Any]:
+def _panel(panel_id: int, panel: Panel, x: int, y: int) -> Builder[Any]:
+    from grafana_foundation_sdk.builders import common, prometheus, stat, statetimeline, timeseries
+    from grafana_foundation_sdk.models import common as models
+    from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos
+
     title, unit, kind, queries = panel
-    targets = [
-        {"datasource": DATASOURCE, "expr": expr, "legendFormat": legend, "refId": chr(65 + i)}
-        for i, (expr, legend) in enumerate(queries)
-    ]
-    body: dict[str, Any] = {
-        "id": panel_id,
-        "title": title,
-        "datasource": DATASOURCE,
-        "gridPos": {"h": 8, "w": 12, "x": x, "y": y},
-        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-        "targets": targets,
-    }
+    legend = common.VizLegendOptions().show_legend(True).placement(models.LegendPlacement.BOTTOM)
+    body: Any
     if kind == "stat":
-        body.update(type="stat", options={"reduceOptions": {"calcs": ["lastNotNull"]}})
+        body = stat.Panel().reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]))
     elif kind == "state":
-        body.update(type="state-timeline", options={"showValue": "never"})
+        body = statetimeline.Panel().show_value(models.VisibilityMode.NEVER).legend(legend)
     else:
-        body.update(
-            type="timeseries",
-            options={"legend": {"displayMode": "table", "placement": "bottom"}},
+        body = timeseries.Panel().legend(legend.display_mode(models.LegendDisplayMode.TABLE))
+    body.id(panel_id).title(title).unit(unit).grid_pos(GridPos(h=8, w=12, x=x, y=y))
+    body.datasource(DataSourceRef(type_val=DATASOURCE["type"], uid=DATASOURCE["uid"]))
+    for i, (expr, legend_format) in enumerate(queries):
+        body.with_target(
+            prometheus.Dataquery()
+            .datasource(DATASOURCE)
+            .expr(expr)
+            .legend_format(legend_format)
+            .ref_id(chr(65 + i))
         )
-    return body
+    return cast("Builder[Any]", body)
 
 
 def build() -> dict[str, Any]:
-    """The dashboard as a JSON-ready dictionary."""
-    panels: list[dict[str, Any]] = []
+    """The dashboard as a JSON-ready dictionary, built with ``grafana-foundation-sdk``.
+
+    Raises :class:`ModuleNotFoundError` naming the extra to install when the SDK is missing.
+    """
+    try:
+        from grafana_foundation_sdk.builders import dashboard as grafana
+        from grafana_foundation_sdk.cog.encoder import JSONEncoder
+        from grafana_foundation_sdk.models.dashboard import (
+            DashboardCursorSync,
+            DataSourceRef,
+            GridPos,
+            VariableRefresh,
+            VariableSort,
+        )
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            "generating the dashboard needs grafana-foundation-sdk: "
+            "pip install 'yesman-recovery[test]'"
+        ) from exc
+
+    board = (
+        grafana.Dashboard(TITLE)
+        .uid(UID)
+        .description(
+            "Sessions, recoveries, supervision, checkpoints, health checks, "
+            "breakers, retries and transactions of yesman-recovery daemons."
+        )
+        .tags(["yesman-recovery", "tmux", "agents"])
+        .timezone("")
+        .editable()
+        .tooltip(DashboardCursorSync.CROSSHAIR)
+        .refresh("30s")
+        .version(1)
+        .time("now-6h", "now")
+        .with_variable(
+            grafana.DatasourceVariable("DS_PROMETHEUS").label("Prometheus").type("prometheus")
+        )
+        .with_variable(
+            grafana.QueryVariable("instance")
+            .label("Instance")
+            .datasource(DataSourceRef(type_val=DATASOURCE["type"], uid=DATASOURCE["uid"]))
+            .query({"query": INSTANCES, "refId": "instance"})
+            .multi(True)
+            .include_all(True)
+            .all_value(".*")
+            .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .sort(VariableSort.ALPHABETICAL_ASC)
+        )
+    )
     next_id, y = 1, 0
     for row_title, row_panels in ROWS:
-        panels.append(
-            {
-                "id": next_id,
-                "type": "row",
-                "title": row_title,
-                "collapsed": False,
-                "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
-                "panels": [],
-            }
-        )
+        board.with_row(grafana.Row(row_title).id(next_id).grid_pos(GridPos(h=1, w=24, x=0, y=y)))
         next_id, y = next_id + 1, y + 1
         for i, panel in enumerate(row_panels):
-            panels.append(_panel(next_id, panel, 12 * (i % 2), y + 8 * (i // 2)))
+            board.with_panel(_panel(next_id, panel, 12 * (i % 2), y + 8 * (i // 2)))
             next_id += 1
         y += 8 * ((len(row_panels) + 1) // 2)
-    return {
-        "__inputs": [
-            {
-                "name": "DS_PROMETHEUS",
-                "label": "Prometheus",
-                "description": "The Prometheus that scrapes the yesman-recovery daemons",
-                "type": "datasource",
-                "pluginId": "prometheus",
-                "pluginName": "Prometheus",
-            }
-        ],
-        "__requires": [
-            {"type": "grafana", "id": "grafana", "name": "Grafana", "version": "10.4.0"},
-            {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
-        ],
-        "uid": UID,
-        "title": TITLE,
-        "description": "Sessions, recoveries, supervision, checkpoints, health checks, "
-        "breakers, retries and transactions of yesman-recovery daemons.",
-        "tags": ["yesman-recovery", "tmux", "agents"],
-        "timezone": "",
-        "editable": True,
-        "graphTooltip": 1,
-        "refresh": "30s",
-        "schemaVersion": 39,
-        "version": 1,
-        "time": {"from": "now-6h", "to": "now"},
-        "templating": {"list": [_datasource_variable(), _instance_variable()]},
-        "annotations": {"list": []},
-        "links": [],
-        "panels": panels,
-    }
-
-
-def _datasource_variable() -> dict[str, Any]:
-    return {
-        "name": "DS_PROMETHEUS",
-        "label": "Prometheus",
-        "type": "datasource",
-        "query": "prometheus",
-        "current": {},
-        "hide": 0,
-        "refresh": 1,
-        "regex": "",
-        "options": [],
-    }
-
-
-def _instance_variable() -> dict[str, Any]:
-    return {
-        "name": "instance",
-        "label": "Instance",
-        "type": "query",
-        "datasource": DATASOURCE,
-        "definition": f"label_values({P}_build_info, instance)",
-        "query": {"query": f"label_values({P}_build_info, instance)", "refId": "instance"},
-        "multi": True,
-        "includeAll": True,
-        "allValue": ".*",
-        "current": {},
-        "hide": 0,
-        "refresh": 2,
-        "regex": "",
-        "sort": 1,
-        "options": [],
-    }
+    built: dict[str, Any] = json.loads(json.dumps(board.build(), cls=JSONEncoder))
+    # What Grafana's "export for sharing" adds around a dashboard, outside its model: the
+    # datasource the import dialog asks for, and the Grafana the panels need.
+    built["__inputs"] = [
+        {
+            "name": "DS_PROMETHEUS",
+            "label": "Prometheus",
+            "description": "The Prometheus that scrapes the yesman-recovery daemons",
+            "type": "datasource",
+            "pluginId": "prometheus",
+            "pluginName": "Prometheus",
+        }
+    ]
+    built["__requires"] = [
+        {"type": "grafana", "id": "grafana", "name": "Grafana", "version": "10.4.0"},
+        {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
+    ]
+    return built
 
 
 def render() -> str:
@@ -253,11 +250,13 @@ def render() -> str:
     return json.dumps(build(), indent=2, sort_keys=True) + "\n"
 
 
-def expressions() -> list[tuple[str, str, str]]:
-    """``(panel title, refId, PromQL)`` of every query in the dashboard."""
+def expressions(path: Path = PATH) -> list[tuple[str, str, str]]:
+    """``(panel title, refId, PromQL)`` of every query in the shipped dashboard (read from the
+    file, so reading needs no generator library)."""
+    board = json.loads(path.read_text(encoding="utf-8"))
     return [
         (panel["title"], target["refId"], target["expr"])
-        for panel in build()["panels"]
+        for panel in board["panels"]
         for target in panel.get("targets", [])
     ]
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from pathlib import Path
+
+import pytest
 
 from yesman_recovery.metrics import dashboard
 from yesman_recovery.metrics.definitions import RecoveryMetrics
@@ -100,3 +103,16 @@ def test_every_panel_and_query_of_the_hand_written_dashboard_is_kept() -> None:
     assert missing == [], f"{len(missing)} panels lost or changed: {missing}"
     assert len(before) == 25
     assert sum(len(p["targets"]) for p in before) == 32
+
+
+def test_without_the_sdk_the_generator_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in [m for m in sys.modules if m.startswith("grafana_foundation_sdk")]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "grafana_foundation_sdk", None)
+    target = tmp_path / "board.json"
+    assert dashboard.main([str(target)]) == 1
+    assert not target.exists()
+    err = capsys.readouterr().err
+    assert "needs grafana-foundation-sdk: pip install 'yesman-recovery[test]'" in err

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install everything yesman-recovery needs on Debian/Ubuntu: tmux (and, with --test, Prometheus
-# and promtool for the metrics tests), a virtual environment in .venv, and the package itself.
+# Install everything yesman-recovery needs on Debian/Ubuntu: tmux (and, with --test, Prometheus,
+# promtool and Alertmanager for the metrics tests), a virtual environment in .venv, and the
+# package itself.
 # Idempotent: a second run installs nothing new. Usage: scripts/install.sh [--test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,14 +14,16 @@ command -v tmux >/dev/null 2>&1 || apt_packages+=(tmux)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_packages+=(python3-venv)
 if [ "$want_test" = 1 ]; then
     command -v prometheus >/dev/null 2>&1 || apt_packages+=(prometheus)
+    command -v prometheus-alertmanager >/dev/null 2>&1 || apt_packages+=(prometheus-alertmanager)
 fi
 if [ "${#apt_packages[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
-    # The Debian prometheus package starts a system service on :9090; the tests run their own.
+    # The Debian packages start system services (:9090, :9093); the tests run their own.
     if [ "$want_test" = 1 ] && command -v systemctl >/dev/null 2>&1; then
         $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+        $sudo systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
     fi
 fi
 

@@ -40,25 +40,44 @@ def free_port() -> int:
 
 
 class Prometheus:
-    """A Prometheus server scraping ``target`` (``host:port``) as job ``yesman-recovery``."""
+    """A Prometheus server scraping ``target`` (``host:port``) as job ``yesman-recovery``
+    (nothing when None), evaluating ``rules``, alerting ``alertmanager`` (``host:port``) if
+    given."""
 
-    def __init__(self, workdir: Path, target: str) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        target: str | None,
+        *,
+        rules: Path = RULES,
+        alertmanager: str | None = None,
+    ) -> None:
         binary = shutil.which("prometheus")
         if binary is None:  # scripts/install.sh --test installs it
             pytest.fail("prometheus is not installed; run scripts/install.sh --test")
         workdir.mkdir()
         config = workdir / "prometheus.yml"
-        config.write_text(
+        text = (
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
-            f"rule_files: ['{RULES}']\n"
-            "scrape_configs:\n  - job_name: yesman-recovery\n"
-            f"    static_configs:\n      - targets: ['{target}']\n"
+            f"rule_files: ['{rules}']\n"
         )
+        if target is not None:
+            text += (
+                "scrape_configs:\n  - job_name: yesman-recovery\n"
+                f"    static_configs:\n      - targets: ['{target}']\n"
+            )
+        if alertmanager is not None:
+            text += (
+                "alerting:\n  alertmanagers:\n    - static_configs:\n"
+                f"        - targets: ['{alertmanager}']\n"
+            )
+        config.write_text(text)
         self.url = f"http://127.0.0.1:{free_port()}"
         self.log = (workdir / "prometheus.log").open("wb")
         self.process = subprocess.Popen(
             [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address={self.url.removeprefix('http://')}", "--log.level=warn"],
+             f"--web.listen-address={self.url.removeprefix('http://')}", "--log.level=warn",
+             "--rules.alert.resend-delay=1s"],
             stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 

@@ -64,6 +64,7 @@ from yesman_recovery.supervisors.actor import SupervisedRef
 from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
 from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.supervisors.supervisor import ChildInfo, Supervisor, describe_tree
+from yesman_recovery.tmux.placement import ServerPlacement, resolve_placement
 from yesman_recovery.transactions import ActionRegistry, Transactions
 from yesman_recovery.transactions.commands import register_transaction_commands
 from yesman_recovery.transactions.policies import NamedRetryPolicies
@@ -129,6 +130,9 @@ class RecoveryApp:
         self._stop_requested = threading.Event()  # set by stop(): wait() then returns 0
         self._give_up_recorded = False  # True iff the root's give-up is in the audit trail
         self._locks: list[InstanceLock] = []  # held from start() to the end of stop()
+        self.server_placement = ServerPlacement()
+        """Where a tmux server this daemon starts runs (``[tmux] server_cgroup``), probed by
+        :meth:`start`."""
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -158,6 +162,7 @@ class RecoveryApp:
                 raise
             try:
                 self.control.start()
+                self._place_servers()
                 self._record_unclean_end()
                 # records a killed daemon left open are closed before anything is watched
                 close_interrupted(self.store, tmux_client(self.config))
@@ -259,6 +264,10 @@ class RecoveryApp:
             "sessions": sessions,
             "breakers": self.resilience.describe_breakers(),
             "health": self.health.views(),
+            "tmux_servers": {
+                "where": self.server_placement.where,
+                "problem": self.server_placement.problem,
+            },
         }
 
     @property
@@ -328,8 +337,8 @@ class RecoveryApp:
         cfg = self.config
         assert self.store is not None
         context = SessionContext(
-            tmux_client(cfg), self.store, self.metrics, self.clock, self.scheduler,
-            paused=self.paused,
+            tmux_client(cfg, self.server_placement.launcher), self.store, self.metrics,
+            self.clock, self.scheduler, paused=self.paused,
         )  # fmt: skip
         declared, watch = session_settings(cfg)
         self.tmux_spec = tmux_subtree(
@@ -373,6 +382,14 @@ class RecoveryApp:
             except (pykka.Timeout, pykka.ActorDeadError):
                 out.append({**fallback, "state": "busy"})
         return out
+
+    def _place_servers(self) -> None:
+        """Probe ``[tmux] server_cgroup``; what cannot be done is one warning, not a failure."""
+        self.server_placement = resolve_placement(self.config.tmux.server_cgroup)
+        if self.server_placement.problem is not None:
+            logger.warning("%s", self.server_placement.problem)
+        else:
+            logger.info("tmux servers this daemon starts run %s", self.server_placement.where)
 
     def _record_give_up(self, reason: str) -> None:
         logger.critical("the root supervisor gave up: %s", reason)

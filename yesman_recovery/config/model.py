@@ -124,6 +124,9 @@ class TmuxConfig:
     give_up_backoff_max: float = 3600.0
     """… up to this; ``give_up_reset`` seconds without a give-up after a re-arm start over."""
     give_up_reset: float = 600.0
+    server_cgroup: str = "auto"
+    """Where a server the daemon starts runs (``yesman_recovery.tmux.placement``): ``auto``,
+    ``systemd``, ``none`` or a cgroup directory."""
 
     def adopts(self, session_name: str) -> bool:
         """Whether an undeclared session with this name is watched."""

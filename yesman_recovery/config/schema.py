@@ -128,6 +128,7 @@ class _TmuxTable(_Table):
     give_up_backoff: PositiveDuration = 60.0
     give_up_backoff_max: PositiveDuration = 3600.0
     give_up_reset: PositiveDuration = 600.0
+    server_cgroup: Annotated[str, v.checked(v.server_cgroup)] = "auto"
 
     @model_validator(mode="after")
     def _one_socket(self) -> _TmuxTable:

@@ -256,6 +256,17 @@ def choice(enum_type: type[Strategy] | type[Restart]) -> Callable[[object], Any]
     return validate
 
 
+def server_cgroup(value: object) -> str:
+    if value in ("auto", "systemd", "none"):
+        return str(value)
+    if isinstance(value, str) and value.startswith("/") and "\0" not in value:
+        return value
+    raise ValueError(
+        'must be "auto" (a systemd scope under systemd), "systemd", "none", or the absolute '
+        "path of a cgroup directory"
+    )
+
+
 def durability(value: object) -> str:
     if value in ("durable", "fast"):
         return str(value)

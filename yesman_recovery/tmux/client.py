@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 
+_STARTS_SERVER = frozenset({"new-session", "new", "start-server", "start"})
+"""tmux commands that start a server when none runs."""
 _GONE_MARKERS = ("no server running", "error connecting to", "server exited unexpectedly")
 _CSTYLE = {"\a": "a", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t", "\v": "v"}
 _UNCSTYLE = {v: k for k, v in _CSTYLE.items()}
@@ -161,6 +163,7 @@ class TmuxClient:
         *,
         tmux_bin: str = "tmux",
         config_file: str | None = None,
+        launcher: Sequence[str] = (),
     ) -> None:
         if socket_name is not None and socket_path is not None:
             raise ValueError(
@@ -174,6 +177,8 @@ class TmuxClient:
         self.timeout = timeout
         self.tmux_bin = tmux_bin
         self.config_file = config_file
+        self.launcher = tuple(launcher)
+        """Words run before tmux when a call starts the server (:mod:`.placement`)."""
         self._lock = threading.Lock()
         self._invocations = 0  # guarded by _lock; tmux processes started by this client
 
@@ -233,19 +238,31 @@ class TmuxClient:
         return self._invoke(argv)
 
     def _invoke(self, args: list[str]) -> str:
+        names = [word for word, before in zip(args, [";", *args], strict=False) if before == ";"]
+        starts = any(name in _STARTS_SERVER for name in names)
+        if not (starts and self.launcher):
+            return self._call(args, self.base_argv(), new_session=starts)
+        # Through the launcher only when no server answers (see yesman_recovery.tmux.placement).
+        tmux, *options = self.base_argv()
+        try:
+            return self._call(args, [tmux, "-N", *options], new_session=True)
+        except TmuxServerGone:
+            return self._call(args, [*self.launcher, *self.base_argv()], new_session=True)
+
+    def _call(self, args: list[str], base: list[str], *, new_session: bool) -> str:
         with self._lock:
             self._invocations += 1
         env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
-        argv = self.base_argv() + args
+        argv = base + args
         try:
             try:
-                proc = self._spawn(argv, env)
+                proc = self._spawn(argv, env, new_session)
             except OSError as exc:
                 if exc.errno not in _OUT_OF_FILES or not RESERVE.release():
                     raise
                 logger.warning("out of file descriptors: running tmux on the reserve")
                 try:
-                    proc = self._spawn(argv, env)
+                    proc = self._spawn(argv, env, new_session)
                 finally:
                     RESERVE.fill()
         except subprocess.TimeoutExpired as exc:
@@ -267,7 +284,11 @@ class TmuxClient:
             raise TmuxError(f"tmux {args[:3]!r}… on {self.server_label} failed: {err}")
         return stdout
 
-    def _spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    def _spawn(
+        self, argv: list[str], env: dict[str, str], new_session: bool = False
+    ) -> subprocess.CompletedProcess[bytes]:
+        # A call that may start the server runs in a session of its own: a signal to ours
+        # (Ctrl-C in the daemon's terminal) must not reach a server being born.
         return subprocess.run(
             argv,
             capture_output=True,
@@ -275,6 +296,7 @@ class TmuxClient:
             env=env,
             stdin=subprocess.DEVNULL,
             check=False,
+            start_new_session=new_session,
         )
 
     def server_pid(self) -> int | None:

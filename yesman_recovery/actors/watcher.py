@@ -150,6 +150,7 @@ class TmuxWatcher(SupervisedActor):
     def poll(self, onset: float | None = None) -> Observation:
         """Observe the server once and tell every session actor; returns the observation."""
         obs = self._observe(onset)
+        self._ctx.reachability.observed(obs)
         self.polls += 1
         sup = self._sessions.get()
         if sup is None:

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_PROGRAMS",
     "SCROLLBACK_TRUE_LINES",
     "Config",
+    "HealthzConfig",
     "MetricsConfig",
     "SessionConfig",
     "StorageConfig",
@@ -67,12 +68,25 @@ class SupervisorConfig:
 
 
 @dataclass(frozen=True)
+class HealthzConfig:
+    """``[metrics.healthz]``: which failures make ``/healthz`` answer 503
+    (``yesman_recovery.actors.verdict``)."""
+
+    sessions: Literal["declared", "all", "none"] = "declared"
+    """Whose ``failed`` state counts: declared sessions, every watched one, or none."""
+    server_grace: float | None = 30.0
+    """Seconds the watched tmux server may stay unreachable; None (``"off"``): never counts."""
+    critical_checks: bool = True
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     """``[metrics]``: where ``/metrics``, ``/healthz`` and ``/status`` are served; port 0 = any."""
 
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 9464
+    healthz: HealthzConfig = HealthzConfig()
 
     @property
     def url(self) -> str:

@@ -224,7 +224,8 @@ class TmuxWatcher(SupervisedActor):
         listed = name in self._adopted.names
         self._adopted.forget([name])
         sup = self._sessions.get()
-        if sup is None:
+        # Asked first: a supervisor refusing an unknown child logs its traceback (pykka).
+        if sup is None or sup.proxy().whereis(name).get(timeout=ASK_TIMEOUT) is None:
             return listed
         try:
             sup.proxy().terminate_child(name).get(timeout=ASK_TIMEOUT)

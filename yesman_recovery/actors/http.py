@@ -16,10 +16,14 @@ No client can starve the daemon through it (properties any replacement must keep
   arrive while it is rebuilt wait for that one build — 200 parallel requests cost one build;
 - a listen queue of 1,024 pending connections, so a burst waits in the kernel, not in threads.
 
-The ``healthy`` callable runs on a fresh daemon thread per request, and the status build on its
-own, each waited for ``call_timeout`` seconds: a callable that raises or hangs gives 503, never a
-request that hangs (Python cannot kill the stuck thread, but it is a daemon and holds no lock of
-ours).
+``/healthz`` answers the daemon's health verdict as JSON (``{"healthy", "reasons"}``, see
+:mod:`yesman_recovery.actors.verdict`): 200 while healthy, 503 otherwise. Without a ``verdict``
+callable (a host's own server) it is made of ``healthy`` and the failing critical checks.
+
+The verdict (or ``healthy``) callable runs on a fresh daemon thread per request, and the status
+build on its own, each waited for ``call_timeout`` seconds: a callable that raises or hangs gives
+503, never a request that hangs (Python cannot kill the stuck thread, but it is a daemon and
+holds no lock of ours).
 
 It binds ``127.0.0.1`` unless told otherwise; the configuration's ``[metrics] listen`` is the
 explicit choice of another address, which is logged as a warning since the endpoint has no

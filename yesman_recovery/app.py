@@ -165,7 +165,7 @@ class RecoveryApp:
                 raise
             try:
                 self.control.start()
-                self._place_servers()
+                self.server_placement = resolve_placement(self.config.tmux.server_cgroup)
                 self._record_unclean_end()
                 # records a killed daemon left open are closed before anything is watched
                 close_interrupted(self.store, tmux_client(self.config))
@@ -408,14 +408,6 @@ class RecoveryApp:
             except (pykka.Timeout, pykka.ActorDeadError):
                 out.append({**fallback, "state": "busy"})
         return out
-
-    def _place_servers(self) -> None:
-        """Probe ``[tmux] server_cgroup``; what cannot be done is one warning, not a failure."""
-        self.server_placement = resolve_placement(self.config.tmux.server_cgroup)
-        if self.server_placement.problem is not None:
-            logger.warning("%s", self.server_placement.problem)
-        else:
-            logger.info("tmux servers this daemon starts run %s", self.server_placement.where)
 
     def _record_give_up(self, reason: str) -> None:
         logger.critical("the root supervisor gave up: %s", reason)

@@ -30,6 +30,7 @@ starts, and a server it starts then lives in its cgroup, as the line says.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -38,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["ServerPlacement", "launcher_for", "probe", "resolve_placement", "systemd_unit"]
+
+logger = logging.getLogger(__name__)
 
 PROBE_TIMEOUT = 10.0
 """Seconds a launcher's probe may take (systemd-run waits for the bus)."""
@@ -96,8 +99,20 @@ def resolve_placement(
 ) -> ServerPlacement:
     """Decide and probe the placement of ``[tmux] server_cgroup`` = ``setting``.
 
-    Runs the probe in the caller's thread (at most :data:`PROBE_TIMEOUT` seconds).
+    Runs the probe in the caller's thread (at most :data:`PROBE_TIMEOUT` seconds) and logs the
+    outcome: where servers will run (info), or what could not be done (one warning line).
     """
+    placement = _placement(setting, environ, cgroup_file, run)
+    if placement.problem is not None:
+        logger.warning("%s", placement.problem)
+    else:
+        logger.info("tmux servers this daemon starts run %s", placement.where)
+    return placement
+
+
+def _placement(
+    setting: str, environ: Mapping[str, str] | None, cgroup_file: Path, run: Runner | None
+) -> ServerPlacement:
     env = os.environ if environ is None else environ
     try:
         cgroup_text = cgroup_file.read_text()

@@ -83,3 +83,24 @@ def test_the_launcher_runs_only_when_no_server_answers(
     client.run("list-sessions")
     assert log.read_text() == "launched\n"
     assert {"first", "second"} <= set(client.run("list-sessions", "-F", "#S").split())
+
+
+@pytest.mark.parametrize("failing", ["systemd-run", "cgroup", "missing"])
+def test_a_launcher_that_fails_later_never_stops_a_server_start(
+    tmux_client: TmuxClient, tmp_path: Path, caplog: pytest.LogCaptureFixture, failing: str
+) -> None:
+    """The bus gone (systemd-run's own words), the cgroup removed, the launcher uninstalled:
+    the server is started directly and one warning says so."""
+    launcher = {
+        "systemd-run": ("sh", "-c", 'echo "Failed to connect to bus: Host is down" >&2; exit 1'),
+        "cgroup": launcher_for(str(tmp_path / "removed-cgroup"), None),
+        "missing": (str(tmp_path / "no-such-launcher"),),
+    }[failing]
+    client = TmuxClient(
+        socket_name=tmux_client.socket_name, config_file=tmux_client.config_file, launcher=launcher
+    )
+    with caplog.at_level("WARNING", logger="yesman_recovery.tmux.client"):
+        client.run("new-session", "-d", "-s", "agent")
+    assert client.run("list-sessions", "-F", "#S").split() == ["agent"]
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert warning.endswith("; starting the tmux server directly, in the daemon's cgroup")

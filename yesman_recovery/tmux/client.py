@@ -51,6 +51,15 @@ __all__ = [
 ]
 
 
+_LAUNCHER_FAILED = "Failed to "
+"""How a launcher says it could not run tmux at all (systemd-run's wording; the cgroup
+launcher of :mod:`.placement` uses it too); tmux's own errors never start so."""
+
+
+class _LauncherFailed(TmuxError):
+    """The launcher could not run tmux; the call is made again without it."""
+
+
 _STARTS_SERVER = frozenset({"new-session", "new", "start-server", "start"})
 """tmux commands that start a server when none runs."""
 _GONE_MARKERS = ("no server running", "error connecting to", "server exited unexpectedly")
@@ -247,9 +256,17 @@ class TmuxClient:
         try:
             return self._call(args, [tmux, "-N", *options], new_session=True)
         except TmuxServerGone:
-            return self._call(args, [*self.launcher, *self.base_argv()], new_session=True)
+            pass
+        try:
+            return self._call(args, [*self.launcher, *self.base_argv()], new_session=True,
+                              launched=True)  # fmt: skip
+        except _LauncherFailed as exc:  # e.g. the bus went away since the daemon started
+            logger.warning("%s; starting the tmux server directly, in the daemon's cgroup", exc)
+            return self._call(args, self.base_argv(), new_session=True)
 
-    def _call(self, args: list[str], base: list[str], *, new_session: bool) -> str:
+    def _call(
+        self, args: list[str], base: list[str], *, new_session: bool, launched: bool = False
+    ) -> str:
         with self._lock:
             self._invocations += 1
         env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
@@ -271,6 +288,8 @@ class TmuxClient:
                 f"(command {args[:3]!r}…): it is unresponsive, e.g. stopped"
             ) from exc
         except FileNotFoundError as exc:
+            if launched:
+                raise _LauncherFailed(f"cannot run {base[0]}: not found") from exc
             raise TmuxError(
                 f"tmux binary {self.tmux_bin!r} not found: install tmux or pass `tmux_bin`"
             ) from exc
@@ -279,6 +298,8 @@ class TmuxClient:
         stdout = proc.stdout.decode("utf-8", errors="replace")
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", errors="replace").strip()
+            if launched and err.startswith(_LAUNCHER_FAILED):
+                raise _LauncherFailed(f"{base[0]} failed: {' '.join(err.split())}")
             if any(marker in err for marker in _GONE_MARKERS):
                 raise TmuxServerGone(f"no tmux server on {self.server_label}: {err}")
             raise TmuxError(f"tmux {args[:3]!r}… on {self.server_label} failed: {err}")

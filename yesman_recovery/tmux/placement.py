@@ -25,7 +25,9 @@ start one); only when no server answers is it run again through a *launcher*:
 
 A launcher is probed once, when the daemon starts, by running ``true`` through it. One that
 fails is reported in one line (:attr:`ServerPlacement.problem`) and dropped: the daemon still
-starts, and a server it starts then lives in its cgroup, as the line says.
+starts, and a server it starts then lives in its cgroup, as the line says. One that fails later
+(the bus went away, the cgroup was removed) never stops a restore: the client starts the server
+directly and logs one warning line.
 """
 
 from __future__ import annotations
@@ -45,8 +47,12 @@ logger = logging.getLogger(__name__)
 PROBE_TIMEOUT = 10.0
 """Seconds a launcher's probe may take (systemd-run waits for the bus)."""
 
-_JOIN_CGROUP = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
-"""The cgroup launcher's script: ``$0`` is the cgroup directory, ``$@`` the tmux argv."""
+_JOIN_CGROUP = (
+    'echo $$ 2>/dev/null > "$0/cgroup.procs" '
+    '|| { echo "Failed to join the cgroup $0" >&2; exit 1; }; exec "$@"'
+)
+"""The cgroup launcher's script: ``$0`` is the cgroup directory, ``$@`` the tmux argv. Its
+failure reads as systemd-run's do, so the client starts the server directly and says so."""
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[bytes]"]
 

@@ -145,6 +145,11 @@ def _placement_words(server_cgroup: str, user_unit: bool) -> str:
         return 'in its cgroup ([tmux] server_cgroup = "none"): a stop of the service ends them'
     if server_cgroup not in ("auto", "systemd"):
         return f"in the cgroup {server_cgroup}"
+    if not user_unit and (user := _invoking_user()) != "root":
+        return (
+            f"in the service's cgroup: a system unit runs the daemon as {user}, who cannot make "
+            "system scopes, so a stop of the service would end them; prefer --user"
+        )
     from yesman_recovery.tmux.placement import launcher_for, probe
 
     launcher = launcher_for("systemd", "user" if user_unit else "system")

@@ -57,6 +57,7 @@ def test_a_frame_shows_the_verdict_and_user_text_as_written(
         "healthy": False,
         "verdict": {"healthy": False, "reasons": [reason]},
         "sessions": [{"name": name, "mode": "declared", "state": "failed", "detail": "[/]"}],
+        "tmux_servers": {"where": "here", "problem": "cannot start tmux servers [x]: no bus"},
     }
     frame = render_frame("http://127.0.0.1:1", None, 2.0, lambda _base: document, render_status)
     output_console().print(frame)
@@ -65,3 +66,4 @@ def test_a_frame_shows_the_verdict_and_user_text_as_written(
     assert f"unhealthy: session_failed {name}: failed: [red]gave up" in text
     assert name in text.replace(f"session_failed {name}", "")
     assert "[/]" in text
+    assert "warning: cannot start tmux servers [x]: no bus" in text

@@ -148,6 +148,9 @@ def render_status(document: dict[str, Any], base: str) -> Tree:
     verdict = document.get("verdict")
     for line in verdict_lines(verdict):
         tree.add(Text(f"unhealthy: {line}", style="red"))  # Text: user text is never markup
+    servers = document.get("tmux_servers")
+    if isinstance(servers, dict) and servers.get("problem"):
+        tree.add(Text(f"warning: {servers['problem']}", style="yellow"))
     _add_node(tree, document["tree"])
     return tree
 

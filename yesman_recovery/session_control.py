@@ -140,7 +140,10 @@ class SessionCommands:
     def resume(self, args: dict[str, Any]) -> dict[str, Any]:
         name = _name(args)
         if self._paused().resume(name) is None:
-            raise not_paused(name, self._paused())
+            known = self._known()
+            raise (
+                not_paused(name, self._paused()) if name in known else unknown_session(name, known)
+            )
         audit(self._app.store, name, Action.RESUME, "resumed by `sessions resume`")
         return self._look(name) or {"name": name, "state": "not watched"}
 

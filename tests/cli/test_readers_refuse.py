@@ -56,3 +56,19 @@ def test_config_check_prints_the_state_dir_given(tmp_path: Path) -> None:
     )
     plain = CliRunner().invoke(main, args)
     assert f"  storage:    {tmp_path / 'state'} (durable)\n" in plain.output
+
+
+def test_session_verbs_without_a_daemon_refuse_unknown_sessions(tmp_path: Path) -> None:
+    state = _state(tmp_path)
+    for verb in ("pause", "resume", "forget"):
+        result = CliRunner().invoke(main, ["--state-dir", state, "sessions", verb, "nosuch"])
+        assert result.exit_code == 1, (verb, result.output)
+        assert "nosuch" in result.output
+        assert "agent" in result.output, result.output  # the known one is named
+    paused = CliRunner().invoke(main, ["--state-dir", state, "sessions", "pause", "agent"])
+    assert paused.exit_code == 0, paused.output
+    resumed = CliRunner().invoke(main, ["--state-dir", state, "sessions", "resume", "agent"])
+    assert resumed.output == "session 'agent' resumed\n"
+    again = CliRunner().invoke(main, ["--state-dir", state, "sessions", "resume", "agent"])
+    assert again.exit_code == 1
+    assert again.output == "yesman-recovery: session 'agent' is not paused; paused: none\n"

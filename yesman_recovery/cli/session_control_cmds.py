@@ -108,11 +108,20 @@ def resume(ctx: click.Context, name: str) -> None:
         with _offline_store(ctx) as store:
             from yesman_recovery.actors.paused import PausedSessions
             from yesman_recovery.labels import Action
-            from yesman_recovery.session_control import audit, not_paused
+            from yesman_recovery.session_control import (
+                audit,
+                known_sessions,
+                not_paused,
+                unknown_session,
+            )
 
             paused = PausedSessions(store)
             if paused.resume(name) is None:
-                fail(str(not_paused(name, paused)))
+                known = known_sessions(store, (s.name for s in load_config(ctx).sessions))
+                refusal = (
+                    not_paused(name, paused) if name in known else unknown_session(name, known)
+                )
+                fail(str(refusal))
             audit(store, name, Action.RESUME, "resumed by `sessions resume` (no daemon)")
         click.echo(f"session {name!r} resumed")
         return

@@ -42,7 +42,7 @@ from yesman_recovery.actors.endpoint import MetricsServer
 from yesman_recovery.actors.maintenance import StoreMaintenance
 from yesman_recovery.actors.paused import PausedSessions
 from yesman_recovery.actors.recovery_log import close_interrupted
-from yesman_recovery.actors.series import bind_verdict, prime_daemon_series
+from yesman_recovery.actors.series import bind_verdict, cached_verdict, prime_daemon_series
 from yesman_recovery.actors.tree import tmux_subtree
 from yesman_recovery.actors.verdict import health_verdict
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
@@ -132,7 +132,9 @@ class RecoveryApp:
         self._give_up_recorded = False  # True iff the root's give-up is in the audit trail
         self._locks: list[InstanceLock] = []  # held from start() to the end of stop()
         self.reachability = ServerReachability()  # fed by the watcher, read by verdict()
-        bind_verdict(self.metrics, self.verdict)
+        self.current_verdict = cached_verdict(self.verdict)
+        """:meth:`verdict` at most a second old: what ``/healthz`` and the metric answer."""
+        bind_verdict(self.metrics, self.current_verdict)
         self.server_placement = ServerPlacement()
         """Where a tmux server this daemon starts runs (``[tmux] server_cgroup``), probed by
         :meth:`start`."""
@@ -323,7 +325,7 @@ class RecoveryApp:
                         "registry": self.metrics.registry,
                         "healthy": self.healthy,
                         "status": self.status,
-                        "verdict": self.verdict,
+                        "verdict": self.current_verdict,
                         "critical_failures": self.health.critical_failures,
                     },
                 )

@@ -31,7 +31,16 @@ from .daemon import Daemon, write_config
 
 pytestmark = pytest.mark.tmux
 
-UNIFIED = Path("/sys/fs/cgroup/unified")
+
+def _unified() -> Path | None:
+    """Where the unified (cgroup2) hierarchy is mounted: /sys/fs/cgroup/unified on a hybrid
+    machine like the one this was written on, /sys/fs/cgroup on a cgroup2-only one."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mounts").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 2 and fields[2] == "cgroup2":
+                return Path(fields[1])
+    return None
 
 
 def _procs(group: Path) -> list[int]:
@@ -52,9 +61,10 @@ def _kill_all(group: Path) -> None:
 @pytest.fixture
 def cgroups() -> Iterator[tuple[Path, Path]]:
     """``(service, servers)``: two fresh cgroups under one of this test's own; removed after."""
-    if not os.access(UNIFIED / "cgroup.procs", os.W_OK):
-        pytest.skip(f"no writable cgroup hierarchy at {UNIFIED}")
-    root = UNIFIED / f"yr-test-{secrets.token_hex(4)}"
+    unified = _unified()
+    if unified is None or not os.access(unified / "cgroup.procs", os.W_OK):
+        pytest.skip(f"no writable cgroup2 hierarchy (found {unified})")
+    root = unified / f"yr-test-{secrets.token_hex(4)}"
     groups = (root / "service", root / "servers")
     root.mkdir()
     try:

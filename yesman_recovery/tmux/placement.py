@@ -15,6 +15,9 @@ start one); only when no server answers is it run again through a *launcher*:
   daemon asks the system manager, which needs root. Chosen over moving the server's pid
   afterwards: the panes are forked before any move could happen, and systemd owns its cgroup
   tree (a process moved behind its back is still "in" the service as far as systemd knows).
+  ``systemd-run`` makes the very D-Bus call (``StartTransientUnit`` with its own pid) that the
+  daemon would otherwise make itself, without a D-Bus library among the dependencies; it costs
+  one process per server start, which is rare.
 - an absolute path to a cgroup directory (any v1 hierarchy or the unified one): the launcher
   (``sh``) writes its own pid into that cgroup's ``cgroup.procs``, then execs tmux. For
   supervisors other than systemd that end a service's cgroup (OpenRC's ``rc_cgroup_cleanup``,

@@ -44,7 +44,7 @@ def test_an_unreachable_server_counts_past_its_grace_while_a_session_is_kept() -
     gone = {"label": "-L x", "unreachable_for": 31.0, "detail": "no server running"}
     v = verdict([RECOVERING], server=gone)
     assert kinds(v) == [("server_unreachable", "-L x")]
-    assert "not answered for 31s (grace 30s): no server running" in v["reasons"][0]["detail"]
+    assert "not answered for 31.0s (grace 30s): no server running" in v["reasons"][0]["detail"]
     assert verdict([RECOVERING], server={**gone, "unreachable_for": 29.0})["healthy"] is True
     assert verdict([], server=gone)["healthy"] is True  # nothing to keep there
     off = HealthzConfig(server_grace=None)

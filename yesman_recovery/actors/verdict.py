@@ -66,7 +66,7 @@ def health_verdict(
         reason(
             "server_unreachable",
             str(server.get("label", "tmux")),
-            f"the tmux server has not answered for {unreachable:.0f}s (grace {grace:g}s): {why}",
+            f"the tmux server has not answered for {unreachable:.1f}s (grace {grace:g}s): {why}",
         )
     if policy.critical_checks:
         for name in critical_failing:

@@ -23,7 +23,11 @@ def test_the_embedding_example_runs() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "id='worker'" in result.stdout
+    printed = result.stdout.strip()
+    # What the comment under the print says it shows.
+    shown = re.search(r"print\(.*\)\n\s*# (.*)\n", code.group(1))
+    assert shown is not None
+    assert printed == shown.group(1)
 
 
 def test_the_test_command_is_what_ci_runs() -> None:

@@ -37,13 +37,14 @@ from typing import Any, Self
 import pykka
 from prometheus_client import CollectorRegistry
 
-from yesman_recovery.actors.context import SessionContext
+from yesman_recovery.actors.context import ServerReachability, SessionContext
 from yesman_recovery.actors.endpoint import MetricsServer
 from yesman_recovery.actors.maintenance import StoreMaintenance
 from yesman_recovery.actors.paused import PausedSessions
 from yesman_recovery.actors.recovery_log import close_interrupted
-from yesman_recovery.actors.series import prime_daemon_series
+from yesman_recovery.actors.series import bind_verdict, cached_verdict, prime_daemon_series
 from yesman_recovery.actors.tree import tmux_subtree
+from yesman_recovery.actors.verdict import health_verdict
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.config import Config
 from yesman_recovery.config.build import tmux_client
@@ -64,6 +65,7 @@ from yesman_recovery.supervisors.actor import SupervisedRef
 from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
 from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.supervisors.supervisor import ChildInfo, Supervisor, describe_tree
+from yesman_recovery.tmux.placement import ServerPlacement, resolve_placement
 from yesman_recovery.transactions import ActionRegistry, Transactions
 from yesman_recovery.transactions.commands import register_transaction_commands
 from yesman_recovery.transactions.policies import NamedRetryPolicies
@@ -129,6 +131,13 @@ class RecoveryApp:
         self._stop_requested = threading.Event()  # set by stop(): wait() then returns 0
         self._give_up_recorded = False  # True iff the root's give-up is in the audit trail
         self._locks: list[InstanceLock] = []  # held from start() to the end of stop()
+        self.reachability = ServerReachability()  # fed by the watcher, read by verdict()
+        self.current_verdict = cached_verdict(self.verdict)
+        """:meth:`verdict` at most a second old: what ``/healthz`` and the metric answer."""
+        bind_verdict(self.metrics, self.current_verdict)
+        self.server_placement = ServerPlacement()
+        """Where a tmux server this daemon starts runs (``[tmux] server_cgroup``), probed by
+        :meth:`start`."""
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -158,6 +167,7 @@ class RecoveryApp:
                 raise
             try:
                 self.control.start()
+                self.server_placement = resolve_placement(self.config.tmux.server_cgroup)
                 self._record_unclean_end()
                 # records a killed daemon left open are closed before anything is watched
                 close_interrupted(self.store, tmux_client(self.config))
@@ -241,8 +251,28 @@ class RecoveryApp:
         root = self._root
         return root is not None and root.is_alive() and not self._stop_requested.is_set()
 
+    def verdict(self, sessions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Healthy or not, and why (``yesman_recovery.actors.verdict``): what ``/healthz``,
+        ``status`` and ``yesman_recovery_healthy`` say; ``sessions`` as :meth:`sessions`."""
+        if sessions is None:
+            try:
+                sessions = self.sessions()
+            except Exception:  # a subtree restarting: its sessions are not known to be failed
+                sessions = []
+        root = self._root
+        server = self.reachability.describe(self.clock.monotonic())
+        server["label"] = tmux_client(self.config).server_label
+        return health_verdict(
+            running=root is not None and root.is_alive(),
+            stopping=self._stop_requested.is_set(),
+            sessions=sessions,
+            critical_failing=self.health.critical_failures(),
+            server=server,
+            policy=self.config.metrics.healthz,
+        )
+
     def status(self) -> dict[str, Any]:
-        """The ``/status`` document: version, health, and the whole tree."""
+        """The ``/status`` document: version, health (the :meth:`verdict`), and the tree."""
         tree: dict[str, Any]
         if self._root is not None and self._root.is_alive():
             tree = describe_tree(self._root)
@@ -252,13 +282,19 @@ class RecoveryApp:
             sessions = self.sessions()
         except Exception:  # the status page must answer even while a subtree restarts
             sessions = []
+        verdict = self.verdict(sessions)
         return {
             "version": __version__,
-            "healthy": self.healthy(),
+            "healthy": verdict["healthy"],
+            "verdict": verdict,
             "tree": tree,
             "sessions": sessions,
             "breakers": self.resilience.describe_breakers(),
             "health": self.health.views(),
+            "tmux_servers": {
+                "where": self.server_placement.where,
+                "problem": self.server_placement.problem,
+            },
         }
 
     @property
@@ -289,6 +325,7 @@ class RecoveryApp:
                         "registry": self.metrics.registry,
                         "healthy": self.healthy,
                         "status": self.status,
+                        "verdict": self.current_verdict,
                         "critical_failures": self.health.critical_failures,
                     },
                 )
@@ -328,8 +365,8 @@ class RecoveryApp:
         cfg = self.config
         assert self.store is not None
         context = SessionContext(
-            tmux_client(cfg), self.store, self.metrics, self.clock, self.scheduler,
-            paused=self.paused,
+            tmux_client(cfg, self.server_placement.launcher), self.store, self.metrics,
+            self.clock, self.scheduler, paused=self.paused, reachability=self.reachability,
         )  # fmt: skip
         declared, watch = session_settings(cfg)
         self.tmux_spec = tmux_subtree(

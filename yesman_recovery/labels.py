@@ -22,6 +22,7 @@ class AuditKind(enum.StrEnum):
     HEALTH = "health"  # a health check healed, suppressed a heal, escalated or flapped
     CONFIG = "config"  # the configuration was reloaded (or a reload was rejected)
     CONTROL = "control"  # a session-control verb was run (reset, pause, resume, forget...)
+    BREAKER = "breaker"  # a circuit breaker changed state
 
 
 class Action(enum.StrEnum):

@@ -21,6 +21,7 @@ what makes sense from the store alone with the helpers here: pause, resume, forg
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pykka
@@ -67,6 +68,32 @@ def forget_stored(store: Store, name: str) -> int:
     return deleted
 
 
+def known_sessions(
+    store: Store, declared: Iterable[str] = (), watched: Iterable[str] = ()
+) -> list[str]:
+    """Sessions a verb may name: watched, declared or checkpointed, sorted.
+
+    The daemon's own scopes (``yesman-recovery:…``) hold a ``:``, which no session name can
+    (tmux turns it into ``_``), so they are never taken for a session.
+    """
+    stored = (scope for scope in store.checkpoints.sizes() if ":" not in scope)
+    return sorted({*declared, *watched, *stored})
+
+
+def unknown_session(name: str, known: list[str]) -> LookupError:
+    """The error for a verb naming a session nothing knows, with the ones that are known."""
+    return LookupError(
+        f"no session {name!r} is watched, declared or checkpointed; known: "
+        f"{', '.join(known) or 'none'}"
+    )
+
+
+def not_paused(name: str, paused: PausedSessions) -> ValueError:
+    """The error for resuming a session that is not paused, naming those that are."""
+    names = ", ".join(p.name for p in paused.all()) or "none"
+    return ValueError(f"session {name!r} is not paused; paused: {names}")
+
+
 def _name(args: dict[str, Any]) -> str:
     name = args.get("name")
     if not isinstance(name, str) or not name:
@@ -101,6 +128,9 @@ class SessionCommands:
         seconds = args.get("seconds")
         if seconds is not None and (not isinstance(seconds, int | float) or seconds <= 0):
             raise ValueError(f"`seconds` must be a positive number, got {seconds!r}")
+        known = self._known()
+        if name not in known:
+            raise unknown_session(name, known)
         pause = self._paused().pause(name, None if seconds is None else float(seconds))
         how = "until resumed" if seconds is None else f"for {float(seconds):g} s"
         audit(self._app.store, name, Action.PAUSE, f"paused by `sessions pause` {how}")
@@ -110,7 +140,10 @@ class SessionCommands:
     def resume(self, args: dict[str, Any]) -> dict[str, Any]:
         name = _name(args)
         if self._paused().resume(name) is None:
-            raise ValueError(f"session {name!r} is not paused")
+            known = self._known()
+            raise (
+                not_paused(name, self._paused()) if name in known else unknown_session(name, known)
+            )
         audit(self._app.store, name, Action.RESUME, "resumed by `sessions resume`")
         return self._look(name) or {"name": name, "state": "not watched"}
 
@@ -132,7 +165,7 @@ class SessionCommands:
         watched = bool(watcher and watcher.proxy().forget(name).get(timeout=ASK_TIMEOUT))
         deleted = forget_stored(store, name)
         if not watched and not deleted:
-            raise LookupError(f"session {name!r} is neither watched nor checkpointed")
+            raise unknown_session(name, self._known())
         audit(store, name, Action.FORGET,
               f"forgotten by `sessions forget`: {deleted} checkpoints deleted")  # fmt: skip
         return {"name": name, "checkpoints_deleted": deleted, "was_watched": watched}
@@ -158,6 +191,13 @@ class SessionCommands:
         if paused is None:
             raise ValueError("the daemon is not started")
         return paused
+
+    def _known(self) -> list[str]:
+        """Every session watched, declared or checkpointed now."""
+        sup = self._child("sessions")
+        infos = sup.proxy().which_children().get(timeout=ASK_TIMEOUT) if sup else []
+        declared = (s.name for s in self._app.config.sessions)
+        return known_sessions(self._require_store(), declared, (i.id for i in infos))
 
     def _require_store(self) -> Store:
         if self._app.store is None:

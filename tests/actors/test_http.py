@@ -81,9 +81,14 @@ def test_port_zero_binds_a_free_port_reported_by_address(serve: Any) -> None:
 def test_healthz_follows_the_healthy_callable(serve: Any) -> None:
     state = {"up": True}
     server = serve(healthy=lambda: state["up"])
-    assert fetch(server.url + "/healthz")[::2] == (200, b"ok\n")
+    assert fetch(server.url + "/healthz")[::2] == (200, b'{"healthy": true, "reasons": []}\n')
     state["up"] = False
-    assert fetch(server.url + "/healthz")[::2] == (503, b"unhealthy\n")
+    code, _, body = fetch(server.url + "/healthz")
+    assert code == 503
+    assert json.loads(body) == {
+        "healthy": False,
+        "reasons": [{"kind": "supervisor", "subject": "root", "detail": "not healthy"}],
+    }
 
 
 def test_healthz_is_503_when_the_probe_raises(serve: Any) -> None:

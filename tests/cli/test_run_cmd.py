@@ -104,7 +104,7 @@ def test_run_serves_the_endpoints_and_stops_cleanly_on_a_signal(
     assert base.startswith("http://127.0.0.1:")
     assert not base.endswith(":0"), "port 0 is replaced by the port actually bound"
 
-    assert get(base + "/healthz") == (200, b"ok\n")
+    assert get(base + "/healthz") == (200, b'{"healthy": true, "reasons": []}\n')
     code, body = get(metrics_url)
     assert code == 200
     assert b'yesman_recovery_build_info{version="0.1.0"} 1.0' in body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -98,3 +99,46 @@ def test_exec_start_words_are_escaped_as_systemd_reads_them() -> None:
     assert quote("/home/a b/c.toml") == '"/home/a b/c.toml"'
     assert quote("/srv/100%/$HOME") == '"/srv/100%%/$$HOME"'
     assert quote('say "hi"') == '"say \\"hi\\""'
+
+
+def test_the_unit_carries_the_socket_path_and_tmux_tmpdir_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("TMUX_TMPDIR", str(tmp_path / "tmux 100%"))
+    config = tmp_path / "config.toml"
+    config.write_text('[tmux]\nsocket_name = "agents"\n')
+    args = ["service", "install", "--user", "--config", str(config)]
+    printed = CliRunner().invoke(main, [*args, "--print"])
+    assert printed.exit_code == 0, printed.output
+    socket = tmp_path / "tmux 100%" / f"tmux-{os.geteuid()}" / "agents"
+    assert f"# watches the tmux server -L agents ({socket})" in printed.output
+    assert unit_lines(printed.output)["KillMode"] == "mixed"
+    assert f'Environment="TMUX_TMPDIR={tmp_path}/tmux 100%%"' in printed.output
+    assert f"Environment=PATH={os.environ['PATH']}\n" in printed.output
+    wrote = CliRunner().invoke(main, args)
+    assert wrote.exit_code == 0, wrote.output
+    assert f"  tmux server  -L agents ({socket})\n" in wrote.output
+    assert f"  TMUX_TMPDIR  {tmp_path}/tmux 100%\n" in wrote.output
+    assert f"  tmux         {shutil.which('tmux')}\n" in wrote.output
+    assert "  tmux servers it starts: in " in wrote.output
+
+
+@pytest.mark.parametrize("obstacle", ["directory at the unit", "file at its folder"])
+def test_a_unit_that_cannot_be_written_is_one_line_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, obstacle: str
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    folder = tmp_path / "cfg" / "systemd" / "user"
+    if obstacle == "directory at the unit":
+        (folder / "yesman-recovery.service").mkdir(parents=True)
+    else:
+        folder.parent.mkdir(parents=True)
+        folder.write_text("")
+    result = CliRunner().invoke(main, ["service", "install", "--user", "--force"])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("yesman-recovery: cannot ")
+    assert str(folder) in lines[0]

@@ -43,3 +43,27 @@ def test_a_daemon_not_answering_is_shown_not_fatal() -> None:
         raise StatusUnavailable("no daemon answers at http://127.0.0.1:1/status")
 
     assert "not answering: no daemon answers" in _draw(fetch)
+
+
+def test_a_frame_shows_the_verdict_and_user_text_as_written(
+    status_document: dict[str, Any], capsys: Any
+) -> None:
+    from yesman_recovery.cli.common import output_console
+
+    name = "a[bold]b;$(x) :smile:"
+    reason = {"kind": "session_failed", "subject": name, "detail": "failed: [red]gave up"}
+    document = {
+        **status_document,
+        "healthy": False,
+        "verdict": {"healthy": False, "reasons": [reason]},
+        "sessions": [{"name": name, "mode": "declared", "state": "failed", "detail": "[/]"}],
+        "tmux_servers": {"where": "here", "problem": "cannot start tmux servers [x]: no bus"},
+    }
+    frame = render_frame("http://127.0.0.1:1", None, 2.0, lambda _base: document, render_status)
+    output_console().print(frame)
+    text = capsys.readouterr().out
+    assert "unhealthy  http://127.0.0.1:1" in text
+    assert f"unhealthy: session_failed {name}: failed: [red]gave up" in text
+    assert name in text.replace(f"session_failed {name}", "")
+    assert "[/]" in text
+    assert "warning: cannot start tmux servers [x]: no bus" in text

@@ -207,7 +207,7 @@ def test_audit_names_an_unknown_kind_or_subject_with_the_known_ones(
     store.audit.append("recovery", "agent-1", detail="restored")
     bogus = CliRunner().invoke(main, ["--state-dir", str(state_dir), "audit", "--kind", "bogus"])
     assert bogus.exit_code == 2
-    assert "unknown kind 'bogus'; known kinds: corruption, recovery, session, supervisor" in (
+    assert "unknown kind 'bogus'; known kinds: breaker, config, control, corruption, health, " in (
         bogus.output
     )
     typo = CliRunner().invoke(main, ["--state-dir", str(state_dir), "audit", "-s", "agent-2"])

@@ -49,10 +49,11 @@ def write_config(path: Path, socket: str, extra: str = "") -> Path:
 class Daemon:
     """``yesman-recovery run``; stdout is read for the metrics address, stderr collected."""
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, prefix: tuple[str, ...] = ()) -> None:
+        """``prefix``: words the daemon's command is run through (e.g. into a cgroup)."""
         self.config = config
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "yesman_recovery.cli", "run", "--config", str(config)],
+            [*prefix, sys.executable, "-m", "yesman_recovery.cli", "run", "--config", str(config)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=environment(config.parent),
         )  # fmt: skip

@@ -9,6 +9,7 @@ each and a manual clock.
 from __future__ import annotations
 
 import enum
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,40 @@ class Observation:
     detail: str = ""
 
 
+class ServerReachability:
+    """Since when the watched server has not answered (``/healthz``'s server grace).
+
+    Written by the watcher after each look, read by the health verdict from other threads; the
+    lock guards ``_since`` (monotonic time of the first look without an answer in the current
+    spell, None while the server answers) and ``_detail`` (why the last look got none).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._since: float | None = None
+        self._detail = ""
+
+    def observed(self, obs: Observation) -> None:
+        """Record one look: no server or no answer starts (or continues) a spell."""
+        with self._lock:
+            if obs.kind in (ObservationKind.GONE, ObservationKind.TIMEOUT):
+                if self._since is None:
+                    self._since = obs.at
+                self._detail = obs.detail
+            else:
+                self._since, self._detail = None, ""
+
+    def describe(self, now: float) -> dict[str, object]:
+        """``reachable``, ``unreachable_for`` (seconds or None) and ``detail``."""
+        with self._lock:
+            since, detail = self._since, self._detail
+        return {
+            "reachable": since is None,
+            "unreachable_for": None if since is None else max(0.0, now - since),
+            "detail": detail,
+        }
+
+
 @dataclass(frozen=True)
 class SessionSettings:
     """How one session is kept: from ``[[sessions]]`` (declared) or ``[tmux]`` (adopted)."""
@@ -104,3 +139,4 @@ class SessionContext:
     processes: Processes = SYSTEM_PROCESSES
     pidwatch: PidWatchFactory = ExitWatcher
     paused: PausedSessions | None = None  # sessions paused by hand; None: none can be
+    reachability: ServerReachability = field(default_factory=ServerReachability)

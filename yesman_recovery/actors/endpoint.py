@@ -27,11 +27,12 @@ class MetricsServer(SupervisedActor):
         status: Callable[[], dict[str, Any]],
         *,
         critical_failures: Callable[[], list[str]] | None = None,
+        verdict: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         self._server = StatusServer(
             host, port, registry, healthy=healthy, status=status,
-            critical_failures=critical_failures,
+            critical_failures=critical_failures, verdict=verdict,
         )  # fmt: skip
 
     def on_start(self) -> None:

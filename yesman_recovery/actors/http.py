@@ -16,10 +16,14 @@ No client can starve the daemon through it (properties any replacement must keep
   arrive while it is rebuilt wait for that one build — 200 parallel requests cost one build;
 - a listen queue of 1,024 pending connections, so a burst waits in the kernel, not in threads.
 
-The ``healthy`` callable runs on a fresh daemon thread per request, and the status build on its
-own, each waited for ``call_timeout`` seconds: a callable that raises or hangs gives 503, never a
-request that hangs (Python cannot kill the stuck thread, but it is a daemon and holds no lock of
-ours).
+``/healthz`` answers the daemon's health verdict as JSON (``{"healthy", "reasons"}``, see
+:mod:`yesman_recovery.actors.verdict`): 200 while healthy, 503 otherwise. Without a ``verdict``
+callable (a host's own server) it is made of ``healthy`` and the failing critical checks.
+
+The verdict (or ``healthy``) callable runs on a fresh daemon thread per request, and the status
+build on its own, each waited for ``call_timeout`` seconds: a callable that raises or hangs gives
+503, never a request that hangs (Python cannot kill the stuck thread, but it is a daemon and
+holds no lock of ours).
 
 It binds ``127.0.0.1`` unless told otherwise; the configuration's ``[metrics] listen`` is the
 explicit choice of another address, which is logged as a warning since the endpoint has no
@@ -82,6 +86,7 @@ class StatusServer:
         max_connections: int | None = None,
         status_max_age: float = STATUS_MAX_AGE,
         critical_failures: Callable[[], list[str]] | None = None,
+        verdict: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"`port` must be from 0 to 65535, got {port}")
@@ -98,6 +103,7 @@ class StatusServer:
         self.slots = ConnectionSlots(max_connections or default_limit())
         self.status_cache = StatusCache(status, max_age=status_max_age, timeout=call_timeout)
         self.critical_failures = critical_failures  # names of failing critical health checks
+        self.verdict = verdict  # the daemon's verdict (yesman_recovery.actors.verdict), if any
         # Owned by the thread calling start()/stop(); _lock makes those two safe to race.
         self._lock = threading.Lock()
         self._server: _StatusHTTPServer | None = None
@@ -287,6 +293,10 @@ class StatusCache:
             running[1].set()
 
 
+def _reason(kind: str, subject: str, detail: str) -> dict[str, str]:
+    return {"kind": kind, "subject": subject, "detail": detail}
+
+
 def _handler_for(endpoint: StatusServer) -> type[BaseHTTPRequestHandler]:
     class Handler(_StatusHandler):
         server_endpoint = endpoint
@@ -327,13 +337,9 @@ class _StatusHandler(BaseHTTPRequestHandler):
             )
             self._send(200, headers["Content-Type"], body, headers)
         elif path == "/healthz":
-            ok = self._healthy()
-            failing = self._critical_failures() if ok else []
-            body = b"ok\n" if ok else b"unhealthy\n"
-            if failing:  # a critical health check failing makes the daemon unhealthy too
-                ok, text = False, f"unhealthy: critical checks failing: {', '.join(failing)}\n"
-                body = text.encode()
-            self._send(200 if ok else 503, "text/plain; charset=utf-8", body)
+            verdict = self._verdict()
+            body = json.dumps(verdict, ensure_ascii=False).encode() + b"\n"
+            self._send(200 if verdict.get("healthy") is True else 503, "application/json", body)
         elif path == "/status":
             self._send_status()
         else:
@@ -342,6 +348,23 @@ class _StatusHandler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:
         self.do_GET()
+
+    def _verdict(self) -> dict[str, Any]:
+        """``{"healthy", "reasons"}``: the daemon's verdict, else one made of ``healthy`` and
+        the critical checks; a verdict that raises or hangs is an unhealthy one."""
+        endpoint = self.server_endpoint
+        if endpoint.verdict is None:
+            reasons = [] if self._healthy() else [_reason("supervisor", "root", "not healthy")]
+            if not reasons:
+                failing = self._critical_failures()
+                reasons = [_reason("critical_check", n, "a critical check fails") for n in failing]
+            return {"healthy": not reasons, "reasons": reasons}
+        try:
+            return dict(call_with_timeout(endpoint.verdict, endpoint.call_timeout))
+        except Exception as exc:
+            logger.warning("health verdict failed: %r", exc)
+            detail = f"no verdict within {endpoint.call_timeout:g}s: {exc!r}"
+            return {"healthy": False, "reasons": [_reason("supervisor", "daemon", detail)]}
 
     def _healthy(self) -> bool:
         endpoint = self.server_endpoint

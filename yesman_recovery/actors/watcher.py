@@ -150,6 +150,7 @@ class TmuxWatcher(SupervisedActor):
     def poll(self, onset: float | None = None) -> Observation:
         """Observe the server once and tell every session actor; returns the observation."""
         obs = self._observe(onset)
+        self._ctx.reachability.observed(obs)
         self.polls += 1
         sup = self._sessions.get()
         if sup is None:
@@ -223,7 +224,8 @@ class TmuxWatcher(SupervisedActor):
         listed = name in self._adopted.names
         self._adopted.forget([name])
         sup = self._sessions.get()
-        if sup is None:
+        # Asked first: a supervisor refusing an unknown child logs its traceback (pykka).
+        if sup is None or sup.proxy().whereis(name).get(timeout=ASK_TIMEOUT) is None:
             return listed
         try:
             sup.proxy().terminate_child(name).get(timeout=ASK_TIMEOUT)

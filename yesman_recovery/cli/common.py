@@ -190,11 +190,18 @@ PIPED_WIDTH = 1000
 
 
 def output_console() -> Console:
-    """A rich console for tables and trees; piped output is not wrapped at 80 columns."""
+    """A rich console for tables and trees; piped output is not wrapped at 80 columns.
+
+    Every string it prints is literal: no markup (a session named ``a[bold]b`` or a message
+    naming ``[breakers.NAME]`` is shown as written), no ``:emoji:`` codes, no highlighting.
+    Styles are given as ``Text`` styles, never as markup, so user text needs no escaping.
+    """
     from rich.console import Console
 
-    console = Console(highlight=False)
-    return console if console.is_terminal else Console(highlight=False, width=PIPED_WIDTH)
+    console = Console(highlight=False, markup=False, emoji=False)
+    if console.is_terminal:
+        return console
+    return Console(highlight=False, markup=False, emoji=False, width=PIPED_WIDTH)
 
 
 TMUX_MISSING = (

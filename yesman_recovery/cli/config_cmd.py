@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from yesman_recovery import config as config_module
-from yesman_recovery.cli.common import ConfigUsageError, config_path
+from yesman_recovery.cli.common import ConfigUsageError, common_options, config_path
 from yesman_recovery.errors import ConfigError
 
 
@@ -17,6 +17,7 @@ def config_group() -> None:
 
 
 @config_group.command("check")
+@common_options
 @click.argument("path", required=False, type=click.Path(dir_okay=True, path_type=Path))
 @click.pass_context
 def check(ctx: click.Context, path: Path | None) -> None:
@@ -47,7 +48,7 @@ def check(ctx: click.Context, path: Path | None) -> None:
         f"restarts in {cfg.supervisor.max_seconds:g}s"
     )
     click.echo(f"  metrics:    {metrics}")
-    click.echo(f"  storage:    {cfg.storage.path} ({cfg.storage.durability})")
+    click.echo(f"  storage:    {_storage(ctx, cfg)}")
     click.echo(f"  tmux:       server {socket}, adopt {_adopt(cfg.tmux.adopt)}")
     names = ", ".join(s.name for s in cfg.sessions) or "none"
     click.echo(f"  sessions:   {len(cfg.sessions)} declared ({names})")
@@ -73,6 +74,15 @@ def _spec_problems(cfg: config_module.Config) -> list[str]:
             continue
         problems += [f"{where}: {warning}" for warning in warnings]
     return problems
+
+
+def _storage(ctx: click.Context, cfg: config_module.Config) -> str:
+    """The state directory a daemon run with these options would use, and its durability."""
+    given = ctx.meta.get("yesman_recovery.state_dir")  # --state-dir or YESMAN_RECOVERY_STATE_DIR
+    if isinstance(given, Path):
+        overridden = f"--state-dir overrides {cfg.storage.path}"
+        return f"{given.expanduser()} ({cfg.storage.durability}; {overridden})"
+    return f"{cfg.storage.path} ({cfg.storage.durability})"
 
 
 def _adopt(patterns: tuple[str, ...]) -> str:

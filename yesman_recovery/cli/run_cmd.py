@@ -244,7 +244,8 @@ def _quiet_start_failures(log_level: str) -> Iterator[None]:
 
 
 def summary(app: RecoveryApp) -> str:
-    """One line for ``systemctl status``: sessions by state and the state directory."""
+    """One line for ``systemctl status``: the health verdict's first reason when unhealthy,
+    sessions by state and the state directory."""
     try:
         sessions = app.sessions(timeout=1.0)
     except Exception as exc:  # a subtree restarting: say less rather than nothing
@@ -257,7 +258,13 @@ def summary(app: RecoveryApp) -> str:
     states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     watched = f"{len(sessions)} session{'' if len(sessions) == 1 else 's'}"
     detail = f" ({states})" if states else ""
-    return f"watching {watched}{detail}; state in {app.state_dir}"
+    line = f"watching {watched}{detail}; state in {app.state_dir}"
+    reasons = app.verdict(sessions)["reasons"]
+    if reasons:
+        first = reasons[0]
+        more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+        line = f"unhealthy: {first['kind']} {first['subject']}{more}; {line}"
+    return line
 
 
 def _reset_damaged_store(state_dir: Path) -> None:

@@ -85,8 +85,11 @@ def pause(ctx: click.Context, name: str, duration: str | None) -> None:
         with _offline_store(ctx) as store:
             from yesman_recovery.actors.paused import PausedSessions
             from yesman_recovery.labels import Action
-            from yesman_recovery.session_control import audit
+            from yesman_recovery.session_control import audit, known_sessions, unknown_session
 
+            known = known_sessions(store, (s.name for s in load_config(ctx).sessions))
+            if name not in known:
+                fail(str(unknown_session(name, known)))
             PausedSessions(store).pause(name, seconds)
             how = "until resumed" if seconds is None else f"for {seconds:g} s"
             audit(store, name, Action.PAUSE, f"paused by `sessions pause` {how} (no daemon)")
@@ -105,10 +108,20 @@ def resume(ctx: click.Context, name: str) -> None:
         with _offline_store(ctx) as store:
             from yesman_recovery.actors.paused import PausedSessions
             from yesman_recovery.labels import Action
-            from yesman_recovery.session_control import audit
+            from yesman_recovery.session_control import (
+                audit,
+                known_sessions,
+                not_paused,
+                unknown_session,
+            )
 
-            if PausedSessions(store).resume(name) is None:
-                fail(f"session {name!r} is not paused")
+            paused = PausedSessions(store)
+            if paused.resume(name) is None:
+                known = known_sessions(store, (s.name for s in load_config(ctx).sessions))
+                refusal = (
+                    not_paused(name, paused) if name in known else unknown_session(name, known)
+                )
+                fail(str(refusal))
             audit(store, name, Action.RESUME, "resumed by `sessions resume` (no daemon)")
         click.echo(f"session {name!r} resumed")
         return
@@ -132,7 +145,10 @@ def forget(ctx: click.Context, name: str) -> None:
 
             deleted = forget_stored(store, name)
             if not deleted:
-                fail(f"session {name!r} has no checkpoints in {store.path}")
+                from yesman_recovery.session_control import known_sessions
+
+                known = ", ".join(known_sessions(store)) or "none"
+                fail(f"session {name!r} has no checkpoints in {store.path}; checkpointed: {known}")
             detail = f"forgotten by `sessions forget`: {deleted} checkpoints deleted (no daemon)"
             audit(store, name, Action.FORGET, detail)
     else:

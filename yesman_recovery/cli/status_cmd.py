@@ -134,7 +134,8 @@ def get_status(base: str) -> dict[str, Any]:
 
 
 def render_status(document: dict[str, Any], base: str) -> Tree:
-    """A rich tree: one line per supervisor or worker, with state, restarts, uptime, last exit."""
+    """A rich tree: the daemon's health verdict and why (what ``/healthz`` says), then one line
+    per supervisor or worker, with state, restarts, uptime, last exit."""
     healthy = bool(document.get("healthy"))
     title = Text.assemble(
         ("yesman-recovery ", "bold"),
@@ -144,8 +145,24 @@ def render_status(document: dict[str, Any], base: str) -> Tree:
         f"  {base}",
     )
     tree = Tree(title)
+    verdict = document.get("verdict")
+    for line in verdict_lines(verdict):
+        tree.add(Text(f"unhealthy: {line}", style="red"))  # Text: user text is never markup
+    servers = document.get("tmux_servers")
+    if isinstance(servers, dict) and servers.get("problem"):
+        tree.add(Text(f"warning: {servers['problem']}", style="yellow"))
     _add_node(tree, document["tree"])
     return tree
+
+
+def verdict_lines(verdict: object) -> list[str]:
+    """One line per reason of a ``/healthz`` verdict: ``session_failed agent: failed: …``."""
+    reasons = verdict.get("reasons") if isinstance(verdict, dict) else None
+    return [
+        f"{r.get('kind', '?')} {r.get('subject', '?')}: {r.get('detail', '')}"
+        for r in reasons or ()
+        if isinstance(r, dict)
+    ]
 
 
 def _add_node(parent: Tree, node: dict[str, Any]) -> None:

@@ -94,6 +94,20 @@ def _info_json(info: CheckpointInfo) -> dict[str, Any]:
     return {"id": info.id, "scope": info.scope, "time": info.time, "size": info.size}
 
 
+def require_scopes(ctx: click.Context, store: Store | None, scopes: Sequence[str]) -> None:
+    """Exit 1 naming the scopes that hold checkpoints when one of ``scopes`` holds none: a
+    reader given a name that is not there says so, rather than "nothing"."""
+    known = store.checkpoints.sizes() if store is not None else {}
+    missing = [s for s in scopes if s not in known]
+    if not missing:
+        return
+    listed = ", ".join(s for s in sorted(known) if not s.startswith(INTERNAL_SCOPE_PREFIX))
+    fail(
+        f"no checkpoints of {missing[0]!r} in {existing_state_dir(ctx)}; scopes with "
+        f"checkpoints: {listed or 'none'}"
+    )
+
+
 def _empty_note(ctx: click.Context, what: str, store: Store | None) -> str:
     state_dir = existing_state_dir(ctx)
     if store is None:
@@ -133,6 +147,8 @@ def list_checkpoints(
 ) -> None:
     """List checkpoints newest first, of one SCOPE (tmux session) or of all."""
     with _open(ctx) as store:
+        if scope is not None:
+            require_scopes(ctx, store, [scope])
         if store is None:
             found: list[CheckpointInfo] = []
         elif scope is not None or show_all:

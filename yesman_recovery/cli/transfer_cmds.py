@@ -25,7 +25,7 @@ from yesman_recovery.cli.common import (
     load_config,
     resolve_state_dir,
 )
-from yesman_recovery.cli.storage_cmds import _open, _since
+from yesman_recovery.cli.storage_cmds import _open, _since, require_scopes
 
 MAX_LISTED = 20
 """Refused lines printed one by one; more are counted."""
@@ -58,6 +58,7 @@ def export(
     with _open(ctx) as store:
         if store is None:
             fail(f"nothing to export: {existing_state_dir(ctx)} holds no store yet")
+        require_scopes(ctx, store, scopes)
         sink: IO[str] = sys.stdout if output is None else _private_file(output)
         try:
             for line, problem in export_records(store, scopes, since, latest=latest):

@@ -7,6 +7,8 @@ same server with the same timeout and restart the same programs. Not imported by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from yesman_recovery.actors.limits import GiveUpBackoff
 from yesman_recovery.config.model import Config
 from yesman_recovery.tmux.client import TmuxClient
@@ -14,13 +16,18 @@ from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.programs import ProgramRestart, RestartRule
 
 
-def tmux_client(config: Config) -> TmuxClient:
-    """The client of the configured server (``[tmux] socket_name`` / ``socket_path``)."""
+def tmux_client(config: Config, launcher: Sequence[str] = ()) -> TmuxClient:
+    """The client of the configured server (``[tmux] socket_name`` / ``socket_path``).
+
+    ``launcher``: what a call that starts the server runs through (the daemon's placement,
+    ``yesman_recovery.tmux.placement``); the CLI passes none, as a user's own ``tmux`` does.
+    """
     tmux = config.tmux
     return TmuxClient(
         socket_name=tmux.socket_name,
         socket_path=None if tmux.socket_path is None else str(tmux.socket_path),
         timeout=tmux.command_timeout,
+        launcher=launcher,
     )
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_PROGRAMS",
     "SCROLLBACK_TRUE_LINES",
     "Config",
+    "HealthzConfig",
     "MetricsConfig",
     "SessionConfig",
     "StorageConfig",
@@ -67,12 +68,25 @@ class SupervisorConfig:
 
 
 @dataclass(frozen=True)
+class HealthzConfig:
+    """``[metrics.healthz]``: which failures make ``/healthz`` answer 503
+    (``yesman_recovery.actors.verdict``)."""
+
+    sessions: Literal["declared", "all", "none"] = "declared"
+    """Whose ``failed`` state counts: declared sessions, every watched one, or none."""
+    server_grace: float | None = 30.0
+    """Seconds the watched tmux server may stay unreachable; None (``"off"``): never counts."""
+    critical_checks: bool = True
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     """``[metrics]``: where ``/metrics``, ``/healthz`` and ``/status`` are served; port 0 = any."""
 
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 9464
+    healthz: HealthzConfig = HealthzConfig()
 
     @property
     def url(self) -> str:
@@ -124,6 +138,9 @@ class TmuxConfig:
     give_up_backoff_max: float = 3600.0
     """… up to this; ``give_up_reset`` seconds without a give-up after a re-arm start over."""
     give_up_reset: float = 600.0
+    server_cgroup: str = "auto"
+    """Where a server the daemon starts runs (``yesman_recovery.tmux.placement``): ``auto``,
+    ``systemd``, ``none`` or a cgroup directory."""
 
     def adopts(self, session_name: str) -> bool:
         """Whether an undeclared session with this name is watched."""

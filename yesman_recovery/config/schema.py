@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -31,6 +31,7 @@ from yesman_recovery.config.model import (
     DEFAULT_FROZEN_GRACE,
     DEFAULT_PROGRAMS,
     Config,
+    HealthzConfig,
     MetricsConfig,
     SessionConfig,
     StorageConfig,
@@ -90,9 +91,18 @@ class _SupervisorTable(_Table):
     sessions: _IntensityTable | None = None
 
 
+class _HealthzTable(_Table):
+    sessions: Annotated[Literal["declared", "all", "none"], v.checked(v.healthz_sessions)] = (
+        "declared"
+    )
+    server_grace: Annotated[float | None, v.checked(v.optional_grace)] = 30.0
+    critical_checks: Annotated[bool, v.checked(v.boolean)] = True
+
+
 class _MetricsTable(_Table):
     enabled: Annotated[bool, v.checked(v.boolean)] = True
     listen: Annotated[tuple[str, int], v.checked(v.listen)] = ("127.0.0.1", 9464)
+    healthz: _HealthzTable | None = None
 
 
 class _RetentionTable(_Table):
@@ -128,6 +138,7 @@ class _TmuxTable(_Table):
     give_up_backoff: PositiveDuration = 60.0
     give_up_backoff_max: PositiveDuration = 3600.0
     give_up_reset: PositiveDuration = 600.0
+    server_cgroup: Annotated[str, v.checked(v.server_cgroup)] = "auto"
 
     @model_validator(mode="after")
     def _one_socket(self) -> _TmuxTable:
@@ -168,6 +179,7 @@ _TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
     ("supervisor", "tmux"): _IntensityTable,
     ("supervisor", "sessions"): _IntensityTable,
     ("metrics",): _MetricsTable,
+    ("metrics", "healthz"): _HealthzTable,
     ("storage",): _StorageTable,
     ("storage", "retention"): _RetentionTable,
     ("tmux",): _TmuxTable,
@@ -191,6 +203,8 @@ def _build(doc: _Document, source: Path | None) -> Config:
     metrics = doc.metrics.given()
     if "listen" in metrics:
         metrics["host"], metrics["port"] = metrics.pop("listen")
+    if doc.metrics.healthz is not None:
+        metrics["healthz"] = HealthzConfig(**doc.metrics.healthz.given())
     storage = doc.storage.given()
     if doc.storage.retention is not None:
         storage["retention"] = RetentionPolicy(**doc.storage.retention.given())

@@ -256,6 +256,35 @@ def choice(enum_type: type[Strategy] | type[Restart]) -> Callable[[object], Any]
     return validate
 
 
+def healthz_sessions(value: object) -> str:
+    if value in ("declared", "all", "none"):
+        return str(value)
+    raise ValueError(
+        'must be "declared" (a failed declared session is unhealthy), "all" (adopted ones too) '
+        'or "none"'
+    )
+
+
+def optional_grace(value: object) -> float | None:
+    if value == "off":
+        return None
+    try:
+        return _duration(value, positive=False)
+    except ValueError as exc:
+        raise ValueError(f'{exc}, or "off"') from None
+
+
+def server_cgroup(value: object) -> str:
+    if value in ("auto", "systemd", "none"):
+        return str(value)
+    if isinstance(value, str) and value.startswith("/") and "\0" not in value:
+        return value
+    raise ValueError(
+        'must be "auto" (a systemd scope under systemd), "systemd", "none", or the absolute '
+        "path of a cgroup directory"
+    )
+
+
 def durability(value: object) -> str:
     if value in ("durable", "fast"):
         return str(value)

@@ -126,6 +126,10 @@ ROWS: list[tuple[str, list[Panel]]] = [
     ]),
     ("Daemon", [
         ("Up", "short", "state", [_q(f'up{{job="yesman-recovery", {SEL}}}', "{{instance}}")]),
+        ("Healthy: /healthz 200 (1) or 503 (0)", "short", "state", [
+            _q(f"{P}_healthy{{{SEL}}}", "{{instance}}")]),
+        ("Why /healthz is 503", "short", "timeseries", [
+            _q(f"sum by (reason) ({P}_unhealthy_reasons{{{SEL}}})", "{{reason}}")]),
         ("CPU", "percentunit", "timeseries", [
             _q(f"rate(process_cpu_seconds_total{{{SEL}}}[{RATE}])", "{{instance}}")]),
         ("Resident memory", "bytes", "timeseries", [

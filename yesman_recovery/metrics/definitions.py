@@ -60,6 +60,18 @@ class RecoveryMetrics:
             ["supervisor", "child", "reason"],
             registry=reg,
         )
+        self.daemon_healthy = Gauge(
+            f"{PREFIX}_healthy",
+            "1 while /healthz answers 200 (the daemon's health verdict), 0 while it answers 503.",
+            registry=reg,
+        )
+        self.unhealthy_reasons = Gauge(
+            f"{PREFIX}_unhealthy_reasons",
+            "Reasons /healthz answers 503 for now, by kind (supervisor, session_failed, "
+            "server_unreachable, critical_check).",
+            ["reason"],
+            registry=reg,
+        )
         self.supervisor_children = Gauge(
             f"{PREFIX}_supervisor_children",
             "Children of each supervisor by state.",

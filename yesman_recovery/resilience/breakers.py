@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
 
 from yesman_recovery.errors import CallNotPermitted
+from yesman_recovery.labels import AuditKind
 from yesman_recovery.resilience.circuit import (
     REFUSED,
     BreakerPolicy,
@@ -241,7 +242,7 @@ class CircuitBreaker:
             if self.audit is not None:
                 try:
                     self.audit.append(
-                        "breaker",
+                        AuditKind.BREAKER,
                         self.name,
                         detail=f"{t.from_state.value} -> {t.to_state.value}: {t.reason}",
                         action="transition",

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import IO, Any, TypeVar
 
 from yesman_recovery.errors import CorruptRecordError, RecordNotFoundError, StoreError
+from yesman_recovery.labels import AuditKind
 from yesman_recovery.storage import envelope
 from yesman_recovery.storage.audit_backlog import Backlog, Held
 from yesman_recovery.storage.context import NS, StoreContext
@@ -44,7 +45,7 @@ IN_PROGRESS = "in_progress"
 """The outcome of an event begun and not yet completed."""
 _OPEN_PREFIX = b"audit-open\0"  # meta key prefix: + event key, for events begun not completed
 
-KNOWN_KINDS: tuple[str, ...] = ("corruption", "recovery", "session", "supervisor")
+KNOWN_KINDS: tuple[str, ...] = tuple(kind.value for kind in AuditKind)
 """Event kinds yesman-recovery writes; ``audit --kind`` accepts these and any kind in the trail."""
 _DELETE_BATCH = 5000  # events deleted per write transaction when pruning
 

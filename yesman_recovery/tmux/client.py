@@ -51,6 +51,17 @@ __all__ = [
 ]
 
 
+_LAUNCHER_FAILED = "Failed to "
+"""How a launcher says it could not run tmux at all (systemd-run's wording; the cgroup
+launcher of :mod:`.placement` uses it too); tmux's own errors never start so."""
+
+
+class _LauncherFailed(TmuxError):
+    """The launcher could not run tmux; the call is made again without it."""
+
+
+_STARTS_SERVER = frozenset({"new-session", "new", "start-server", "start"})
+"""tmux commands that start a server when none runs."""
 _GONE_MARKERS = ("no server running", "error connecting to", "server exited unexpectedly")
 _CSTYLE = {"\a": "a", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t", "\v": "v"}
 _UNCSTYLE = {v: k for k, v in _CSTYLE.items()}
@@ -161,6 +172,7 @@ class TmuxClient:
         *,
         tmux_bin: str = "tmux",
         config_file: str | None = None,
+        launcher: Sequence[str] = (),
     ) -> None:
         if socket_name is not None and socket_path is not None:
             raise ValueError(
@@ -174,6 +186,8 @@ class TmuxClient:
         self.timeout = timeout
         self.tmux_bin = tmux_bin
         self.config_file = config_file
+        self.launcher = tuple(launcher)
+        """Words run before tmux when a call starts the server (:mod:`.placement`)."""
         self._lock = threading.Lock()
         self._invocations = 0  # guarded by _lock; tmux processes started by this client
 
@@ -233,19 +247,39 @@ class TmuxClient:
         return self._invoke(argv)
 
     def _invoke(self, args: list[str]) -> str:
+        names = [word for word, before in zip(args, [";", *args], strict=False) if before == ";"]
+        starts = any(name in _STARTS_SERVER for name in names)
+        if not (starts and self.launcher):
+            return self._call(args, self.base_argv(), new_session=starts)
+        # Through the launcher only when no server answers (see yesman_recovery.tmux.placement).
+        tmux, *options = self.base_argv()
+        try:
+            return self._call(args, [tmux, "-N", *options], new_session=True)
+        except TmuxServerGone:
+            pass
+        try:
+            return self._call(args, [*self.launcher, *self.base_argv()], new_session=True,
+                              launched=True)  # fmt: skip
+        except _LauncherFailed as exc:  # e.g. the bus went away since the daemon started
+            logger.warning("%s; starting the tmux server directly, in the daemon's cgroup", exc)
+            return self._call(args, self.base_argv(), new_session=True)
+
+    def _call(
+        self, args: list[str], base: list[str], *, new_session: bool, launched: bool = False
+    ) -> str:
         with self._lock:
             self._invocations += 1
         env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
-        argv = self.base_argv() + args
+        argv = base + args
         try:
             try:
-                proc = self._spawn(argv, env)
+                proc = self._spawn(argv, env, new_session)
             except OSError as exc:
                 if exc.errno not in _OUT_OF_FILES or not RESERVE.release():
                     raise
                 logger.warning("out of file descriptors: running tmux on the reserve")
                 try:
-                    proc = self._spawn(argv, env)
+                    proc = self._spawn(argv, env, new_session)
                 finally:
                     RESERVE.fill()
         except subprocess.TimeoutExpired as exc:
@@ -254,6 +288,8 @@ class TmuxClient:
                 f"(command {args[:3]!r}…): it is unresponsive, e.g. stopped"
             ) from exc
         except FileNotFoundError as exc:
+            if launched:
+                raise _LauncherFailed(f"cannot run {base[0]}: not found") from exc
             raise TmuxError(
                 f"tmux binary {self.tmux_bin!r} not found: install tmux or pass `tmux_bin`"
             ) from exc
@@ -262,12 +298,18 @@ class TmuxClient:
         stdout = proc.stdout.decode("utf-8", errors="replace")
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", errors="replace").strip()
+            if launched and err.startswith(_LAUNCHER_FAILED):
+                raise _LauncherFailed(f"{base[0]} failed: {' '.join(err.split())}")
             if any(marker in err for marker in _GONE_MARKERS):
                 raise TmuxServerGone(f"no tmux server on {self.server_label}: {err}")
             raise TmuxError(f"tmux {args[:3]!r}… on {self.server_label} failed: {err}")
         return stdout
 
-    def _spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    def _spawn(
+        self, argv: list[str], env: dict[str, str], new_session: bool = False
+    ) -> subprocess.CompletedProcess[bytes]:
+        # A call that may start the server runs in a session of its own: a signal to ours
+        # (Ctrl-C in the daemon's terminal) must not reach a server being born.
         return subprocess.run(
             argv,
             capture_output=True,
@@ -275,6 +317,7 @@ class TmuxClient:
             env=env,
             stdin=subprocess.DEVNULL,
             check=False,
+            start_new_session=new_session,
         )
 
     def server_pid(self) -> int | None:

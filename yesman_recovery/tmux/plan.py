@@ -35,6 +35,7 @@ import json
 import logging
 import os
 import shlex
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -150,6 +151,16 @@ def _pane_commands(
 ) -> tuple[list[Command], tuple[str, ...] | None]:
     """Commands creating one pane (``create`` has no program yet) and the program it runs;
     ``target`` (``-t =S:``) names the new pane once it exists."""
+    cmds, argv = _pane_start(create, pane, policy, target)
+    if pane.title and pane.title != socket.gethostname():  # not tmux's default title
+        # a spec's (or a checkpoint's) pane title; -T names the pane, it does not select it
+        cmds.insert(1, ("select-pane", *target, "-T", literal(pane.title)))
+    return cmds, argv
+
+
+def _pane_start(
+    create: Command, pane: PaneSnapshot, policy: ProgramPolicy, target: Command
+) -> tuple[list[Command], tuple[str, ...] | None]:
     argv = policy.command_for(pane)
     if pane.shell_commands:
         typed = type_lines(target, _typed(pane, argv))

@@ -159,6 +159,7 @@ class RecoveryApp:
             try:
                 self.control.start()
                 self._record_unclean_end()
+                self._resolve_specs()
                 # records a killed daemon left open are closed before anything is watched
                 close_interrupted(self.store, tmux_client(self.config))
                 self._root = Supervisor.start(
@@ -389,6 +390,27 @@ class RecoveryApp:
             )
         except Exception:  # the audit trail must not turn a give-up into a traceback
             logger.exception("could not record the give-up in the audit trail")
+
+    def _resolve_specs(self) -> None:
+        """Read every spec and ``[yesman]`` file once (:mod:`yesman_recovery.config.declared`).
+
+        A bad file fails only its own session (its actor audits why); a folder problem (a
+        symlink loop, too many files) is logged and audited here, and the rest is declared.
+        """
+        if self.config.resolved:
+            return
+        from yesman_recovery.config.declared import resolve
+
+        resolution = resolve(self.config)
+        self.config = resolution.config
+        for problem in resolution.problems:
+            logger.error("%s", problem)
+            if self.store is not None:
+                try:
+                    self.store.audit.append(AuditKind.SESSION, "yesman", detail=problem,
+                                            action=Action.LOAD_SPEC, outcome=Outcome.FAILED)  # fmt: skip # noqa: E501
+                except Exception:  # the audit trail must not stop a start
+                    logger.exception("could not record a sessions folder problem")
 
     def _record_unclean_end(self) -> None:
         """Audit that the daemon before this one ended without stopping (its lock file still

@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pykka
@@ -42,6 +43,7 @@ from yesman_recovery.actors.session import SessionActor
 from yesman_recovery.actors.watcher import WatchSettings
 from yesman_recovery.config import Config
 from yesman_recovery.config.build import frozen_grace, give_up_backoff, program_policy
+from yesman_recovery.config.declared import resolve
 from yesman_recovery.errors import ConfigError, SupervisorError
 from yesman_recovery.health.daemon import reload_checks
 from yesman_recovery.labels import Action, AuditKind, Outcome
@@ -81,6 +83,7 @@ def session_settings(cfg: Config) -> tuple[list[SessionSettings], WatchSettings]
         program_max_seconds=tmux.program_max_seconds,
         give_up_backoff=give_up_backoff(cfg),
     )
+    timeout = cfg.yesman.before_script_timeout if cfg.yesman is not None else 120.0
     declared = [
         replace(
             base,
@@ -91,6 +94,12 @@ def session_settings(cfg: Config) -> tuple[list[SessionSettings], WatchSettings]
             policy=program_policy(cfg, s.name),
             frozen_grace=frozen_grace(cfg, s.name),
             scrollback=s.scrollback,
+            spec=s.loaded.session if s.loaded is not None else None,
+            spec_error=s.spec_error,
+            before_script=s.loaded.before_script if s.loaded is not None else (),
+            before_script_timeout=timeout,
+            before_script_cwd=s.loaded.start_directory if s.loaded is not None else None,
+            origin=s.origin,
         )
         for s in cfg.sessions
     ]
@@ -257,11 +266,18 @@ def _reload(app: RecoveryApp) -> dict[str, Any]:
             app,
             "the daemon was started without a configuration file (--config or "
             "YESMAN_RECOVERY_CONFIG), so there is nothing to reload; restart it with one",
+            None,
         )
     try:
         new = load_config(source)
     except ConfigError as exc:
-        return _rejected(app, str(exc))
+        return _rejected(app, str(exc), source)
+    # Every spec and [yesman] file is read once, here: the actors get what was validated, and
+    # a file that changes while being read is either read whole and valid, or rejected.
+    resolution = resolve(new)
+    if resolution.errors:
+        return _rejected(app, "\n".join(resolution.errors), source)
+    new = resolution.config
     plan = plan_reload(app.config, new)
     try:
         apply_plan(app, plan, new)
@@ -271,8 +287,12 @@ def _reload(app: RecoveryApp) -> dict[str, Any]:
         app.config = new
         logger.exception("reload of %s failed while applying it", source)
         _record(app, "failed", f"{source}: applying failed: {exc}")
+        summary = (
+            f"reload failed while applying {source}: {exc}; what was applied before the "
+            "failure stays applied"
+        )
         return {"ok": False, "outcome": "failed", "errors": [f"applying failed: {exc}"],
-                **plan.as_dict()}  # fmt: skip
+                **plan.as_dict(), "summary": summary}  # fmt: skip
     app.config = new
     took = time.monotonic() - started
     logger.info("configuration reloaded from %s in %.2f s: %s", source, took, plan.summary())
@@ -280,17 +300,21 @@ def _reload(app: RecoveryApp) -> dict[str, Any]:
     return {"ok": True, "outcome": "applied", **plan.as_dict()}
 
 
-def _rejected(app: RecoveryApp, errors: str) -> dict[str, Any]:
+def _rejected(app: RecoveryApp, errors: str, source: Path | None) -> dict[str, Any]:
     logger.error(
         "configuration reload rejected; still running on the last good configuration:\n%s",
         errors,
     )
     _record(app, "rejected", f"rejected, last good configuration kept: {errors}")
+    lines = errors.splitlines()
+    count = f"{len(lines)} problem" + ("s" if len(lines) != 1 else "")
+    what = f"{source} has {count}" if source is not None else "nothing to reload"
     return {
         "ok": False,
         "outcome": "rejected",
-        "errors": errors.splitlines(),
-        "summary": "rejected; still running on the last good configuration",
+        "errors": lines,
+        "summary": f"reload rejected: {what}; the daemon keeps running on its last good "
+        "configuration, nothing was changed",
     }
 
 

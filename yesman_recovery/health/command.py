@@ -15,7 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from yesman_recovery.health.check import TAIL_CHARS, tail
@@ -47,9 +47,15 @@ class CommandOutcome:
 
 
 def run_command(
-    command: Command, timeout: float, *, tail_chars: int = TAIL_CHARS
+    command: Command,
+    timeout: float,
+    *,
+    tail_chars: int = TAIL_CHARS,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> CommandOutcome:
-    """Run ``command`` for at most ``timeout`` seconds in the caller's thread."""
+    """Run ``command`` for at most ``timeout`` seconds in the caller's thread (in ``cwd``, with
+    ``env`` added to this process's environment)."""
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
     started = time.monotonic()
     with tempfile.TemporaryFile() as out:
@@ -60,6 +66,8 @@ def run_command(
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                cwd=cwd,
+                env=None if env is None else {**os.environ, **env},
             )
         except OSError as exc:
             return CommandOutcome(

@@ -129,14 +129,17 @@ def yaml_problem(exc: yaml.MarkedYAMLError) -> str:
     return f"{where}not valid YAML: {problem}{context}"
 
 
-def spec_from_dict(raw: Any, file: Path, warnings: list[str] | None = None) -> SessionSnapshot:
-    """Turn a parsed spec into a session; ``file`` names it in errors and anchors relative dirs.
+def spec_from_dict(
+    raw: Any, file: Path, warnings: list[str] | None = None, *, base: Path | None = None
+) -> SessionSnapshot:
+    """Turn a parsed spec into a session; ``file`` names it in errors and anchors relative dirs
+    (``base`` instead, when given: yesman-claude expands its files from the templates folder).
 
     Refused layouts are appended to ``warnings`` (logged when it is None).
     """
     found: list[str] = []
     try:
-        session = _spec_from_dict(raw, file, found)
+        session = _spec_from_dict(raw, file, found, (base or file.parent).resolve())
     except SpecError:
         raise
     except RecursionError:
@@ -151,7 +154,7 @@ def spec_from_dict(raw: Any, file: Path, warnings: list[str] | None = None) -> S
     return session
 
 
-def _spec_from_dict(raw: Any, file: Path, warnings: list[str]) -> SessionSnapshot:
+def _spec_from_dict(raw: Any, file: Path, warnings: list[str], anchor: Path) -> SessionSnapshot:
     _check_size(raw, file)
     _validate(raw, file)
     cfg = copy.deepcopy(raw)
@@ -159,7 +162,7 @@ def _spec_from_dict(raw: Any, file: Path, warnings: list[str]) -> SessionSnapsho
         # Imported here: tmuxp (and libtmux under it) costs ~6 MB and 40 ms, only for specs.
         from tmuxp.workspace import loader
 
-        cfg = loader.trickle(loader.expand(cfg, cwd=file.parent.resolve()))
+        cfg = loader.trickle(loader.expand(cfg, cwd=anchor))
     except RecursionError:
         raise
     except Exception as exc:
@@ -171,7 +174,7 @@ def _spec_from_dict(raw: Any, file: Path, warnings: list[str]) -> SessionSnapsho
             try:
                 p_raw = w_raw.get("panes", [None])[pi]
                 cwd, key = _pane_cwd(raw, w_raw, p_raw, w=w, p=p, wi=wi, pi=pi)
-                cwd = _check_dir(cwd, file, key, w.get("start_directory"))
+                cwd = _check_dir(cwd, file, key, w.get("start_directory"), anchor)
                 commands = tuple(
                     str(c["cmd"])
                     for c in p.get("shell_command") or []
@@ -325,14 +328,15 @@ def _pane_cwd(
     return None, ""
 
 
-def _check_dir(cwd: str | None, file: Path, key: str, parent: str | None) -> str | None:
+def _check_dir(
+    cwd: str | None, file: Path, key: str, parent: str | None, anchor: Path
+) -> str | None:
     """Resolve ``cwd`` (relative to ``parent``, the enclosing start directory, else the file's
     folder) and check it is a directory."""
     if cwd is None:
         return None
     path = Path(os.path.expanduser(cwd))
     if not path.is_absolute():
-        anchor = file.parent.resolve()
         base = anchor / os.path.expanduser(parent) if parent and parent != cwd else anchor
         path = (base / path).resolve()
     if not path.is_dir():

@@ -86,7 +86,9 @@ def _check_specs(
             continue
         problems += [f"{where}{warning}" for warning in report.warnings]
         template = f", template {report.files[1]}" if len(report.files) > 1 else ""
-        lines.append(f"  {report.origin}: OK (session {report.session}{template})")
+        warned = len(report.warnings)
+        ok = f"OK, {warned} warning{'s' if warned > 1 else ''}" if warned else "OK"
+        lines.append(f"  {report.origin}: {ok} (session {report.session}{template})")
     problems += resolution.problems
     return resolution.config, lines, problems
 

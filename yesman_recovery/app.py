@@ -54,7 +54,7 @@ from yesman_recovery.health.daemon import daemon_health_subtree
 from yesman_recovery.instance import InstanceLock, server_lock, state_lock
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.metrics.definitions import RecoveryMetrics
-from yesman_recovery.reload import session_settings
+from yesman_recovery.reload import ReloadQueue, session_settings
 from yesman_recovery.resilience.daemon import StoreAudit, register_breaker_commands
 from yesman_recovery.resilience.registry import Resilience
 from yesman_recovery.session_control import register_session_commands
@@ -118,6 +118,7 @@ class RecoveryApp:
         self.paused: PausedSessions | None = None  # sessions paused by hand (with the store)
         register_session_commands(self.control, self)
         self.tmux_spec: ChildSpec | None = None  # the tmux subtree's spec (updated by reloads)
+        self._reloads = ReloadQueue()  # one reload at a time, a storm coalesced
         self.around_reload: Callable[[Callable[[], dict[str, Any]]], dict[str, Any]] = (
             lambda reload: reload()
         )
@@ -226,7 +227,7 @@ class RecoveryApp:
         """
         from yesman_recovery.reload import reload_app
 
-        return self.around_reload(lambda: reload_app(self))
+        return self.around_reload(lambda: self._reloads.run(lambda: reload_app(self)))
 
     # --- introspection --------------------------------------------------------------------
 

@@ -9,8 +9,14 @@ keeps its last good configuration) and the errors are returned, logged, audited 
 A valid file is compared with the running configuration (:func:`plan_reload`, pure) and only the
 difference is applied:
 
-- ``[[sessions]]`` added, removed or changed: the session actors of exactly those sessions are
-  started, stopped or replaced; every other session actor keeps running (same incarnation). A
+- ``[[sessions]]`` added, removed or changed — and every spec file and ``[yesman]`` file, read
+  again (:mod:`yesman_recovery.config.declared`): the session actors of exactly those sessions
+  are started, stopped or replaced; every other session actor keeps running (same
+  incarnation). A changed spec is applied by the rules of a corrupted session (its missing
+  windows and panes are created, nothing is removed, the user's own windows are left alone),
+  under a fresh ``corrupted`` recovery budget. A spec that no longer loads rejects the reload
+  like an invalid file. Reloads are coalesced (:class:`ReloadQueue`): a storm of SIGHUPs runs a
+  few, the last reading the files as they are last. A
   removed session's tmux session is left as it is, only no longer watched (an adopted session
   matching ``[tmux] adopt`` is adopted again at the next poll).
 - ``[tmux]`` settings of the watcher (``poll_interval``, ``adopt``, ``allow_kill_server``,
@@ -31,7 +37,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import pykka
 
 from yesman_recovery.actors.context import SessionSettings
+from yesman_recovery.actors.diagnosis import FailureKind
 from yesman_recovery.actors.session import SessionActor
 from yesman_recovery.actors.watcher import WatchSettings
 from yesman_recovery.config import Config
@@ -246,11 +253,39 @@ def _changed_keys(key: str, a: Any, b: Any) -> str:
     return ", ".join(f"{key}.{n}" for n in names) or key
 
 
+class ReloadQueue:
+    """Reloads of one app, one at a time, coalesced: a request answered by a reload that began
+    after it was made (so read the files after it) is not run again. A storm of SIGHUPs costs a
+    few reloads, and the last one reads the files as they are last."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # held while a reload runs
+        self._count = threading.Lock()  # guards the two numbers
+        self._requested = 0
+        self._covered = 0  # every request up to this one was answered by a reload begun after it
+        self._answer: dict[str, Any] = {}
+
+    def run(self, reload: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        with self._count:
+            self._requested += 1
+            mine = self._requested
+        with self._lock:
+            with self._count:
+                if self._covered >= mine:
+                    return {**self._answer, "coalesced": True}
+                begun = self._requested
+            answer = reload()
+            with self._count:
+                self._covered, self._answer = begun, answer
+            return answer
+
+
 def reload_app(app: RecoveryApp) -> dict[str, Any]:
     """Re-read and validate ``app.config.source``; apply what changed (module docstring).
 
     Returns ``{"ok": bool, "outcome", "summary", "errors"?, ...plan}``; never raises for a bad
-    file. Runs on the caller's thread (a signal's worker or a control connection); one at a time.
+    file. Runs on the caller's thread (a signal's worker or a control connection); one at a time
+    per process, coalesced per app (:class:`ReloadQueue`).
     """
     with _reloading:
         return _reload(app)
@@ -378,6 +413,11 @@ def _apply_sessions(sup: Any, plan: ReloadPlan, context: Any) -> None:
     for name in sorted(replaced):
         if name in children:
             _remove(sup, name)
+    for name in plan.changed:
+        # A changed spec is a new expectation, not a recurring fault: the windows it adds are
+        # created under a fresh "corrupted" budget (other kinds keep their history).
+        context.intensities.pop((name, FailureKind.CORRUPTED), None)
+        context.give_ups.pop((name, FailureKind.CORRUPTED), None)
     for name in plan.added + plan.changed:
         sup.start_child(session_spec(by_name[name], context)).get(timeout=ASK_TIMEOUT)
 

@@ -214,3 +214,29 @@ def test_reload_applies_edited_added_removed_and_broken_files(
     assert "extra" in daemon.sessions()
     audit = cli(config, "audit", "--kind", "config", "--state-dir", str(tmp_path / "state"))
     assert "rejected" in audit.stdout
+
+
+def test_a_reload_storm_ends_on_the_last_valid_files(
+    daemon: Daemon, tmux_client: TmuxClient, tmp_path: Path
+) -> None:
+    sessions = tmp_path / "yesman" / "sessions"
+    wait_until(lambda: daemon.state_of("front") == "healthy", timeout=30)
+    storm = sessions / "storm.yaml"
+    started = time.monotonic()
+    for i in range(100):  # 100 SIGHUPs in about a second, the file rewritten in between
+        if i % 3 == 0:
+            storm.write_text("windows: [\n")  # half-written: not valid YAML
+        else:
+            storm.write_text(f"windows:\n  - window_name: w{i}\n    panes: [null]\n")
+        os.kill(daemon.process.pid, signal.SIGHUP)
+        time.sleep(0.01)
+    assert time.monotonic() - started < 5
+    storm.write_text("windows:\n  - window_name: last\n    panes: [null]\n")
+    os.kill(daemon.process.pid, signal.SIGHUP)
+    wait_until(lambda: daemon.state_of("storm") == "healthy", timeout=30)
+    wait_until(lambda: "last" in [w.name for w in _session(tmux_client, "storm").windows])
+    assert daemon.process.poll() is None
+    assert {"front", "legacy", "backend"} <= set(daemon.sessions())
+    assert not any("Traceback" in line for line in daemon.stderr)
+    ran = [x for x in daemon.stderr if "configuration reloaded" in x or "reload rejected" in x]
+    assert 1 < len(ran) < 101  # coalesced: a reload begun after a SIGHUP answers it

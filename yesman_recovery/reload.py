@@ -343,13 +343,13 @@ def _rejected(app: RecoveryApp, errors: str, source: Path | None) -> dict[str, A
     _record(app, "rejected", f"rejected, last good configuration kept: {errors}")
     lines = errors.splitlines()
     count = f"{len(lines)} problem" + ("s" if len(lines) != 1 else "")
-    what = f"{source} has {count}" if source is not None else "nothing to reload"
+    what = f"({count} in {source} or the files it names)" if source is not None else ""
     return {
         "ok": False,
         "outcome": "rejected",
         "errors": lines,
-        "summary": f"reload rejected: {what}; the daemon keeps running on its last good "
-        "configuration, nothing was changed",
+        "summary": f"reload rejected {what}; the daemon keeps running on its last good "
+        "configuration, nothing was changed".replace("rejected ;", "rejected;"),
     }
 
 

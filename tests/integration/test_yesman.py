@@ -181,7 +181,9 @@ def test_reload_applies_edited_added_removed_and_broken_files(
     tmux_client.run("new-window", "-d", "-t", "=front:", "-n", "mine")  # the user's own
     frontend = sessions / "development" / "frontend.yaml"
     text = frontend.read_text()
-    frontend.write_text(text + "  - window_name: added\n    panes: [echo added]\n")
+    frontend.write_text(
+        text + "  - window_name: added\n    panes: [{command: echo added, name: new}]\n"
+    )
     (sessions / "extra.yml").write_text("windows:\n  - window_name: x\n    panes: [null]\n")
     (sessions / "backend.yaml").unlink()
 
@@ -191,8 +193,9 @@ def test_reload_applies_edited_added_removed_and_broken_files(
     assert "sessions removed: backend" in applied.stdout
     assert "sessions changed: front" in applied.stdout
     wait_until(lambda: "added" in [w.name for w in _session(tmux_client, "front").windows])
-    names = [w.name for w in _session(tmux_client, "front").windows]
-    assert {"dev", "tests", "mine", "added"} <= set(names)
+    windows = {w.name: w for w in _session(tmux_client, "front").windows}
+    assert {"dev", "tests", "mine", "added"} <= set(windows)
+    assert windows["added"].panes[0].title == "new"  # a repair titles the panes it creates
     wait_until(lambda: take_snapshot(tmux_client).session("extra") is not None)
     assert "backend" not in daemon.sessions()  # no longer declared; its tmux session is left
     assert take_snapshot(tmux_client).session("backend") is not None

@@ -37,7 +37,7 @@ import os
 import shlex
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from yesman_recovery.tmux.client import literal, unvis
 from yesman_recovery.tmux.compare import match_window
@@ -73,6 +73,7 @@ class PaneStart:
     cwd: str
     argv: tuple[str, ...] | None
     typed: tuple[str, ...] = ()
+    title: str = ""  # a spec's pane title, set first
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,9 @@ def type_lines(target: Sequence[str], lines: Sequence[str], enter: bool = True) 
 
 def start_commands(target: Sequence[str], start: PaneStart) -> list[Command]:
     """Commands that do ``start`` in the pane ``target`` (see :class:`PaneStart`)."""
+    if start.title:
+        return [("select-pane", *target, "-T", literal(start.title)),
+                *start_commands(target, replace(start, title=""))]  # fmt: skip
     if start.typed:
         options = [] if start.argv is None else _program_options(target, start.argv)
         return [*options, *type_lines(target, start.typed)]
@@ -346,6 +350,7 @@ def _layout_commands(at: Command, layout: str | None, panes: int) -> list[Comman
 def _start(pane: PaneSnapshot, policy: ProgramPolicy) -> PaneStart:
     argv = policy.command_for(pane)
     program = None if argv is None else tuple(argv)
+    title = pane.title if pane.title != socket.gethostname() else ""
     if pane.shell_commands:
-        return PaneStart(_cwd(pane), program, tuple(_typed(pane, argv)))
-    return PaneStart(_cwd(pane), program)  # in a fresh shell
+        return PaneStart(_cwd(pane), program, tuple(_typed(pane, argv)), title)
+    return PaneStart(_cwd(pane), program, title=title)  # in a fresh shell

@@ -53,6 +53,8 @@ MAX_SPEC_NODES = 100_000
 """Most values (mappings, lists, scalars) a spec may hold, aliases counted at each use."""
 MAX_WINDOW_INDEX = 99_999
 
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML has it (about 10x faster on a folder of specs)."""
 _SHELL_SYNTAX = set("|&;<>()$`*?[]{}\n")
 _BUILTINS = frozenset({"cd", "source", ".", "export", "set", "unset", "alias", "eval", "exec"})
 
@@ -109,7 +111,7 @@ def read_yaml(file: Path) -> Any:
             f"{file}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"
         ) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.MarkedYAMLError as exc:
         raise SpecError(f"{file}: {yaml_problem(exc)}") from None
     except yaml.YAMLError as exc:
@@ -125,6 +127,8 @@ def yaml_problem(exc: yaml.MarkedYAMLError) -> str:
     mark = exc.problem_mark or exc.context_mark
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
     problem = exc.problem or "not valid YAML"
+    if "maximum nesting depth" in problem:  # libyaml's own limit
+        return f"{where}the YAML is nested too deeply"
     context = f" ({exc.context})" if exc.context else ""
     return f"{where}not valid YAML: {problem}{context}"
 

@@ -10,6 +10,7 @@ import pytest
 from yesman_recovery.errors import SpecError
 from yesman_recovery.tmux.yesman import LoadedSpec, load_session_file
 from yesman_recovery.tmux.yesman_folder import (
+    MAX_DEPTH,
     MAX_FILES,
     find_session_files,
     projects_entries,
@@ -177,3 +178,18 @@ def test_legacy_projects_yaml(tmp_path: Path) -> None:
     projects.write_text("sessions: [a]\n")
     assert projects_entries(projects) == ([], [f"{projects}: key `sessions` must be a mapping "
                                                "of session names to sessions"])  # fmt: skip
+
+
+def test_a_folder_too_deep_and_a_spec_that_became_a_folder(tmp_path: Path) -> None:
+    deep = tmp_path.joinpath(*[f"d{i}" for i in range(MAX_DEPTH + 2)])
+    deep.mkdir(parents=True)
+    (deep / "lost.yaml").write_text("windows: [{}]\n")
+    (tmp_path / "top.yaml").write_text("windows: [{}]\n")
+    found, problems = find_session_files(tmp_path)
+    assert [f.name for f in found] == ["top"]
+    assert len(problems) == 1
+    assert f"more than {MAX_DEPTH} folders deep; not searched" in problems[0]
+    spec = tmp_path / "now-a-folder.yaml"
+    spec.mkdir()
+    with pytest.raises(SpecError, match="cannot read the spec: Is a directory"):
+        load_session_file(spec, name="x")

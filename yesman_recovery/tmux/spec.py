@@ -8,10 +8,10 @@ The file is read with ``yaml.safe_load`` and normalised by tmuxp's own loader
 ``start_directory``, ``panes``), and per pane ``shell_command``, ``start_directory``, ``focus``,
 ``title`` (set with ``select-pane -T``). Other tmuxp keys (options, hooks, ``shell``…) are
 accepted and ignored; ``before_script`` is taken out by :mod:`yesman_recovery.tmux.yesman`,
-which reads every spec file the daemon uses (tmuxp's and yesman-claude's) before this module. Blank panes are written as tmuxp allows: ``null``, ``pane``,
-``blank``, ``shell_command: [null]``. Without ``focus`` the last pane of a window is its active
-one and windows are listed in the order tmux gives them (by index), as ``tmuxp load`` leaves
-them.
+which reads every spec file the daemon uses (tmuxp's and yesman-claude's) before this module.
+Blank panes are written as tmuxp allows: ``null``, ``pane``, ``blank``, ``shell_command:
+[null]``. Without ``focus`` the last pane of a window is its active one and windows are listed
+in the order tmux gives them (by index), as ``tmuxp load`` leaves them.
 
 Every failure — unreadable or non-UTF-8 file, bad YAML, a value of the wrong type, a number
 that is not an integer, nesting too deep, an error inside tmuxp — is a :class:`SpecError` naming

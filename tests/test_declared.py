@@ -78,3 +78,21 @@ def test_config_check_reports_each_file_and_exits_2_on_any_error(tmp_path: Path)
     result = CliRunner().invoke(main, ["config", "check", str(config)])
     assert result.exit_code == 0, result.output
     assert "specs:      1 read" in result.stdout
+
+
+def test_a_sessions_spec_may_name_a_yesman_file_with_its_templates_beside(tmp_path: Path) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "sessions").mkdir()
+    (tmp_path / "templates" / "web.yaml").write_text(
+        'session_name: "{{ session_name }}"\nwindows:\n  - window_name: serve\n    panes: [null]\n'
+    )
+    spec = tmp_path / "sessions" / "site.yaml"
+    spec.write_text(f"template_name: web\noverride:\n  start_directory: {tmp_path}\n")
+    config = _config(tmp_path, '[[sessions]]\nname = "site"\nspec = "sessions/site.yaml"\n')
+    resolution = resolve(load_config(config))
+    (session,) = resolution.config.sessions
+    assert session.spec_error is None
+    assert session.loaded is not None
+    assert session.loaded.files == (spec, tmp_path / "templates" / "web.yaml")
+    assert [w.name for w in session.loaded.session.windows] == ["serve"]
+    assert session.origin == str(spec)

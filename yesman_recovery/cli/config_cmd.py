@@ -55,6 +55,8 @@ def check(ctx: click.Context, path: Path | None) -> None:
     click.echo(f"  sessions:   {len(cfg.sessions)} declared ({names})")
     if cfg.yesman is not None:
         folder = cfg.yesman.sessions_dir or "none"
+        if cfg.yesman.sessions_dir is not None and not cfg.yesman.sessions_dir.is_dir():
+            folder = f"{folder} (no such folder: declares nothing)"
         click.echo(f"  yesman:     sessions_dir {folder}, projects {cfg.yesman.projects or 'none'}")
     if files:
         click.echo(f"  specs:      {len(files)} read")

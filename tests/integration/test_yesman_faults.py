@@ -80,15 +80,39 @@ def test_bad_files_fail_alone_and_before_scripts_never_stop_a_session(
     audited = [e for e in app.store.audit.query(kind="session") if e.action == "before_script"]
     assert {e.subject for e in audited} == {"fails", "hangs"}
     assert all(e.outcome == "failed" for e in audited)
-    time.sleep(0.5)  # the hung script's process group is gone, nothing left running
-    assert "sleep 613.25" not in "".join(
-        p.read_text(errors="replace") for p in Path("/proc").glob("[0-9]*/cmdline") if _readable(p)
-    ).replace("\0", " ")
+    wait_until(lambda: not _running("sleep 613.25"), timeout=5)  # its process group is gone
 
 
-def _readable(path: Path) -> bool:
+def test_a_stop_ends_a_running_before_script(tmux_client: TmuxClient, tmp_path: Path) -> None:
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    (sessions / "slow.yaml").write_text(
+        "before_script: sleep 613.75\nwindows: [{window_name: w, panes: [null]}]\n"
+    )
+    config = tmp_path / "yr.toml"
+    config.write_text(
+        f'[metrics]\nenabled = false\n[tmux]\nsocket_name = "{tmux_client.socket_name}"\n'
+        'poll_interval = "0.2s"\nadopt = "none"\n'
+        '[yesman]\nsessions_dir = "sessions"\nbefore_script_timeout = "60s"\n'
+    )
+    app = RecoveryApp(load_config(config), state_dir=tmp_path / "state")
+    app.start()
     try:
-        path.read_bytes()
-    except OSError:
-        return False
-    return True
+        wait_until(lambda: _running("613.75"), timeout=20)
+    finally:
+        started = time.monotonic()
+        app.stop()
+    assert time.monotonic() - started < 5  # not the script's 60 s
+    wait_until(lambda: not _running("613.75"), timeout=5)
+
+
+def _running(marker: str) -> bool:
+    """Whether a process of this machine has ``marker`` on its command line."""
+    return any(marker in _cmdline(p) for p in Path("/proc").glob("[0-9]*/cmdline"))
+
+
+def _cmdline(path: Path) -> str:
+    try:
+        return path.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:  # gone meanwhile
+        return ""

@@ -391,7 +391,8 @@ class SessionActor(SupervisedActor):
             return
         self._before_ran = True
         started = self._ctx.clock.monotonic()
-        failed = run_before_script(self.settings, dict(self._spec.environment))
+        stopping = self._supervision.stop_requested.is_set
+        failed = run_before_script(self.settings, dict(self._spec.environment), stopping)
         took = self._ctx.clock.monotonic() - started
         self._note = f"before_script failed: {failed}" if failed else ""
         outcome = Outcome.FAILED if failed else Outcome.SUCCESS

@@ -265,6 +265,12 @@ class ReloadQueue:
         self._covered = 0  # every request up to this one was answered by a reload begun after it
         self._answer: dict[str, Any] = {}
 
+    @property
+    def requested(self) -> int:
+        """How many reloads were asked for so far."""
+        with self._count:
+            return self._requested
+
     def run(self, reload: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         with self._count:
             self._requested += 1

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from yesman_recovery.reload import ReloadQueue
+from yesman_recovery.reload_queue import ReloadQueue
 
 
 def test_requests_made_during_a_reload_are_answered_by_one_more_reload() -> None:

@@ -54,7 +54,8 @@ from yesman_recovery.health.daemon import daemon_health_subtree
 from yesman_recovery.instance import InstanceLock, server_lock, state_lock
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.metrics.definitions import RecoveryMetrics
-from yesman_recovery.reload import ReloadQueue, session_settings
+from yesman_recovery.reload import session_settings
+from yesman_recovery.reload_queue import ReloadQueue
 from yesman_recovery.resilience.daemon import StoreAudit, register_breaker_commands
 from yesman_recovery.resilience.registry import Resilience
 from yesman_recovery.session_control import register_session_commands

@@ -15,8 +15,8 @@ difference is applied:
   incarnation). A changed spec is applied by the rules of a corrupted session (its missing
   windows and panes are created, nothing is removed, the user's own windows are left alone),
   under a fresh ``corrupted`` recovery budget. A spec that no longer loads rejects the reload
-  like an invalid file. Reloads are coalesced (:class:`ReloadQueue`): a storm of SIGHUPs runs a
-  few, the last reading the files as they are last. A
+  like an invalid file. Reloads are coalesced (:mod:`yesman_recovery.reload_queue`): a storm
+  of SIGHUPs runs a few, the last reading the files as they are last. A
   removed session's tmux session is left as it is, only no longer watched (an adopted session
   matching ``[tmux] adopt`` is adopted again at the next poll).
 - ``[tmux]`` settings of the watcher (``poll_interval``, ``adopt``, ``allow_kill_server``,
@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -253,45 +253,12 @@ def _changed_keys(key: str, a: Any, b: Any) -> str:
     return ", ".join(f"{key}.{n}" for n in names) or key
 
 
-class ReloadQueue:
-    """Reloads of one app, one at a time, coalesced: a request answered by a reload that began
-    after it was made (so read the files after it) is not run again. A storm of SIGHUPs costs a
-    few reloads, and the last one reads the files as they are last."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()  # held while a reload runs
-        self._count = threading.Lock()  # guards the two numbers
-        self._requested = 0
-        self._covered = 0  # every request up to this one was answered by a reload begun after it
-        self._answer: dict[str, Any] = {}
-
-    @property
-    def requested(self) -> int:
-        """How many reloads were asked for so far."""
-        with self._count:
-            return self._requested
-
-    def run(self, reload: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        with self._count:
-            self._requested += 1
-            mine = self._requested
-        with self._lock:
-            with self._count:
-                if self._covered >= mine:
-                    return {**self._answer, "coalesced": True}
-                begun = self._requested
-            answer = reload()
-            with self._count:
-                self._covered, self._answer = begun, answer
-            return answer
-
-
 def reload_app(app: RecoveryApp) -> dict[str, Any]:
     """Re-read and validate ``app.config.source``; apply what changed (module docstring).
 
     Returns ``{"ok": bool, "outcome", "summary", "errors"?, ...plan}``; never raises for a bad
     file. Runs on the caller's thread (a signal's worker or a control connection); one at a time
-    per process, coalesced per app (:class:`ReloadQueue`).
+    per process, coalesced per app (:class:`~yesman_recovery.reload_queue.ReloadQueue`).
     """
     with _reloading:
         return _reload(app)

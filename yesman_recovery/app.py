@@ -56,6 +56,7 @@ from yesman_recovery.instance import InstanceLock, server_lock, state_lock
 from yesman_recovery.labels import Action, AuditKind, Outcome
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.reload import session_settings
+from yesman_recovery.reload_queue import ReloadQueue
 from yesman_recovery.resilience.daemon import StoreAudit, register_breaker_commands
 from yesman_recovery.resilience.registry import Resilience
 from yesman_recovery.session_control import register_session_commands
@@ -120,6 +121,7 @@ class RecoveryApp:
         self.paused: PausedSessions | None = None  # sessions paused by hand (with the store)
         register_session_commands(self.control, self)
         self.tmux_spec: ChildSpec | None = None  # the tmux subtree's spec (updated by reloads)
+        self._reloads = ReloadQueue()  # one reload at a time, a storm coalesced
         self.around_reload: Callable[[Callable[[], dict[str, Any]]], dict[str, Any]] = (
             lambda reload: reload()
         )
@@ -169,6 +171,7 @@ class RecoveryApp:
                 self.control.start()
                 self.server_placement = resolve_placement(self.config.tmux.server_cgroup)
                 self._record_unclean_end()
+                self._resolve_specs()
                 # records a killed daemon left open are closed before anything is watched
                 close_interrupted(self.store, tmux_client(self.config))
                 self._root = Supervisor.start(
@@ -235,7 +238,7 @@ class RecoveryApp:
         """
         from yesman_recovery.reload import reload_app
 
-        return self.around_reload(lambda: reload_app(self))
+        return self.around_reload(lambda: self._reloads.run(lambda: reload_app(self)))
 
     # --- introspection --------------------------------------------------------------------
 
@@ -426,6 +429,27 @@ class RecoveryApp:
             )
         except Exception:  # the audit trail must not turn a give-up into a traceback
             logger.exception("could not record the give-up in the audit trail")
+
+    def _resolve_specs(self) -> None:
+        """Read every spec and ``[yesman]`` file once (:mod:`yesman_recovery.config.declared`).
+
+        A bad file fails only its own session (its actor audits why); a folder problem (a
+        symlink loop, too many files) is logged and audited here, and the rest is declared.
+        """
+        if self.config.resolved:
+            return
+        from yesman_recovery.config.declared import resolve
+
+        resolution = resolve(self.config)
+        self.config = resolution.config
+        for problem in resolution.problems:
+            logger.error("%s", problem)
+            if self.store is not None:
+                try:
+                    self.store.audit.append(AuditKind.SESSION, "yesman", detail=problem,
+                                            action=Action.LOAD_SPEC, outcome=Outcome.FAILED)  # fmt: skip # noqa: E501
+                except Exception:  # the audit trail must not stop a start
+                    logger.exception("could not record a sessions folder problem")
 
     def _record_unclean_end(self) -> None:
         """Audit that the daemon before this one ended without stopping (its lock file still

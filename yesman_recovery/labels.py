@@ -39,6 +39,7 @@ class Action(enum.StrEnum):
     RELEASE = "release"
     LOAD_SPEC = "load_spec"
     CREATE = "create"
+    BEFORE_SCRIPT = "before_script"  # a yesman session's before_script, run before creating it
     RELOAD = "reload"
     RESET = "reset"
     PAUSE = "pause"

@@ -9,8 +9,14 @@ keeps its last good configuration) and the errors are returned, logged, audited 
 A valid file is compared with the running configuration (:func:`plan_reload`, pure) and only the
 difference is applied:
 
-- ``[[sessions]]`` added, removed or changed: the session actors of exactly those sessions are
-  started, stopped or replaced; every other session actor keeps running (same incarnation). A
+- ``[[sessions]]`` added, removed or changed — and every spec file and ``[yesman]`` file, read
+  again (:mod:`yesman_recovery.config.declared`): the session actors of exactly those sessions
+  are started, stopped or replaced; every other session actor keeps running (same
+  incarnation). A changed spec is applied by the rules of a corrupted session (its missing
+  windows and panes are created, nothing is removed, the user's own windows are left alone),
+  under a fresh ``corrupted`` recovery budget. A spec that no longer loads rejects the reload
+  like an invalid file. Reloads are coalesced (:mod:`yesman_recovery.reload_queue`): a storm
+  of SIGHUPs runs a few, the last reading the files as they are last. A
   removed session's tmux session is left as it is, only no longer watched (an adopted session
   matching ``[tmux] adopt`` is adopted again at the next poll).
 - ``[tmux]`` settings of the watcher (``poll_interval``, ``adopt``, ``allow_kill_server``,
@@ -33,15 +39,18 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pykka
 
 from yesman_recovery.actors.context import SessionSettings
+from yesman_recovery.actors.diagnosis import FailureKind
 from yesman_recovery.actors.session import SessionActor
 from yesman_recovery.actors.watcher import WatchSettings
 from yesman_recovery.config import Config
 from yesman_recovery.config.build import frozen_grace, give_up_backoff, program_policy
+from yesman_recovery.config.declared import resolve
 from yesman_recovery.errors import ConfigError, SupervisorError
 from yesman_recovery.health.daemon import reload_checks
 from yesman_recovery.labels import Action, AuditKind, Outcome
@@ -81,6 +90,7 @@ def session_settings(cfg: Config) -> tuple[list[SessionSettings], WatchSettings]
         program_max_seconds=tmux.program_max_seconds,
         give_up_backoff=give_up_backoff(cfg),
     )
+    timeout = cfg.yesman.before_script_timeout if cfg.yesman is not None else 120.0
     declared = [
         replace(
             base,
@@ -91,6 +101,12 @@ def session_settings(cfg: Config) -> tuple[list[SessionSettings], WatchSettings]
             policy=program_policy(cfg, s.name),
             frozen_grace=frozen_grace(cfg, s.name),
             scrollback=s.scrollback,
+            spec=s.loaded.session if s.loaded is not None else None,
+            spec_error=s.spec_error,
+            before_script=s.loaded.before_script if s.loaded is not None else (),
+            before_script_timeout=timeout,
+            before_script_cwd=s.loaded.start_directory if s.loaded is not None else None,
+            origin=s.origin,
         )
         for s in cfg.sessions
     ]
@@ -241,7 +257,8 @@ def reload_app(app: RecoveryApp) -> dict[str, Any]:
     """Re-read and validate ``app.config.source``; apply what changed (module docstring).
 
     Returns ``{"ok": bool, "outcome", "summary", "errors"?, ...plan}``; never raises for a bad
-    file. Runs on the caller's thread (a signal's worker or a control connection); one at a time.
+    file. Runs on the caller's thread (a signal's worker or a control connection); one at a time
+    per process, coalesced per app (:class:`~yesman_recovery.reload_queue.ReloadQueue`).
     """
     with _reloading:
         return _reload(app)
@@ -257,11 +274,18 @@ def _reload(app: RecoveryApp) -> dict[str, Any]:
             app,
             "the daemon was started without a configuration file (--config or "
             "YESMAN_RECOVERY_CONFIG), so there is nothing to reload; restart it with one",
+            None,
         )
     try:
         new = load_config(source)
     except ConfigError as exc:
-        return _rejected(app, str(exc))
+        return _rejected(app, str(exc), source)
+    # Every spec and [yesman] file is read once, here: the actors get what was validated, and
+    # a file that changes while being read is either read whole and valid, or rejected.
+    resolution = resolve(new)
+    if resolution.errors:
+        return _rejected(app, "\n".join(resolution.errors), source)
+    new = resolution.config
     plan = plan_reload(app.config, new)
     try:
         apply_plan(app, plan, new)
@@ -271,8 +295,12 @@ def _reload(app: RecoveryApp) -> dict[str, Any]:
         app.config = new
         logger.exception("reload of %s failed while applying it", source)
         _record(app, "failed", f"{source}: applying failed: {exc}")
+        summary = (
+            f"reload failed while applying {source}: {exc}; what was applied before the "
+            "failure stays applied"
+        )
         return {"ok": False, "outcome": "failed", "errors": [f"applying failed: {exc}"],
-                **plan.as_dict()}  # fmt: skip
+                **plan.as_dict(), "summary": summary}  # fmt: skip
     app.config = new
     took = time.monotonic() - started
     logger.info("configuration reloaded from %s in %.2f s: %s", source, took, plan.summary())
@@ -280,17 +308,21 @@ def _reload(app: RecoveryApp) -> dict[str, Any]:
     return {"ok": True, "outcome": "applied", **plan.as_dict()}
 
 
-def _rejected(app: RecoveryApp, errors: str) -> dict[str, Any]:
+def _rejected(app: RecoveryApp, errors: str, source: Path | None) -> dict[str, Any]:
     logger.error(
         "configuration reload rejected; still running on the last good configuration:\n%s",
         errors,
     )
     _record(app, "rejected", f"rejected, last good configuration kept: {errors}")
+    lines = errors.splitlines()
+    count = f"{len(lines)} problem" + ("s" if len(lines) != 1 else "")
+    what = f"({count} in {source} or the files it names)" if source is not None else ""
     return {
         "ok": False,
         "outcome": "rejected",
-        "errors": errors.splitlines(),
-        "summary": "rejected; still running on the last good configuration",
+        "errors": lines,
+        "summary": f"reload rejected {what}; the daemon keeps running on its last good "
+        "configuration, nothing was changed".replace("rejected ;", "rejected;"),
     }
 
 
@@ -354,6 +386,11 @@ def _apply_sessions(sup: Any, plan: ReloadPlan, context: Any) -> None:
     for name in sorted(replaced):
         if name in children:
             _remove(sup, name)
+    for name in plan.changed:
+        # A changed spec is a new expectation, not a recurring fault: the windows it adds are
+        # created under a fresh "corrupted" budget (other kinds keep their history).
+        context.intensities.pop((name, FailureKind.CORRUPTED), None)
+        context.give_ups.pop((name, FailureKind.CORRUPTED), None)
     for name in plan.added + plan.changed:
         sup.start_child(session_spec(by_name[name], context)).get(timeout=ASK_TIMEOUT)
 

@@ -103,7 +103,8 @@ def test_check_loads_the_specs_and_reports_their_errors(tmp_path: Path) -> None:
     )
     code, out, err = check(str(config))
     assert code == 2
-    assert out == ""
+    assert "inf.yaml: ERROR (session a)" in out  # each spec read is listed, errors on stderr
+    assert "layout.yaml: OK, 1 warning (session c)" in out
     assert "Traceback" not in err
     lines = err.splitlines()
     assert lines[0] == "yesman-recovery: error: invalid configuration (3 problems):"

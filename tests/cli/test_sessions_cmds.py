@@ -339,7 +339,8 @@ def test_list_shows_every_watched_session_of_the_running_daemon(
 def test_list_renders_states_details_and_an_empty_list() -> None:
     sessions: list[dict[str, Any]] = [
         {"name": "agent", "mode": "declared", "state": "failed", "detail": "crashed: gave up",
-         "recoveries": 4, "checkpointed": True},
+         "recoveries": 4, "checkpointed": True, "origin": "/home/u/sessions/agent.yaml",
+         "note": "before_script failed: exit status 1"},
         {"name": "scratch", "mode": "adopted", "state": "frozen", "detail": "",
          "recoveries": 0, "checkpointed": False},
     ]  # fmt: skip
@@ -353,9 +354,10 @@ def test_list_renders_states_details_and_an_empty_list() -> None:
         assert code == 0
         agent = next(line for line in out.splitlines() if line.startswith("agent"))
         assert agent.split()[:5] == ["agent", "declared", "failed", "4", "yes"]
-        assert "crashed: gave up" in agent
+        assert "crashed: gave up; before_script failed: exit status 1" in agent
+        assert agent.split()[5] == "/home/u/sessions/agent.yaml"  # the source column
         scratch = next(line for line in out.splitlines() if line.startswith("scratch"))
-        assert scratch.split() == ["scratch", "adopted", "frozen", "0", "no"]
+        assert scratch.split() == ["scratch", "adopted", "frozen", "0", "no", "-"]
 
         document["sessions"] = []
         code, out, _ = invoke("sessions", "list", "--url", server.url)

@@ -48,7 +48,7 @@ def test_spec_becomes_the_expected_session(tmp_path: Path) -> None:
     proj = str((tmp_path / "proj").resolve())
     assert session.name == "agents_one"
     assert session.environment == (("MODE", "test"),)
-    code, logs, unnamed = session.windows
+    code, unnamed, logs = session.windows  # tmux's order: the unnamed window takes index 1
     assert (code.name, code.layout, code.active) == ("code", "main-vertical", False)
     assert [p.cwd for p in code.panes] == [proj, proj + "/sub", proj]
     assert [p.active for p in code.panes] == [False, True, False]

@@ -30,7 +30,7 @@ from yesman_recovery.supervisors.spec import Restart
 from yesman_recovery.tmux.checkpoint import SessionMode
 from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.protocol import Tmux
-from yesman_recovery.tmux.records import ServerSnapshot
+from yesman_recovery.tmux.records import ServerSnapshot, SessionSnapshot
 
 
 class SessionState(enum.StrEnum):
@@ -110,6 +110,14 @@ class SessionSettings:
     program_max_seconds: float = 60.0
     scrollback: int = 0
     give_up_backoff: GiveUpBackoff = field(default_factory=GiveUpBackoff)
+    # A spec read before the actor starts (yesman_recovery.config.declared), so every actor
+    # and every reload use the one version that was validated:
+    spec: SessionSnapshot | None = None
+    spec_error: str | None = None  # why the spec could not be read: the session fails alone
+    before_script: tuple[str, ...] = ()  # run once, in order, before the session is created
+    before_script_timeout: float = 120.0
+    before_script_cwd: str | None = None  # the session's start directory (else the home one)
+    origin: str = ""  # the file (and key) the session was declared in
 
     @property
     def mode(self) -> SessionMode:

@@ -37,6 +37,7 @@ from dataclasses import replace
 from typing import Any
 
 from yesman_recovery.actors import recovery_log
+from yesman_recovery.actors.before_script import run_before_script
 from yesman_recovery.actors.checkpointing import Checkpointing
 from yesman_recovery.actors.context import (
     Observation,
@@ -103,6 +104,8 @@ class SessionActor(SupervisedActor):
         self._recheck_pending = False  # True iff a _Recheck is scheduled
         self._window_ids = WindowIds()  # live ids of the spec's windows, on the current server
         self._was_paused = False  # True iff paused by hand since the last observation acted on
+        self._before_ran = False  # True once the spec's before_script ran (once per actor)
+        self._note = ""  # what sessions list shows beside the state (a failed before_script)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -123,7 +126,10 @@ class SessionActor(SupervisedActor):
                 logger.error("session %r: newest checkpoint unusable: %s", name, exc)
         if self.settings.spec_path is not None:
             try:
-                self._spec = replace(load_spec(self.settings.spec_path), name=name)
+                if self.settings.spec_error is not None:  # read before the actor started
+                    raise SpecError(self.settings.spec_error)
+                spec = self.settings.spec or load_spec(self.settings.spec_path)
+                self._spec = replace(spec, name=name)
                 policy = self.settings.policy.with_spec(self._spec)
                 self.settings = replace(self.settings, policy=policy)
             except SpecError as exc:
@@ -168,6 +174,8 @@ class SessionActor(SupervisedActor):
             "recoveries": self.recoveries,
             "checkpointed": self._checkpoints.expected is not None,
             "retry_in": retry_in,
+            "origin": self.settings.origin,
+            "note": self._note,
         }
 
     # --- session control (``yesman-recovery sessions reset|restore``) ----------------------
@@ -359,6 +367,7 @@ class SessionActor(SupervisedActor):
             )
             return
         self._set(SessionState.RECOVERING, "creating it from its spec")
+        self._before_script()
         try:
             ok, why = create(self._ctx, self.settings, self._spec)
         except Exception as exc:  # a failed creation, not a crash of the actor
@@ -374,6 +383,22 @@ class SessionActor(SupervisedActor):
         detail = "from its spec" + (f" ({why})" if why else "")
         duration = self._acted_at - started
         self._audit(AuditKind.SESSION, "created", detail, Action.CREATE, outcome, duration=duration)
+
+    def _before_script(self) -> None:
+        """Run the spec's ``before_script`` once (:mod:`.before_script`); a failure is audited
+        and noted, and the session is still created."""
+        if not self.settings.before_script or self._before_ran or self._spec is None:
+            return
+        self._before_ran = True
+        started = self._ctx.clock.monotonic()
+        stopping = self._supervision.stop_requested.is_set
+        failed = run_before_script(self.settings, dict(self._spec.environment), stopping)
+        took = self._ctx.clock.monotonic() - started
+        self._note = f"before_script failed: {failed}" if failed else ""
+        outcome = Outcome.FAILED if failed else Outcome.SUCCESS
+        detail = failed or f"ran {len(self.settings.before_script)} command(s)"
+        self._audit(AuditKind.SESSION, "before_script", detail, Action.BEFORE_SCRIPT, outcome,
+                    duration=took)  # fmt: skip
 
     def _resume(self, problem: Diagnosis) -> None:
         """First step for a stopped program: SIGCONT its process group."""

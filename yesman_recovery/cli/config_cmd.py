@@ -35,8 +35,10 @@ def check(ctx: click.Context, path: Path | None) -> None:
         cfg = config_module.load_config(target)
     except ConfigError as exc:
         raise ConfigUsageError(str(exc)) from None
-    problems = _spec_problems(cfg)
+    cfg, files, problems = _check_specs(cfg)
     if problems:
+        for line in files:
+            click.echo(line)
         raise ConfigUsageError("\n".join(problems))
     metrics = f"{cfg.metrics.url}/metrics" if cfg.metrics.enabled else "disabled"
     socket = cfg.tmux.socket_path or (
@@ -52,28 +54,46 @@ def check(ctx: click.Context, path: Path | None) -> None:
     click.echo(f"  tmux:       server {socket}, adopt {_adopt(cfg.tmux.adopt)}")
     names = ", ".join(s.name for s in cfg.sessions) or "none"
     click.echo(f"  sessions:   {len(cfg.sessions)} declared ({names})")
+    if cfg.yesman is not None:
+        folder = cfg.yesman.sessions_dir or "none"
+        if cfg.yesman.sessions_dir is not None and not cfg.yesman.sessions_dir.is_dir():
+            folder = f"{folder} (no such folder: declares nothing)"
+        click.echo(f"  yesman:     sessions_dir {folder}, projects {cfg.yesman.projects or 'none'}")
+    if files:
+        click.echo(f"  specs:      {len(files)} read")
+        for line in files:
+            click.echo(f"  {line}")
     if cfg.retry or cfg.breakers:
         click.echo(f"  retry:      {', '.join(sorted(cfg.retry)) or 'none'}")
         click.echo(f"  breakers:   {', '.join(sorted(cfg.breakers)) or 'none'}")
 
 
-def _spec_problems(cfg: config_module.Config) -> list[str]:
-    """Load every spec the configuration names; one line per error or refused layout."""
-    from yesman_recovery.errors import SpecError
-    from yesman_recovery.tmux.spec import check_spec  # tmuxp only when a spec is named
+def _check_specs(
+    cfg: config_module.Config,
+) -> tuple[config_module.Config, list[str], list[str]]:
+    """Read every spec and ``[yesman]`` file: the resolved configuration, one line per file
+    read (OK or ERROR), and the errors and refused layouts, each naming the file and the key."""
+    from yesman_recovery.config.declared import resolve  # tmuxp only when a spec is named
 
+    resolution = resolve(cfg)
+    explicit = {s.name: i for i, s in enumerate(cfg.sessions) if s.spec is not None}
+    lines: list[str] = []
     problems: list[str] = []
-    for index, session in enumerate(cfg.sessions):
-        if session.spec is None:
+    for report in resolution.reports:
+        where = ""
+        if report.session in explicit:
+            where = f"{cfg.source}: sessions[{explicit[report.session]}].spec: "
+        if report.error is not None:
+            problems.append(f"{where}{report.error}")
+            lines.append(f"  {report.origin}: ERROR (session {report.session})")
             continue
-        where = f"{cfg.source}: sessions[{index}].spec"
-        try:
-            _session, warnings = check_spec(session.spec)
-        except SpecError as exc:
-            problems.append(f"{where}: {exc}")
-            continue
-        problems += [f"{where}: {warning}" for warning in warnings]
-    return problems
+        problems += [f"{where}{warning}" for warning in report.warnings]
+        template = f", template {report.files[1]}" if len(report.files) > 1 else ""
+        warned = len(report.warnings)
+        ok = f"OK, {warned} warning{'s' if warned > 1 else ''}" if warned else "OK"
+        lines.append(f"  {report.origin}: {ok} (session {report.session}{template})")
+    problems += resolution.problems
+    return resolution.config, lines, problems
 
 
 def _storage(ctx: click.Context, cfg: config_module.Config) -> str:

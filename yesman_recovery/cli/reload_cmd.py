@@ -44,8 +44,7 @@ def reload(ctx: click.Context, as_json: bool) -> None:
     elif answer.get("ok"):
         click.echo(f"reloaded: {answer.get('summary')}")
     else:
-        click.echo(f"yesman-recovery: reload {answer.get('outcome')}: {answer.get('summary', '')}",
-                   err=True)  # fmt: skip
+        click.echo(f"yesman-recovery: {answer.get('summary', '')}", err=True)
         for line in answer.get("errors") or ():
             click.echo(f"  {line}", err=True)
     if not answer.get("ok"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -31,9 +32,12 @@ SESSION_STATE_STYLES = {
 
 
 def render_sessions(sessions: Sequence[dict[str, Any]]) -> Table:
-    """One row per session: name, mode, state, recoveries, checkpointed, detail."""
+    """One row per session: name, mode, state, recoveries, checkpointed, source, detail.
+
+    ``source`` is the file the session was declared in (its spec, a yesman file, or the
+    configuration file), ``-`` for an adopted session."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("session", "mode", "state", "recoveries", "checkpoint", "detail"):
+    for column in ("session", "mode", "state", "recoveries", "checkpoint", "source", "detail"):
         table.add_column(column, no_wrap=column != "detail")
     for s in sessions:
         state = str(s.get("state", "?"))
@@ -44,9 +48,15 @@ def render_sessions(sessions: Sequence[dict[str, Any]]) -> Table:
             Text(state, style=SESSION_STATE_STYLES.get(state, "")),
             str(s.get("recoveries", 0)),
             "yes" if checkpointed else ("no" if checkpointed is not None else "?"),
-            Text(str(s.get("detail") or ""), style="dim"),
+            Text(_home(str(s.get("origin") or "-"))),
+            Text("; ".join(str(x) for x in (s.get("detail"), s.get("note")) if x), style="dim"),
         )
     return table
+
+
+def _home(path: str) -> str:
+    home = os.path.expanduser("~")
+    return "~" + path[len(home) :] if path.startswith(home + os.sep) else path
 
 
 def tmux_client(config: Config) -> TmuxClient:

@@ -36,6 +36,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from yesman_recovery.config.health import HealthCheckConfig
+    from yesman_recovery.config.yesman import YesmanConfig
+    from yesman_recovery.tmux.yesman import LoadedSpec
 
 SCROLLBACK_TRUE_LINES = 2000
 """Lines kept when a session says ``scrollback = true``: tmux's default ``history-limit``."""
@@ -161,6 +163,17 @@ class SessionConfig:
     programs: frozenset[str] = frozenset()
     scrollback: int = 0
     frozen_grace: float | None = None
+    # yesman-claude's files and resolved specs (yesman_recovery.config.declared):
+    spec_entry: str | None = None
+    """The key under ``sessions:`` when ``spec`` is a legacy ``projects.yaml``."""
+    templates: tuple[Path, ...] = ()
+    """Folders a ``template_name`` is looked for in, in order."""
+    origin: str = ""
+    """The file (and key) the session came from, as ``sessions list`` shows it."""
+    loaded: LoadedSpec | None = None
+    """The spec as read by the last resolution; None when unread or unreadable."""
+    spec_error: str | None = None
+    """Why the spec could not be read (file, key, what is allowed); the session fails alone."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +193,9 @@ class Config:
     retry: Mapping[str, RetryPolicy] = field(default_factory=dict)
     breakers: Mapping[str, BreakerPolicy] = field(default_factory=dict)
     transactions: TransactionsConfig = field(default_factory=TransactionsConfig)
+    yesman: YesmanConfig | None = None
+    resolved: bool = False
+    """True once every spec was read (:func:`yesman_recovery.config.declared.resolve`)."""
 
     @classmethod
     def default(cls) -> Config:

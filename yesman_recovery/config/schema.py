@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from yesman_recovery.config import transactions_table
 from yesman_recovery.config import validators as v
+from yesman_recovery.config import yesman as yesman_table
 from yesman_recovery.config.health import (
     HealthCheckTable,
     build_health_checks,
@@ -170,6 +171,7 @@ class _Document(_Table):
     breakers: dict[str, BreakerTable] = {}
     health_checks: list[HealthCheckTable] = []
     transactions: transactions_table.TransactionsTable = transactions_table.TransactionsTable()
+    yesman: yesman_table.YesmanTable | None = None
 
 
 _TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
@@ -188,6 +190,7 @@ _TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
     ("breakers", "*"): BreakerTable,
     ("health_checks", "*"): HealthCheckTable,
     **transactions_table.TABLES,
+    **yesman_table.TABLES,
 }
 
 
@@ -220,6 +223,7 @@ def _build(doc: _Document, source: Path | None) -> Config:
         health_checks=build_health_checks(doc.health_checks),
         source=source,
         transactions=doc.transactions.build(),
+        yesman=doc.yesman.build() if doc.yesman is not None else None,
     )
 
 

@@ -15,12 +15,14 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from yesman_recovery.health.check import TAIL_CHARS, tail
 
 Command = str | Sequence[str]
+STOP_POLL = 0.2
+"""Seconds between two looks at ``stop`` while a command runs."""
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,17 @@ class CommandOutcome:
 
 
 def run_command(
-    command: Command, timeout: float, *, tail_chars: int = TAIL_CHARS
+    command: Command,
+    timeout: float,
+    *,
+    tail_chars: int = TAIL_CHARS,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> CommandOutcome:
-    """Run ``command`` for at most ``timeout`` seconds in the caller's thread."""
+    """Run ``command`` for at most ``timeout`` seconds in the caller's thread (in ``cwd``, with
+    ``env`` added to this process's environment). ``stop``, looked at a few times a second,
+    ends it early the same way (its process group killed; ``error`` says it was stopped)."""
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
     started = time.monotonic()
     with tempfile.TemporaryFile() as out:
@@ -60,21 +70,33 @@ def run_command(
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                cwd=cwd,
+                env=None if env is None else {**os.environ, **env},
             )
         except OSError as exc:
             return CommandOutcome(
                 None, False, "", time.monotonic() - started, f"cannot run {argv[0]!r}: {exc}"
             )
         timed_out = False
-        try:
-            status: int | None = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            status = None
+        stopped = ""
+        deadline = started + timeout
+        status: int | None = None
+        while True:
+            try:
+                left = deadline - time.monotonic()
+                status = proc.wait(max(0.0, left if stop is None else min(left, STOP_POLL)))
+                break
+            except subprocess.TimeoutExpired:
+                timed_out = time.monotonic() >= deadline
+                if stop is not None and not timed_out and stop():
+                    stopped = "stopped before it ended (the daemon is stopping)"
+                if timed_out or stopped:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+                    status = None
+                    break
         duration = time.monotonic() - started
         out.seek(max(0, out.seek(0, os.SEEK_END) - 4 * tail_chars))
         text = out.read().decode("utf-8", errors="replace")
-    return CommandOutcome(status, timed_out, tail(text, tail_chars), duration)
+    return CommandOutcome(status, timed_out, tail(text, tail_chars), duration, stopped)

@@ -35,8 +35,9 @@ import json
 import logging
 import os
 import shlex
+import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from yesman_recovery.tmux.client import literal, unvis
 from yesman_recovery.tmux.compare import match_window
@@ -72,6 +73,7 @@ class PaneStart:
     cwd: str
     argv: tuple[str, ...] | None
     typed: tuple[str, ...] = ()
+    title: str = ""  # a spec's pane title, set first
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,9 @@ def type_lines(target: Sequence[str], lines: Sequence[str], enter: bool = True) 
 
 def start_commands(target: Sequence[str], start: PaneStart) -> list[Command]:
     """Commands that do ``start`` in the pane ``target`` (see :class:`PaneStart`)."""
+    if start.title:
+        return [("select-pane", *target, "-T", literal(start.title)),
+                *start_commands(target, replace(start, title=""))]  # fmt: skip
     if start.typed:
         options = [] if start.argv is None else _program_options(target, start.argv)
         return [*options, *type_lines(target, start.typed)]
@@ -150,6 +155,16 @@ def _pane_commands(
 ) -> tuple[list[Command], tuple[str, ...] | None]:
     """Commands creating one pane (``create`` has no program yet) and the program it runs;
     ``target`` (``-t =S:``) names the new pane once it exists."""
+    cmds, argv = _pane_start(create, pane, policy, target)
+    if pane.title and pane.title != socket.gethostname():  # not tmux's default title
+        # a spec's (or a checkpoint's) pane title; -T names the pane, it does not select it
+        cmds.insert(1, ("select-pane", *target, "-T", literal(pane.title)))
+    return cmds, argv
+
+
+def _pane_start(
+    create: Command, pane: PaneSnapshot, policy: ProgramPolicy, target: Command
+) -> tuple[list[Command], tuple[str, ...] | None]:
     argv = policy.command_for(pane)
     if pane.shell_commands:
         typed = type_lines(target, _typed(pane, argv))
@@ -335,6 +350,7 @@ def _layout_commands(at: Command, layout: str | None, panes: int) -> list[Comman
 def _start(pane: PaneSnapshot, policy: ProgramPolicy) -> PaneStart:
     argv = policy.command_for(pane)
     program = None if argv is None else tuple(argv)
+    title = pane.title if pane.title != socket.gethostname() else ""
     if pane.shell_commands:
-        return PaneStart(_cwd(pane), program, tuple(_typed(pane, argv)))
-    return PaneStart(_cwd(pane), program)  # in a fresh shell
+        return PaneStart(_cwd(pane), program, tuple(_typed(pane, argv)), title)
+    return PaneStart(_cwd(pane), program, title=title)  # in a fresh shell

@@ -5,8 +5,13 @@ The file is read with ``yaml.safe_load`` and normalised by tmuxp's own loader
 ``~``/``$VAR`` and relative ``start_directory`` values (relative to the file's folder, as
 ``tmuxp load`` does for ``./`` paths). Keys used: ``session_name``, ``start_directory``,
 ``environment``, ``windows`` (``window_name``, ``window_index``, ``layout``, ``focus``,
-``start_directory``, ``panes``), and per pane ``shell_command``, ``start_directory``, ``focus``.
-Other tmuxp keys (options, hooks, ``before_script``…) are accepted and ignored.
+``start_directory``, ``panes``), and per pane ``shell_command``, ``start_directory``, ``focus``,
+``title`` (set with ``select-pane -T``). Other tmuxp keys (options, hooks, ``shell``…) are
+accepted and ignored; ``before_script`` is taken out by :mod:`yesman_recovery.tmux.yesman`,
+which reads every spec file the daemon uses (tmuxp's and yesman-claude's) before this module.
+Blank panes are written as tmuxp allows: ``null``, ``pane``, ``blank``, ``shell_command:
+[null]``. Without ``focus`` the last pane of a window is its active one and windows are listed
+in the order tmux gives them (by index), as ``tmuxp load`` leaves them.
 
 Every failure — unreadable or non-UTF-8 file, bad YAML, a value of the wrong type, a number
 that is not an integer, nesting too deep, an error inside tmuxp — is a :class:`SpecError` naming
@@ -48,6 +53,8 @@ MAX_SPEC_NODES = 100_000
 """Most values (mappings, lists, scalars) a spec may hold, aliases counted at each use."""
 MAX_WINDOW_INDEX = 99_999
 
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML has it (about 10x faster on a folder of specs)."""
 _SHELL_SYNTAX = set("|&;<>()$`*?[]{}\n")
 _BUILTINS = frozenset({"cd", "source", ".", "export", "set", "unset", "alias", "eval", "exec"})
 
@@ -78,6 +85,18 @@ def check_spec(path: str | os.PathLike[str]) -> tuple[SessionSnapshot, list[str]
     Raises :class:`SpecError` (and nothing else) naming the file and key.
     """
     file = Path(path)
+    raw = read_yaml(file)
+    warnings: list[str] = []
+    session = spec_from_dict(raw, file, warnings)
+    return session, warnings
+
+
+def read_yaml(file: Path) -> Any:
+    """The parsed YAML of ``file`` (at most :data:`MAX_SPEC_BYTES`, UTF-8).
+
+    Raises :class:`SpecError` naming the file; a YAML error is one line with its line and
+    column (``FILE: line 3, column 5: mapping values are not allowed here``).
+    """
     try:
         with file.open("rb") as fp:
             data = fp.read(MAX_SPEC_BYTES + 1)
@@ -92,26 +111,39 @@ def check_spec(path: str | os.PathLike[str]) -> tuple[SessionSnapshot, list[str]
             f"{file}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"
         ) from None
     try:
-        raw = yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)
+    except yaml.MarkedYAMLError as exc:
+        raise SpecError(f"{file}: {yaml_problem(exc)}") from None
     except yaml.YAMLError as exc:
         raise SpecError(f"{file}: not valid YAML: {exc}") from None
     except RecursionError:
         raise SpecError(f"{file}: the YAML is nested too deeply") from None
     except Exception as exc:  # the YAML library's own failures on odd input
         raise SpecError(f"{file}: cannot parse the YAML: {type(exc).__name__}: {exc}") from None
-    warnings: list[str] = []
-    session = spec_from_dict(raw, file, warnings)
-    return session, warnings
 
 
-def spec_from_dict(raw: Any, file: Path, warnings: list[str] | None = None) -> SessionSnapshot:
-    """Turn a parsed spec into a session; ``file`` names it in errors and anchors relative dirs.
+def yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    """One line: where the YAML is wrong and what is wrong there (no parser noise)."""
+    mark = exc.problem_mark or exc.context_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = exc.problem or "not valid YAML"
+    if "maximum nesting depth" in problem:  # libyaml's own limit
+        return f"{where}the YAML is nested too deeply"
+    context = f" ({exc.context})" if exc.context else ""
+    return f"{where}not valid YAML: {problem}{context}"
+
+
+def spec_from_dict(
+    raw: Any, file: Path, warnings: list[str] | None = None, *, base: Path | None = None
+) -> SessionSnapshot:
+    """Turn a parsed spec into a session; ``file`` names it in errors and anchors relative dirs
+    (``base`` instead, when given: yesman-claude expands its files from the templates folder).
 
     Refused layouts are appended to ``warnings`` (logged when it is None).
     """
     found: list[str] = []
     try:
-        session = _spec_from_dict(raw, file, found)
+        session = _spec_from_dict(raw, file, found, (base or file.parent).resolve())
     except SpecError:
         raise
     except RecursionError:
@@ -126,7 +158,7 @@ def spec_from_dict(raw: Any, file: Path, warnings: list[str] | None = None) -> S
     return session
 
 
-def _spec_from_dict(raw: Any, file: Path, warnings: list[str]) -> SessionSnapshot:
+def _spec_from_dict(raw: Any, file: Path, warnings: list[str], anchor: Path) -> SessionSnapshot:
     _check_size(raw, file)
     _validate(raw, file)
     cfg = copy.deepcopy(raw)
@@ -134,7 +166,7 @@ def _spec_from_dict(raw: Any, file: Path, warnings: list[str]) -> SessionSnapsho
         # Imported here: tmuxp (and libtmux under it) costs ~6 MB and 40 ms, only for specs.
         from tmuxp.workspace import loader
 
-        cfg = loader.trickle(loader.expand(cfg, cwd=file.parent.resolve()))
+        cfg = loader.trickle(loader.expand(cfg, cwd=anchor))
     except RecursionError:
         raise
     except Exception as exc:
@@ -146,8 +178,13 @@ def _spec_from_dict(raw: Any, file: Path, warnings: list[str]) -> SessionSnapsho
             try:
                 p_raw = w_raw.get("panes", [None])[pi]
                 cwd, key = _pane_cwd(raw, w_raw, p_raw, w=w, p=p, wi=wi, pi=pi)
-                cwd = _check_dir(cwd, file, key, w.get("start_directory"))
-                commands = tuple(str(c["cmd"]) for c in p.get("shell_command", []))
+                cwd = _check_dir(cwd, file, key, w.get("start_directory"), anchor)
+                commands = tuple(
+                    str(c["cmd"])
+                    for c in p.get("shell_command") or []
+                    if isinstance(c, Mapping) and c.get("cmd") is not None
+                )
+                title = p.get("title")
             except (SpecError, RecursionError):
                 raise
             except Exception as exc:
@@ -162,10 +199,11 @@ def _spec_from_dict(raw: Any, file: Path, warnings: list[str]) -> SessionSnapsho
                     active=bool(p.get("focus")),
                     command=simple_argv(commands[-1]) if commands else None,
                     shell_commands=commands,
+                    title="" if title is None else str(title),
                 )
             )
-        if panes and not any(p.active for p in panes):
-            panes[0] = replace(panes[0], active=True)
+        if panes and not any(p.active for p in panes):  # as tmuxp leaves it: the last split
+            panes[-1] = replace(panes[-1], active=True)
         name = w.get("window_name")
         windows.append(
             WindowSnapshot(
@@ -181,12 +219,30 @@ def _spec_from_dict(raw: Any, file: Path, warnings: list[str]) -> SessionSnapsho
         )
     if not any(w.active for w in windows):
         windows[0] = replace(windows[0], active=True)
+    windows = _in_tmux_order(windows)
     env = cfg.get("environment") or {}
     return SessionSnapshot(
         name=stored_session_name(str(cfg["session_name"])),
         windows=tuple(windows),
         environment=tuple((str(k), str(v)) for k, v in env.items()),
     )
+
+
+def _in_tmux_order(windows: list[WindowSnapshot]) -> list[WindowSnapshot]:
+    """The windows in the order tmux lists them once built: a window without ``window_index``
+    takes the lowest free index when it is created (``new-window -t =S:``), so one written
+    after ``window_index: 5`` may come before it."""
+    if all(w.index is None for w in windows):
+        return windows
+    taken = {w.index for w in windows if w.index is not None}
+    placed: list[tuple[int, int, WindowSnapshot]] = []
+    for position, window in enumerate(windows):
+        index = window.index
+        if index is None:
+            index = next(i for i in range(len(windows) + len(taken) + 1) if i not in taken)
+            taken.add(index)
+        placed.append((index, position, window))
+    return [w for _i, _p, w in sorted(placed, key=lambda t: t[:2])]
 
 
 def simple_argv(command: str) -> tuple[str, ...] | None:
@@ -241,12 +297,14 @@ def _validate(raw: Any, file: Path) -> None:
 
 
 def _check_commands(value: Any, file: Path, key: str) -> None:
-    """A ``shell_command`` (or ``..._before``) value: a string, or a list of strings or of
-    ``{cmd: string}`` mappings (tmuxp's forms)."""
+    """A ``shell_command`` (or ``..._before``) value: a string, or a list of strings, of
+    ``{cmd: string}`` mappings or of nulls (tmuxp's forms; a null is a blank pane)."""
     if value is None or isinstance(value, str):
         return
     ok = isinstance(value, list) and all(
-        isinstance(c, str) or (isinstance(c, Mapping) and isinstance(c.get("cmd"), str))
+        c is None
+        or isinstance(c, str)
+        or (isinstance(c, Mapping) and isinstance(c.get("cmd", ""), str | None))
         for c in value
     )
     if not ok:
@@ -274,14 +332,15 @@ def _pane_cwd(
     return None, ""
 
 
-def _check_dir(cwd: str | None, file: Path, key: str, parent: str | None) -> str | None:
+def _check_dir(
+    cwd: str | None, file: Path, key: str, parent: str | None, anchor: Path
+) -> str | None:
     """Resolve ``cwd`` (relative to ``parent``, the enclosing start directory, else the file's
     folder) and check it is a directory."""
     if cwd is None:
         return None
     path = Path(os.path.expanduser(cwd))
     if not path.is_absolute():
-        anchor = file.parent.resolve()
         base = anchor / os.path.expanduser(parent) if parent and parent != cwd else anchor
         path = (base / path).resolve()
     if not path.is_dir():

@@ -64,6 +64,7 @@ from yesman_recovery.supervisors.actor import SupervisedRef
 from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
 from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.supervisors.supervisor import ChildInfo, Supervisor, describe_tree
+from yesman_recovery.tmux.shell_integration import integration_dir
 from yesman_recovery.transactions import ActionRegistry, Transactions
 from yesman_recovery.transactions.commands import register_transaction_commands
 from yesman_recovery.transactions.policies import NamedRetryPolicies
@@ -330,6 +331,7 @@ class RecoveryApp:
         context = SessionContext(
             tmux_client(cfg), self.store, self.metrics, self.clock, self.scheduler,
             paused=self.paused,
+            shell_dir=integration_dir() if cfg.tmux.shell_integration else None,
         )  # fmt: skip
         declared, watch = session_settings(cfg)
         self.tmux_spec = tmux_subtree(

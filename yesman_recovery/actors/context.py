@@ -104,3 +104,6 @@ class SessionContext:
     processes: Processes = SYSTEM_PROCESSES
     pidwatch: PidWatchFactory = ExitWatcher
     paused: PausedSessions | None = None  # sessions paused by hand; None: none can be
+    shell_dir: str | None = None
+    """The shell integration's files (panes the daemon creates start the user's shell with it
+    and get the plain command typed at its prompt); None: the launcher line, as before."""

@@ -124,6 +124,12 @@ class TmuxConfig:
     give_up_backoff_max: float = 3600.0
     """… up to this; ``give_up_reset`` seconds without a give-up after a re-arm start over."""
     give_up_reset: float = 600.0
+    shell_integration: bool = True
+    """Panes the daemon creates start the user's shell with the shell integration and get the
+    plain command typed at its prompt (``false``: the ``sh -c`` launcher line, as before)."""
+    restore_after_kill: bool = False
+    """Restore sessions after a deliberate ``tmux kill-server`` or the server's clean exit (by
+    default that is the user's own doing: nothing is restored)."""
 
     def adopts(self, session_name: str) -> bool:
         """Whether an undeclared session with this name is watched."""

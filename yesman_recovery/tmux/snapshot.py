@@ -35,6 +35,7 @@ from yesman_recovery.tmux.records import (
     SessionSnapshot,
     WindowSnapshot,
 )
+from yesman_recovery.tmux.shell_snippets import LINE_OPTION, SHELL_OPTION, STATUS_OPTION
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ _PANE_FIELDS = (
     "#{pane_dead_signal}",
     "#{" + ARGV_OPTION + "}",
     "#{" + EXIT_OPTION + "}",
+    "#{" + SHELL_OPTION + "}",
+    "#{" + STATUS_OPTION + "}",
+    "#{" + LINE_OPTION + "}",
 )
 SNAPSHOT_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("list-windows", "-a", "-F", format_of(*_WINDOW_FIELDS)),
@@ -246,6 +250,11 @@ def _pane(rec: list[str]) -> PaneSnapshot:
     pid = _int(rec[4])
     dead = rec[8] == "1"
     program = None if dead or pid is None else foreground_program(pid)
+    # A shell's report counts only when it comes from the pane's own process (not a nested
+    # shell, not a stale report of the pane's previous process) and holds a valid status.
+    reports = pid is not None and not dead and rec[13] == str(pid)
+    status = _status(rec[14]) if reports else None
+    exit_status = status if reports else _int(rec[12])
     return PaneSnapshot(
         index=int(rec[3]),
         pane_id=rec[2],
@@ -261,8 +270,22 @@ def _pane(rec: list[str]) -> PaneSnapshot:
         stopped=program.stopped if program else False,
         jobs=program.jobs if program else False,
         command=_argv_option(rec[11]),
-        exit_status=_int(rec[12]),
+        exit_status=exit_status,
+        shell_reports=reports,
+        cmd_line=rec[15][:MAX_LINE] if reports and rec[15] else None,
     )
+
+
+MAX_LINE = 4096
+"""Characters of a reported command line kept (it only names the program that ran)."""
+
+
+def _status(text: str) -> int | None:
+    """An exit status a shell reported: digits only, 0 to 255; anything else is no status."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 3):
+        return None
+    value = int(text)
+    return value if value <= 255 else None
 
 
 def _argv_option(text: str) -> tuple[str, ...] | None:

@@ -1,0 +1,89 @@
+"""Typing at a pane's prompt once its shell is there: how a restored program is started.
+
+A pane the project creates starts the user's shell with the integration
+(:mod:`.shell_integration`); its rc files may take seconds (nvm, conda, pyenv). Keys typed
+before the shell reads its line would be echoed twice (once by the terminal, once by the line
+editor) and may be read by a program the rc runs, so the command is typed only once the shell
+reports its prompt (:func:`at_prompt`), then as the user would type it. A pane whose shell has
+no integration (``sh``, ``dash``, ``nu``, a shell that an rc file ``exec``\\ ed) gets the
+launcher line at once, as before; a known shell that has not reported within ``wait`` seconds
+gets it then. Each pane is typed into exactly once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+from yesman_recovery.clock import SYSTEM_CLOCK, Clock
+from yesman_recovery.tmux.plan import Command, PaneInput, input_commands
+from yesman_recovery.tmux.protocol import Tmux
+from yesman_recovery.tmux.records import PaneSnapshot
+from yesman_recovery.tmux.shell_integration import integrated_shell, is_dispatch
+from yesman_recovery.tmux.snapshot import read_cmdline
+
+READY_WAIT = 30.0
+"""Seconds a shell the integration knows gets to reach its first prompt before the command is
+typed through the launcher anyway (an rc that ``exec``\\ s another shell never reports)."""
+PROMPT_PAUSE = 0.02
+"""Seconds between two looks while shells start."""
+
+
+def at_prompt(pane: PaneSnapshot) -> str | None:
+    """The integrated shell (``bash``…) of ``pane`` when it reports being at its prompt: it is
+    the pane's own process and no command it started is still running; else None."""
+    if not pane.shell_reports or pane.dead or pane.jobs:
+        return None
+    shell = integrated_shell(pane.argv)
+    if shell is None:
+        return None
+    return shell if pane.exit_status is not None or pane.cmd_line is None else None
+
+
+def starting(pane: PaneSnapshot) -> bool:
+    """True while the pane's shell may still report its prompt: the pane's own process (not the
+    foreground one: rc files run commands) is the integration's ``sh`` that has not ``exec``\\ ed
+    the shell yet, or a known shell that has not reported yet, or is unreadable."""
+    if pane.pid is None or pane.dead or pane.shell_reports:
+        return False
+    try:
+        own = read_cmdline(pane.pid)
+    except OSError:
+        return False
+    return is_dispatch(own) or integrated_shell(own) is not None
+
+
+def type_when_ready(
+    client: Tmux,
+    inputs: Mapping[str, PaneInput],
+    *,
+    wait: float = READY_WAIT,
+    clock: Clock = SYSTEM_CLOCK,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, str | None]:
+    """Type each of ``inputs`` (by pane id) in its pane once it can be; returns, per pane typed
+    into, the shell it was typed at as plain text (None: through the launcher). A pane that is
+    gone or dead is skipped; after ``wait`` seconds every pane left gets the launcher."""
+    pending = dict(inputs)
+    typed: dict[str, str | None] = {}
+    deadline = clock.monotonic() + wait
+    while pending:
+        panes = {p.pane_id: p for s in client.snapshot().sessions for p in s.panes()}
+        late = clock.monotonic() >= deadline
+        cmds: list[Command] = []
+        for pane_id, text in list(pending.items()):
+            pane = panes.get(pane_id)
+            if pane is None or pane.dead:
+                del pending[pane_id]
+                continue
+            shell = at_prompt(pane)
+            if shell is None and starting(pane) and not late:
+                continue
+            cmds += input_commands(("-t", pane_id), text, shell)
+            typed[pane_id] = shell
+            del pending[pane_id]
+        if cmds:
+            client.run_chain(cmds)
+        if pending:
+            sleep(PROMPT_PAUSE)
+    return typed

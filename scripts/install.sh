@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything yesman-recovery needs on Debian/Ubuntu: tmux (and, with --test, Prometheus
-# and promtool for the metrics tests), a virtual environment in .venv, and the package itself.
+# and promtool for the metrics tests, zsh and fish for the shell tests), a virtual environment in
+# .venv, and the package itself.
 # Idempotent: a second run installs nothing new. Usage: scripts/install.sh [--test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,9 @@ command -v tmux >/dev/null 2>&1 || apt_packages+=(tmux)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_packages+=(python3-venv)
 if [ "$want_test" = 1 ]; then
     command -v prometheus >/dev/null 2>&1 || apt_packages+=(prometheus)
+    # The shell-integration tests run real zsh and fish panes (bash is always there).
+    command -v zsh >/dev/null 2>&1 || apt_packages+=(zsh)
+    command -v fish >/dev/null 2>&1 || apt_packages+=(fish)
 fi
 if [ "${#apt_packages[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi

@@ -32,8 +32,8 @@ PROMPT_PAUSE = 0.02
 def at_prompt(pane: PaneSnapshot) -> str | None:
     """The integrated shell (``bash``…) of ``pane`` when it reports being at its prompt: it is
     the pane's own process and no command it started is still running; else None."""
-    if not pane.shell_reports or pane.dead or pane.jobs:
-        return None
+    if not pane.shell_reports or pane.dead:
+        return None  # a shell with background jobs is at its prompt too
     shell = integrated_shell(pane.argv)
     if shell is None:
         return None

@@ -46,7 +46,7 @@ from yesman_recovery.actors.series import prime_daemon_series
 from yesman_recovery.actors.tree import tmux_subtree
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.config import Config
-from yesman_recovery.config.build import tmux_client
+from yesman_recovery.config.build import shell_dir, tmux_client
 from yesman_recovery.control import ControlServer, socket_path
 from yesman_recovery.health import HealthChecks
 from yesman_recovery.health.commands import register_health_commands
@@ -64,7 +64,6 @@ from yesman_recovery.supervisors.actor import SupervisedRef
 from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
 from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.supervisors.supervisor import ChildInfo, Supervisor, describe_tree
-from yesman_recovery.tmux.shell_integration import integration_dir
 from yesman_recovery.transactions import ActionRegistry, Transactions
 from yesman_recovery.transactions.commands import register_transaction_commands
 from yesman_recovery.transactions.policies import NamedRetryPolicies
@@ -331,7 +330,7 @@ class RecoveryApp:
         context = SessionContext(
             tmux_client(cfg), self.store, self.metrics, self.clock, self.scheduler,
             paused=self.paused,
-            shell_dir=integration_dir() if cfg.tmux.shell_integration else None,
+            shell_dir=shell_dir(cfg),
         )  # fmt: skip
         declared, watch = session_settings(cfg)
         self.tmux_spec = tmux_subtree(

@@ -161,7 +161,7 @@ def _restore_all_offline(ctx: click.Context) -> None:
     from yesman_recovery.cli.sessions_common import snapshot as _snapshot
     from yesman_recovery.cli.sessions_common import tmux_client as _client
     from yesman_recovery.cli.storage_cmds import INTERNAL_SCOPE_PREFIX
-    from yesman_recovery.config.build import program_policy
+    from yesman_recovery.config.build import program_policy, shell_dir
     from yesman_recovery.errors import TmuxError
     from yesman_recovery.labels import Outcome
     from yesman_recovery.tmux import restore_session
@@ -191,7 +191,10 @@ def _restore_all_offline(ctx: click.Context) -> None:
             if session.is_empty or session.name in present:
                 continue
             try:
-                result = restore_session(client, session, program_policy(config, session.name))
+                result = restore_session(
+                    client, session, program_policy(config, session.name),
+                    shell_dir=shell_dir(config),
+                )  # fmt: skip
             except TmuxError as exc:
                 _audit_restore(store, session.name, checkpoint.id, outcome=Outcome.FAILED,
                                duration=None, why=str(exc))  # fmt: skip

@@ -64,6 +64,9 @@ def make_home(root: Path, shell: str, *, rc_sleep: float = 0.0, snippet: bool = 
         config = home / ".config/fish/config.fish"
         config.parent.mkdir(parents=True, exist_ok=True)
         (home / ".config/fish/conf.d").mkdir(exist_ok=True)
+        # fish's first start generates completions in a background job: a user's fish did
+        # that long ago (a shell with a job is the user's work, left alone by the daemon)
+        (home / ".local/share/fish/generated_completions").mkdir(parents=True, exist_ok=True)
         config.write_text(
             f"{wait}set -gx PATH {' '.join(os.environ['PATH'].split(':'))}\n"
             "set -g fish_greeting ''\n"

@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import kill_tmux_server
 from yesman_recovery.config import SessionConfig
+from yesman_recovery.errors import TmuxError
 from yesman_recovery.tmux.client import TmuxClient, wait_pid_gone
 
 from .conftest import AppFactory, checkpointed, wait_until
@@ -71,11 +72,20 @@ def _one_in_its_pane(client: TmuxClient, port: int) -> int:
         found = _servers(port)
         if len(found) != 1 or not _serves(port):
             return None
-        pane_pid = client.run("display", "-p", "-t", "=web:", "#{pane_pid}").strip()
+        try:
+            pane_pid = client.run("display", "-p", "-t", "=web:", "#{pane_pid}").strip()
+        except TmuxError:
+            return None
         fg = int(Path(f"/proc/{pane_pid}/stat").read_text().rsplit(")", 1)[1].split()[5])
         return found[0].pid if fg == found[0].pid else None
 
-    pid = wait_until(settled, timeout=30)
+    deadline = time.monotonic() + 30
+    while (pid := settled()) is None:
+        if time.monotonic() > deadline:
+            seen = [(p.pid, p.ppid(), p.status()) for p in _servers(port)]
+            panes = client.run("list-panes", "-a", "-F", "#{pane_pid} #{pane_current_command}")
+            pytest.fail(f"not one instance in its pane: servers {seen}, panes {panes!r}")
+        time.sleep(0.05)
     time.sleep(1.0)  # a second start would show now
     assert [p.pid for p in _servers(port)] == [pid]
     assert _orphans(client.socket_name or "") == []

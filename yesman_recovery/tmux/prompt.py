@@ -12,6 +12,7 @@ gets it then. Each pane is typed into exactly once.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 
@@ -42,14 +43,16 @@ def at_prompt(pane: PaneSnapshot) -> str | None:
 
 def starting(pane: PaneSnapshot) -> bool:
     """True while the pane's shell may still report its prompt: the pane's own process (not the
-    foreground one: rc files run commands) is the integration's ``sh`` that has not ``exec``\\ ed
-    the shell yet, or a known shell that has not reported yet, or is unreadable."""
+    foreground one: rc files run commands) is still the tmux server's fork, or the integration's
+    ``sh`` that has not ``exec``\\ ed the shell yet, or a known shell that has not reported."""
     if pane.pid is None or pane.dead or pane.shell_reports:
         return False
     try:
         own = read_cmdline(pane.pid)
     except OSError:
         return False
+    if not own or os.path.basename(own[0]) == "tmux":
+        return True  # forked by the server, not yet exec'd
     return is_dispatch(own) or integrated_shell(own) is not None
 
 

@@ -35,7 +35,13 @@ from yesman_recovery.tmux.records import (
     SessionSnapshot,
     WindowSnapshot,
 )
-from yesman_recovery.tmux.shell_snippets import LINE_OPTION, SHELL_OPTION, STATUS_OPTION
+from yesman_recovery.tmux.shell_snippets import (
+    END_OPTION,
+    LINE_OPTION,
+    SHELL_OPTION,
+    START_OPTION,
+    STATUS_OPTION,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +79,8 @@ _PANE_FIELDS = (
     "#{" + SHELL_OPTION + "}",
     "#{" + STATUS_OPTION + "}",
     "#{" + LINE_OPTION + "}",
+    "#{" + START_OPTION + "}",
+    "#{" + END_OPTION + "}",
 )
 SNAPSHOT_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("list-windows", "-a", "-F", format_of(*_WINDOW_FIELDS)),
@@ -251,9 +259,12 @@ def _pane(rec: list[str]) -> PaneSnapshot:
     dead = rec[8] == "1"
     program = None if dead or pid is None else foreground_program(pid)
     # A shell's report counts only when it comes from the pane's own process (not a nested
-    # shell, not a stale report of the pane's previous process) and holds a valid status.
+    # shell, not a stale report of the pane's previous process); its status only when valid
+    # and no later command runs (start > end: see shell_snippets).
     reports = pid is not None and not dead and rec[13] == str(pid)
-    status = _status(rec[14]) if reports else None
+    start, end = _count(rec[16]), _count(rec[17])
+    running = reports and start is not None and start > (end or 0)
+    status = None if running else _status(rec[14])
     exit_status = status if reports else _int(rec[12])
     return PaneSnapshot(
         index=int(rec[3]),
@@ -278,6 +289,11 @@ def _pane(rec: list[str]) -> PaneSnapshot:
 
 MAX_LINE = 4096
 """Characters of a reported command line kept (it only names the program that ran)."""
+
+
+def _count(text: str) -> int | None:
+    """A command count a shell reported: digits only; anything else is none."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _status(text: str) -> int | None:

@@ -197,6 +197,8 @@ class TmuxWatcher(SupervisedActor):
         except TmuxError as exc:
             return Observation(ObservationKind.ERROR, None, now, onset, str(exc))
         self._server.answered(now, snap.pid)
+        if self._ctx.server_ends is not None and snap.pid:
+            self._ctx.server_ends.watch(snap.pid)  # to tell a kill-server from a crash
         return Observation(ObservationKind.OK, snap, now, onset)
 
     def _on_exit(self, pid: int, at: float) -> None:

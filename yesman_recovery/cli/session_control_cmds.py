@@ -150,13 +150,22 @@ def restore_all(ctx: click.Context) -> None:
             click.echo("the daemon watches no session")
             return
         output_console().print(render_sessions(answer))
-        if any(s.get("state") not in ("healthy", "paused") for s in answer):
+        if any(not _settled(s) for s in answer):
             raise click.exceptions.Exit(1)
         return
     _restore_all_offline(ctx)
 
 
+def _settled(session: dict[str, Any]) -> bool:
+    """Healthy, paused, or left alone because the user ended its server on purpose."""
+    from yesman_recovery.actors.server_ends import ENDED_LABEL
+
+    state, detail = session.get("state"), str(session.get("detail") or "")
+    return state in ("healthy", "paused") or detail.startswith(ENDED_LABEL)
+
+
 def _restore_all_offline(ctx: click.Context) -> None:
+    from yesman_recovery.actors.server_ends import closed_by_user
     from yesman_recovery.cli.sessions_common import audit_restore as _audit_restore
     from yesman_recovery.cli.sessions_common import snapshot as _snapshot
     from yesman_recovery.cli.sessions_common import tmux_client as _client
@@ -189,6 +198,10 @@ def _restore_all_offline(ctx: click.Context) -> None:
                 failed += 1
                 continue
             if session.is_empty or session.name in present:
+                continue
+            closed = closed_by_user(store.audit, session.name)
+            if closed is not None:
+                click.echo(f"{session.name}: not restored, {closed} (give its name to restore it)")
                 continue
             try:
                 result = restore_session(

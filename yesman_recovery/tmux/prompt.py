@@ -7,11 +7,13 @@ editor) and may be read by a program the rc runs, so the command is typed only o
 reports its prompt (:func:`at_prompt`), then as the user would type it. A pane whose shell has
 no integration (``sh``, ``dash``, ``nu``, a shell that an rc file ``exec``\\ ed) gets the
 launcher line at once, as before; a known shell that has not reported within ``wait`` seconds
-gets it then. Each pane is typed into exactly once.
+gets it then; one whose shell reports a command of its own still running is never typed into.
+Each pane is typed into at most once.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +25,8 @@ from yesman_recovery.tmux.records import PaneSnapshot
 from yesman_recovery.tmux.shell_integration import integrated_shell, is_dispatch
 from yesman_recovery.tmux.snapshot import read_cmdline
 
+logger = logging.getLogger(__name__)
+
 READY_WAIT = 30.0
 """Seconds a shell the integration knows gets to reach its first prompt before the command is
 typed through the launcher anyway (an rc that ``exec``\\ s another shell never reports)."""
@@ -32,13 +36,25 @@ PROMPT_PAUSE = 0.02
 
 def at_prompt(pane: PaneSnapshot) -> str | None:
     """The integrated shell (``bash``…) of ``pane`` when it reports being at its prompt: it is
-    the pane's own process and no command it started is still running; else None."""
+    the pane's own process (read from ``/proc``: the foreground may be the short ``tmux`` of its
+    report) and no command it started is still running; else None. A shell with background
+    jobs is at its prompt too."""
     if not pane.shell_reports or pane.dead:
-        return None  # a shell with background jobs is at its prompt too
-    shell = integrated_shell(pane.argv)
+        return None
+    shell = integrated_shell(_own(pane) or pane.argv)
     if shell is None:
         return None
     return shell if pane.exit_status is not None or pane.cmd_line is None else None
+
+
+def _own(pane: PaneSnapshot) -> tuple[str, ...] | None:
+    """The argv of the pane's own process, or None when unreadable."""
+    if pane.pid is None:
+        return None
+    try:
+        return read_cmdline(pane.pid)
+    except OSError:
+        return None
 
 
 def starting(pane: PaneSnapshot) -> bool:
@@ -47,9 +63,8 @@ def starting(pane: PaneSnapshot) -> bool:
     ``sh`` that has not ``exec``\\ ed the shell yet, or a known shell that has not reported."""
     if pane.pid is None or pane.dead or pane.shell_reports:
         return False
-    try:
-        own = read_cmdline(pane.pid)
-    except OSError:
+    own = _own(pane)
+    if own is None:
         return False
     if not own or os.path.basename(own[0]) == "tmux":
         return True  # forked by the server, not yet exec'd
@@ -80,8 +95,13 @@ def type_when_ready(
                 del pending[pane_id]
                 continue
             shell = at_prompt(pane)
-            if shell is None and starting(pane) and not late:
-                continue
+            if shell is None and (starting(pane) or pane.shell_reports):
+                if not late:
+                    continue
+                if pane.shell_reports:  # a command of its own still runs: never type into it
+                    logger.warning("pane %s is busy: %r not typed", pane_id, text.argv)
+                    del pending[pane_id]
+                    continue
             cmds += input_commands(("-t", pane_id), text, shell)
             typed[pane_id] = shell
             del pending[pane_id]

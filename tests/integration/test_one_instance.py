@@ -93,6 +93,7 @@ def _one_in_its_pane(client: TmuxClient, port: int) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(60 + 12 * ROUNDS)
 def test_one_instance_in_its_pane_through_server_and_program_kills(
     tmux_client: TmuxClient, make_app: AppFactory, tmp_path: Path
 ) -> None:

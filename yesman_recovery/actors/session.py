@@ -474,14 +474,15 @@ class SessionActor(SupervisedActor):
         return after
 
     def _by_user(self, server_pid: int, *, gone: bool) -> bool:
-        """True iff the server ``server_pid`` was ended by the user (:mod:`.server_ends`): the
-        session is then not restored (an adopted one is let go), and that is audited once."""
+        """True iff the server ``server_pid`` was ended by the user (:mod:`.server_ends`) and no
+        program of ours may have ended it instead: the session is then not restored (an adopted
+        one is let go), and that is audited once."""
         ends = self._ctx.server_ends
         if ends is None:
             return False
         if gone:
             self._ctx.processes.wait_gone(server_pid, SERVER_EXIT_WAIT)
-        if ends.verdict(server_pid) != BY_USER:
+        if ends.verdict(server_pid) != BY_USER or self._program_owns_a_pane():
             return False
         self._user_ended = True
         self._closed_as = ENDED_LABEL
@@ -492,6 +493,17 @@ class SessionActor(SupervisedActor):
         else:
             self._set(SessionState.WAITING, f"{ENDED_LABEL}; `sessions reset` restores it")
         return True
+
+    def _program_owns_a_pane(self) -> bool:
+        """True iff a pane of the session ran a program as its own process (``tmux new 'cmd'``,
+        no shell): that program's death closes its pane and may have ended the last session,
+        which a control client cannot tell from the user's own end (both are a clean exit)."""
+        expected = self._checkpoints.expected
+        policy = self.settings.policy
+        return expected is not None and any(
+            p.pid is not None and p.program_pid == p.pid and not policy.is_shell(p.argv)
+            for p in expected.panes()
+        )
 
     def _release(self) -> None:
         self._set(SessionState.RELEASED, "closed while the tmux server kept running")

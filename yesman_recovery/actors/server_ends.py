@@ -94,6 +94,8 @@ class ServerEnds:
                 if self._closed or self._watched != server_pid:
                     return
             ended = self._attach_once()
+            if self._closed:
+                return  # our own client was ended: it says nothing about the server
             if not self._processes.wait_gone(server_pid, GONE_WAIT):
                 time.sleep(RETRY_PAUSE)  # our session closed, or we could not attach yet
                 continue

@@ -101,6 +101,9 @@ def integration_dir(base: str | None = None) -> str | None:
         cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
         base = os.path.join(cache, "yesman-recovery", "shell")
     path = os.path.join(base, _digest())
+    if "'" in path or "\\" in path:  # it is quoted for fish's --init-command
+        logger.warning("shell integration not used: %r holds a quote or a backslash", path)
+        return None
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
         if not _private(path) or not _private(base):

@@ -145,3 +145,32 @@ def test_a_command_reported_running_has_not_ended() -> None:
 def test_a_reported_line_splits_like_a_shell_or_not_at_all() -> None:
     assert parse_line("python3 -m http.server 8000") == ("python3", "-m", "http.server", "8000")
     assert parse_line("echo 'open") is None
+
+
+def test_an_integrated_plan_types_nothing_yet_and_says_what_to_type() -> None:
+    from yesman_recovery.tmux.plan import PaneInput, plan_restore
+    from yesman_recovery.tmux.records import SessionSnapshot, WindowSnapshot
+
+    panes = (
+        PaneSnapshot(index=0, cwd="/", command=("claude", "--model", "opus")),
+        PaneSnapshot(
+            index=1,
+            cwd="/",
+            shell_commands=("cd /srv", "vim notes.txt"),
+            command=("vim", "notes.txt"),
+        ),
+        PaneSnapshot(index=2, cwd="/", argv=("make", "deploy")),
+        PaneSnapshot(index=3, cwd="/"),
+    )
+    session = SessionSnapshot("s", (WindowSnapshot(index=0, name="w", panes=panes),))
+    plan = plan_restore(session, ProgramPolicy(), shell_dir="/x/shell")
+    assert not [c for c in plan.commands if c[0] == "send-keys"]  # typed at the prompt, later
+    creates = [c for c in plan.commands if c[0] in ("new-session", "split-window")]
+    assert len(creates) == 4
+    assert all(c[-5:] == pane_command("/x/shell") for c in creates)
+    assert plan.inputs == (
+        PaneInput(0, 0, argv=("claude", "--model", "opus")),
+        PaneInput(0, 1, lines=("cd /srv",), argv=("vim", "notes.txt")),
+        PaneInput(0, 2, argv=("make", "deploy"), enter=False),  # temporary: left at the prompt
+    )
+    assert [p.argv for p in plan.programs] == [("claude", "--model", "opus"), ("vim", "notes.txt")]

@@ -88,6 +88,22 @@ def test_a_restored_program_is_the_panes_own_job_with_a_clean_screen(
     wait_until(lambda: _panes(client)[0].argv == ("sleep", "300"))
     assert _formats(client, "#{pane_current_command}") == ["sleep", "tail"]
 
+    # A dead pane (its shell killed, the pane held) gets a fresh integrated shell, then the
+    # program typed at its prompt: a report of the dead shell is not taken for the new one's.
+    client.run("set-option", "-p", "-t", ended.pane_id, "remain-on-exit", "on")
+    running = _panes(client)[0]
+    assert running.program_pid is not None
+    assert ended.pid is not None
+    os.killpg(running.program_pid, signal.SIGKILL)  # the job first: nothing left outside a pane
+    wait_until(lambda: _panes(client)[0].exit_status is not None)
+    os.kill(ended.pid, signal.SIGKILL)
+    dead = wait_until(lambda: (p := _panes(client)[0]).dead and p)
+    respawn_pane(client, dead.pane_id, ("sleep", "300"), str(tmp_path), dead=True,
+                 shell_dir=shell_dir)  # fmt: skip
+    wait_until(lambda: _panes(client)[0].argv == ("sleep", "300"))
+    assert _panes(client)[0].pid != ended.pid
+    assert _formats(client, "#{pane_current_command}") == ["sleep", "tail"]
+
     wait_until(lambda: f"{shell} 137" in user.hook_log.read_text())  # the user's hook, chained
     for pane in _panes(client):
         screen = client.run("capture-pane", "-p", "-J", "-S", "-", "-t", pane.pane_id)

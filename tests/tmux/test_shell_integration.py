@@ -23,6 +23,7 @@ from yesman_recovery.tmux.shell_integration import (
     parse_line,
     typed_line,
 )
+from yesman_recovery.tmux.shell_snippets import SNIPPETS
 from yesman_recovery.tmux.snapshot import _status
 
 NASTY = [
@@ -174,3 +175,40 @@ def test_an_integrated_plan_types_nothing_yet_and_says_what_to_type() -> None:
         PaneInput(0, 2, argv=("make", "deploy"), enter=False),  # temporary: left at the prompt
     )
     assert [p.argv for p in plan.programs] == [("claude", "--model", "opus"), ("vim", "notes.txt")]
+
+
+CHAINS = {
+    "bash": (
+        "trap 'echo user-debug >> {log}' DEBUG; PROMPT_COMMAND='echo user-prompt >> {log}'; "
+        "source {snippet}; source {snippet}; "
+        "printf '%s\\n' \"${{PROMPT_COMMAND[@]}}\" >> {log}; __yr_debug; true"
+    ),
+    "zsh": (
+        "precmd_functions=(mine); source {snippet}; source {snippet}; "
+        "print -l $precmd_functions $preexec_functions >> {log}"
+    ),
+    "fish": ("source {snippet}; source {snippet}; functions --handlers-type generic >> {log}"),
+}
+
+
+@pytest.mark.parametrize("shell", _shells())
+def test_sourced_twice_the_snippet_installs_once_and_keeps_the_users_hooks(
+    shell: str, tmp_path: Path
+) -> None:
+    snippet = tmp_path / "snippet"
+    snippet.write_text(SNIPPETS[shell])
+    log = tmp_path / "log"
+    script = CHAINS[shell].format(log=log, snippet=snippet)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TMUX_PANE": "%999999"}
+    subprocess.run([shutil.which(shell) or shell, "-i", "-c", script], env=env,
+                   capture_output=True, timeout=20, check=False)  # fmt: skip
+    text = log.read_text()
+    if shell == "bash":
+        assert text.count("__yr_precmd") == 1
+        assert "echo user-prompt" in text  # the user's PROMPT_COMMAND, after ours
+        assert "user-debug" in text  # the user's own DEBUG trap still runs
+    elif shell == "zsh":
+        assert text.split() == ["__yr_precmd", "mine", "__yr_preexec"]
+    else:
+        assert text.count("__yr_preexec") == 1
+        assert text.count("__yr_postexec") == 1

@@ -23,7 +23,7 @@ from yesman_recovery.actors.stops import StopTracker
 from yesman_recovery.errors import RecoveryError
 from yesman_recovery.labels import Action
 from yesman_recovery.processes import SIGCONT, SIGKILL
-from yesman_recovery.tmux.prompt import type_when_ready
+from yesman_recovery.tmux.prompt import type_when_ready, usable_shell_dir
 from yesman_recovery.tmux.records import PaneSnapshot, ServerSnapshot, SessionSnapshot
 from yesman_recovery.tmux.restore import (
     PROGRAM_HOLD,
@@ -98,7 +98,8 @@ def act(
     if kind is FailureKind.CORRUPTED:
         reference = checkpoints.expected if checkpoints.unvalidated else problem.reference or spec
         assert reference is not None
-        plan = plan_repair(reference, actual, settings.policy, shell_dir=ctx.shell_dir)
+        shell_dir = usable_shell_dir(client, ctx.shell_dir)
+        plan = plan_repair(reference, actual, settings.policy, shell_dir=shell_dir)
         later = execute_plan(client, plan)
         if later:
             type_when_ready(client, later, clock=ctx.clock, sleep=ctx.sleep)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
+from yesman_recovery.errors import TmuxError
 from yesman_recovery.tmux.plan import Command, PaneInput, input_commands
 from yesman_recovery.tmux.protocol import Tmux
 from yesman_recovery.tmux.records import PaneSnapshot
@@ -69,6 +70,21 @@ def starting(pane: PaneSnapshot) -> bool:
     if not own or os.path.basename(own[0]) == "tmux":
         return True  # forked by the server, not yet exec'd
     return is_dispatch(own) or integrated_shell(own) is not None
+
+
+def usable_shell_dir(client: Tmux, shell_dir: str | None) -> str | None:
+    """``shell_dir`` when the server's ``default-shell`` (before it is up: ``$SHELL``) is one the
+    integration knows, else None: panes of an ``sh``, ``dash`` or ``nu`` server are then built
+    as before, with the launcher line typed at once, and wait for nothing."""
+    if shell_dir is None:
+        return None
+    try:
+        shell = client.run_chain([("show-options", "-gqv", "default-shell")]).strip()
+    except TmuxError:
+        # Not up yet: the restore starts it, with our SHELL unless its config says otherwise
+        # (then its panes fall back to the launcher, or tell us when they report).
+        shell = os.environ.get("SHELL", "")
+    return shell_dir if integrated_shell((shell,)) is not None else None
 
 
 def type_when_ready(

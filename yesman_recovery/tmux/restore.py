@@ -38,7 +38,7 @@ from yesman_recovery.tmux.plan import (
 )
 from yesman_recovery.tmux.policy import DEFAULT_SHELLS, ProgramPolicy
 from yesman_recovery.tmux.programs import launched_program, program_name
-from yesman_recovery.tmux.prompt import READY_WAIT, starting, type_when_ready
+from yesman_recovery.tmux.prompt import READY_WAIT, starting, type_when_ready, usable_shell_dir
 from yesman_recovery.tmux.protocol import ChainRunner, Tmux
 from yesman_recovery.tmux.records import SessionSnapshot
 from yesman_recovery.tmux.shell_integration import pane_command
@@ -139,6 +139,7 @@ def respawn_pane(
         raise ValueError(f"`argv` must name a program to run in pane {pane_id}, got {argv!r}")
     target = ("-t", pane_id)
     cmds: list[Command] = []
+    shell_dir = usable_shell_dir(client, shell_dir)
     if dead:
         home = literal(cwd or os.path.expanduser("~"))
         shell = (LOGIN_SHELL,) if shell_dir is None else pane_command(shell_dir)
@@ -201,6 +202,7 @@ def restore_session(
         else None
     )
     try:
+        shell_dir = usable_shell_dir(client, shell_dir)
         plan = plan_restore(session, policy, replay_dir=replay_dir, shell_dir=shell_dir)
         execute_plan(client, plan)
         if plan.inputs:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything yesman-recovery needs on Debian/Ubuntu: tmux (and, with --test, Prometheus,
-# promtool and Alertmanager for the metrics tests), a virtual environment in .venv, and the
-# package itself.
+# promtool and Alertmanager for the metrics tests, zsh and fish for the shell tests), a virtual
+# environment in .venv, and the package itself.
 # Idempotent: a second run installs nothing new. Usage: scripts/install.sh [--test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,9 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_packages+=(python3-ve
 if [ "$want_test" = 1 ]; then
     command -v prometheus >/dev/null 2>&1 || apt_packages+=(prometheus)
     command -v prometheus-alertmanager >/dev/null 2>&1 || apt_packages+=(prometheus-alertmanager)
+    # The shell-integration tests run real zsh and fish panes (bash is always there).
+    command -v zsh >/dev/null 2>&1 || apt_packages+=(zsh)
+    command -v fish >/dev/null 2>&1 || apt_packages+=(fish)
 fi
 if [ "${#apt_packages[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi

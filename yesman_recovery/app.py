@@ -43,11 +43,12 @@ from yesman_recovery.actors.maintenance import StoreMaintenance
 from yesman_recovery.actors.paused import PausedSessions
 from yesman_recovery.actors.recovery_log import close_interrupted
 from yesman_recovery.actors.series import bind_verdict, cached_verdict, prime_daemon_series
+from yesman_recovery.actors.server_ends import ServerEnds
 from yesman_recovery.actors.tree import tmux_subtree
 from yesman_recovery.actors.verdict import health_verdict
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.config import Config
-from yesman_recovery.config.build import tmux_client
+from yesman_recovery.config.build import shell_dir, tmux_client
 from yesman_recovery.control import ControlServer, socket_path
 from yesman_recovery.health import HealthChecks
 from yesman_recovery.health.commands import register_health_commands
@@ -101,6 +102,7 @@ class RecoveryApp:
         self.clock = clock
         self._extra = tuple(children)
         self._own_scheduler = scheduler is None
+        self._server_ends: ServerEnds | None = None  # the witness of how tmux servers end
         self.scheduler: Scheduler = scheduler if scheduler is not None else ThreadScheduler()
         self.store: Store | None = None
         self.control = ControlServer(socket_path(self.state_dir))
@@ -367,9 +369,12 @@ class RecoveryApp:
     def _tmux_subtree(self) -> ChildSpec:
         cfg = self.config
         assert self.store is not None
+        if not cfg.tmux.restore_after_kill and self._server_ends is None:
+            self._server_ends = ServerEnds(tmux_client(cfg).base_argv)
         context = SessionContext(
             tmux_client(cfg, self.server_placement.launcher), self.store, self.metrics,
             self.clock, self.scheduler, paused=self.paused, reachability=self.reachability,
+            shell_dir=shell_dir(cfg), server_ends=self._server_ends,
         )  # fmt: skip
         declared, watch = session_settings(cfg)
         self.tmux_spec = tmux_subtree(
@@ -480,6 +485,8 @@ class RecoveryApp:
 
     def _close_resources(self) -> None:
         self.control.close()
+        if self._server_ends is not None:
+            self._server_ends.close()
         if self._own_scheduler and isinstance(self.scheduler, ThreadScheduler):
             self.scheduler.close()
         if self.store is not None:

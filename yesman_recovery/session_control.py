@@ -12,7 +12,8 @@ The daemon serves them on its control channel (:func:`register_session_commands`
   file and reload) and for one still on the server that ``[tmux] adopt`` matches (it would be
   adopted again at once).
 - ``sessions.restore_all``: every watched session that is not paused looks at the server now, so
-  each missing one is restored now (a ``failed`` kind stays given up on: reset it first).
+  each missing one is restored now (a ``failed`` kind stays given up on: reset it first), but
+  not one the user ended (``tmux kill-server``, or its server's last session closed): reset it.
 
 Every verb is recorded in the audit trail (kind ``control``). Without a daemon the CLI does
 what makes sense from the store alone with the helpers here: pause, resume, forget.

@@ -19,6 +19,7 @@ from yesman_recovery.actors.diagnosis import FailureKind
 from yesman_recovery.actors.limits import GiveUpBackoff, Strikes
 from yesman_recovery.actors.paused import PausedSessions
 from yesman_recovery.actors.pidwatch import ExitWatcher, PidWatchFactory
+from yesman_recovery.actors.server_ends import ServerEnds
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.defaults import DEFAULT_FROZEN_GRACE
 from yesman_recovery.metrics.definitions import RecoveryMetrics
@@ -148,3 +149,9 @@ class SessionContext:
     pidwatch: PidWatchFactory = ExitWatcher
     paused: PausedSessions | None = None  # sessions paused by hand; None: none can be
     reachability: ServerReachability = field(default_factory=ServerReachability)
+    server_ends: ServerEnds | None = None
+    """The witness of how the tmux server ended (:mod:`.server_ends`); None: every end of the
+    server is taken for a crash (``[tmux] restore_after_kill``, or tests)."""
+    shell_dir: str | None = None
+    """The shell integration's files (panes the daemon creates start the user's shell with it
+    and get the plain command typed at its prompt); None: the launcher line, as before."""

@@ -39,6 +39,7 @@ from yesman_recovery.tmux.compare import match_window
 from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.programs import Ending, ending_of, program_name
 from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot
+from yesman_recovery.tmux.shell_integration import parse_line
 
 PaneKey = tuple[int, int]
 """(window index, pane position within the window)."""
@@ -133,7 +134,7 @@ def diagnose(
         for ppos, pane in enumerate(window.panes):
             key = (window.index if window.index is not None else wpos, ppos)
             should = wanted.pane(wpos, ppos, pane)
-            ending = ending_in(policy, pane) if should is not None else None
+            ending = ending_in(policy, pane, policy.program_of(should)) if should else None
             argv = _program(policy, should, ending) if should and ending else None
             if argv is not None:
                 disconnected.append(_action(key, pane, argv, should))
@@ -202,13 +203,27 @@ def _program(policy: ProgramPolicy, pane: PaneSnapshot, ending: Ending) -> tuple
     return tuple(argv) if argv else None
 
 
-def ending_in(policy: ProgramPolicy, pane: PaneSnapshot) -> Ending | None:
+def ending_in(
+    policy: ProgramPolicy, pane: PaneSnapshot, program: tuple[str, ...] | None = None
+) -> Ending | None:
     """How the program of ``pane`` ended, or None while one runs or the pane holds the user's
-    work (a shell with jobs: a program stopped with Ctrl-Z, a background job)."""
+    work (a shell with jobs: a program stopped with Ctrl-Z, a background job).
+
+    When the pane's shell reports its commands (shell integration): a command it reports as
+    running has not ended (it may not show in ``/proc`` yet); and when the last command it ran
+    is not ``program`` (the one the pane should run), the user has used the prompt since:
+    that is their own doing, ``EXITED``.
+    """
     if pane.dead:
         return ending_of(pane.dead_status, pane.dead_signal)
     if not policy.is_shell(pane.argv) or pane.jobs:
         return None
+    if pane.shell_reports and pane.cmd_line is not None:
+        if pane.exit_status is None:
+            return None
+        ran = parse_line(pane.cmd_line)
+        if program and (not ran or program_name(ran) != program_name(program)):
+            return Ending.EXITED
     if pane.exit_status is not None:
         return ending_of(pane.exit_status, None)
     return Ending.UNKNOWN

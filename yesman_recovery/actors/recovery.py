@@ -23,6 +23,7 @@ from yesman_recovery.actors.stops import StopTracker
 from yesman_recovery.errors import RecoveryError
 from yesman_recovery.labels import Action
 from yesman_recovery.processes import SIGCONT, SIGKILL
+from yesman_recovery.tmux.prompt import type_when_ready, usable_shell_dir
 from yesman_recovery.tmux.records import PaneSnapshot, ServerSnapshot, SessionSnapshot
 from yesman_recovery.tmux.restore import (
     PROGRAM_HOLD,
@@ -57,7 +58,9 @@ def create(
     ctx: SessionContext, settings: SessionSettings, spec: SessionSnapshot
 ) -> tuple[bool, str]:
     """Build a declared session that does not exist yet from its spec: (validated, why not)."""
-    result = restore_session(ctx.client, spec, settings.policy, clock=ctx.clock, sleep=ctx.sleep)
+    result = restore_session(
+        ctx.client, spec, settings.policy, clock=ctx.clock, sleep=ctx.sleep, shell_dir=ctx.shell_dir
+    )
     return result.ok, "; ".join(result.differences)
 
 
@@ -81,7 +84,10 @@ def act(
     if kind is FailureKind.CRASHED:
         source = checkpoints.expected or spec
         assert source is not None  # the actor waits when there is neither
-        result = restore_session(client, source, settings.policy, clock=ctx.clock, sleep=ctx.sleep)
+        result = restore_session(
+            client, source, settings.policy, clock=ctx.clock, sleep=ctx.sleep,
+            shell_dir=ctx.shell_dir,
+        )  # fmt: skip
         checkpoints.unvalidated = not result.ok
         if result.ok and result.session is not None and checkpoints.expected is not None:
             _rebind(ctx, checkpoints, result.session)
@@ -92,7 +98,11 @@ def act(
     if kind is FailureKind.CORRUPTED:
         reference = checkpoints.expected if checkpoints.unvalidated else problem.reference or spec
         assert reference is not None
-        execute_plan(client, plan_repair(reference, actual, settings.policy))
+        shell_dir = usable_shell_dir(client, ctx.shell_dir)
+        plan = plan_repair(reference, actual, settings.policy, shell_dir=shell_dir)
+        later = execute_plan(client, plan)
+        if later:
+            type_when_ready(client, later, clock=ctx.clock, sleep=ctx.sleep)
         after = snapshot_of(ctx, settings).session(settings.name)
         missing = ["the session vanished"] if after is None else missing_structure(
             reference, after
@@ -105,7 +115,10 @@ def act(
         dead = pane.dead
         if kind is FailureKind.FROZEN and not dead:
             dead = _end_frozen(ctx, settings, pane)
-        respawn_pane(client, pane.pane_id, pane.argv, pane.cwd, dead=dead)
+        respawn_pane(
+            client, pane.pane_id, pane.argv, pane.cwd, dead=dead,
+            shell_dir=ctx.shell_dir, clock=ctx.clock, sleep=ctx.sleep,
+        )  # fmt: skip
         stops.respawned(pane.key)
     _, problems = observe_until(
         client,

@@ -49,6 +49,13 @@ from yesman_recovery.actors.context import (
 from yesman_recovery.actors.diagnosis import Diagnosis, FailureKind, diagnose, pane_map
 from yesman_recovery.actors.limits import RecoveryLimits, format_delay
 from yesman_recovery.actors.recovery import ACTIONS, SETTLE, act, create, snapshot_of
+from yesman_recovery.actors.server_ends import (
+    BACK_LABEL,
+    BY_USER,
+    ENDED_DETAIL,
+    ENDED_LABEL,
+    closed_by_user,
+)
 from yesman_recovery.actors.stops import StopTracker
 from yesman_recovery.actors.windows import WindowIds
 from yesman_recovery.errors import RecoveryError, SpecError, StoreError, TmuxServerGone
@@ -106,6 +113,8 @@ class SessionActor(SupervisedActor):
         self._was_paused = False  # True iff paused by hand since the last observation acted on
         self._before_ran = False  # True once the spec's before_script ran (once per actor)
         self._note = ""  # what sessions list shows beside the state (a failed before_script)
+        self._user_ended = False  # True iff the user ended its server on purpose (not restored)
+        self._closed_as: str | None = None  # how the user last closed it, until it is back
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -114,6 +123,8 @@ class SessionActor(SupervisedActor):
         # by _set, -1 in on_exit.
         self._ctx.metrics.sessions.labels(self.state.value).inc()
         name = self.settings.name
+        self._closed_as = closed_by_user(self._ctx.store.audit, name)
+        self._user_ended = self._ctx.server_ends is not None and self._closed_as == ENDED_LABEL
         try:
             latest = self._ctx.store.checkpoints.latest_good(name)
         except StoreError as exc:
@@ -183,6 +194,7 @@ class SessionActor(SupervisedActor):
     def reset(self) -> dict[str, Any]:
         """Clear ``failed`` now (every kind given up on, and the intensity windows); look again."""
         self._limits.reset()
+        self._user_ended = False
         if self.state is SessionState.FAILED:
             self._set(SessionState.STARTING, "reset by hand")
         return self.look_now()
@@ -243,6 +255,11 @@ class SessionActor(SupervisedActor):
         if actual is None:
             self._missing(obs)
             return
+        self._user_ended = False  # it is back (the user's own doing)
+        if self._closed_as is not None:
+            self._closed_as = None
+            detail = "on the tmux server again"
+            self._audit(AuditKind.SESSION, BACK_LABEL, detail, Action.START, Outcome.SUCCESS)
         assert snapshot is not None
         self._track_stops(actual, obs.at)
         found = self._problems(actual, snapshot)
@@ -285,6 +302,10 @@ class SessionActor(SupervisedActor):
         )
         if not self.settings.declared and same_server:
             self._release()
+            return
+        if self._user_ended or (server_pid is not None and not same_server and self._by_user(
+            server_pid, gone=obs.kind is ObservationKind.GONE
+        )):  # fmt: skip
             return
         if self._checkpoints.expected is None and self._spec is None:
             if not self._limits.failed:
@@ -476,6 +497,38 @@ class SessionActor(SupervisedActor):
         after = "" if delay is None else f"; next attempt in {format_delay(delay)}"
         logger.error("session %r failed: %s%s", self.settings.name, reason, after)
         return after
+
+    def _by_user(self, server_pid: int, *, gone: bool) -> bool:
+        """True iff the server ``server_pid`` was ended by the user (:mod:`.server_ends`) and no
+        program of ours may have ended it instead: the session is then not restored (an adopted
+        one is let go), and that is audited once."""
+        ends = self._ctx.server_ends
+        if ends is None:
+            return False
+        if gone:
+            self._ctx.processes.wait_gone(server_pid, SERVER_EXIT_WAIT)
+        if ends.verdict(server_pid) != BY_USER or self._program_owns_a_pane():
+            return False
+        self._user_ended = True
+        self._closed_as = ENDED_LABEL
+        self._audit(AuditKind.SESSION, ENDED_LABEL, ENDED_DETAIL, Action.RELEASE, Outcome.SUCCESS)
+        if not self.settings.declared:
+            self._set(SessionState.RELEASED, ENDED_LABEL)
+            self.actor_ref.stop(block=False)
+        else:
+            self._set(SessionState.WAITING, f"{ENDED_LABEL}; `sessions reset` restores it")
+        return True
+
+    def _program_owns_a_pane(self) -> bool:
+        """True iff a pane of the session ran a program as its own process (``tmux new 'cmd'``,
+        no shell): that program's death closes its pane and may have ended the last session,
+        which a control client cannot tell from the user's own end (both are a clean exit)."""
+        expected = self._checkpoints.expected
+        policy = self.settings.policy
+        return expected is not None and any(
+            p.pid is not None and p.program_pid == p.pid and not policy.is_shell(p.argv)
+            for p in expected.panes()
+        )
 
     def _release(self) -> None:
         self._set(SessionState.RELEASED, "closed while the tmux server kept running")

@@ -123,6 +123,7 @@ class TmuxWatcher(SupervisedActor):
         self._exit_poll_pending = False  # True iff an exit-triggered poll is scheduled
         self._scrollback_at = float("-inf")  # monotonic time of the last scrollback capture
         self.polls = 0  # observations taken by this incarnation (read by the benchmark)
+        self._last_pid: int | None = None  # the server pid of the previous observation
 
     def on_start(self) -> None:
         self._adopted.load()
@@ -198,6 +199,10 @@ class TmuxWatcher(SupervisedActor):
         except TmuxError as exc:
             return Observation(ObservationKind.ERROR, None, now, onset, str(exc))
         self._server.answered(now, snap.pid)
+        if self._ctx.server_ends is not None and snap.pid and snap.pid == self._last_pid:
+            # Seen twice (not while a restore builds it): tell a kill-server from a crash.
+            self._ctx.server_ends.watch(snap.pid)
+        self._last_pid = snap.pid
         return Observation(ObservationKind.OK, snap, now, onset)
 
     def _on_exit(self, pid: int, at: float) -> None:

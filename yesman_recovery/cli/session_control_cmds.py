@@ -166,18 +166,27 @@ def restore_all(ctx: click.Context) -> None:
             click.echo("the daemon watches no session")
             return
         output_console().print(render_sessions(answer))
-        if any(s.get("state") not in ("healthy", "paused") for s in answer):
+        if any(not _settled(s) for s in answer):
             raise click.exceptions.Exit(1)
         return
     _restore_all_offline(ctx)
 
 
+def _settled(session: dict[str, Any]) -> bool:
+    """Healthy, paused, or left alone because the user ended its server on purpose."""
+    from yesman_recovery.actors.server_ends import ENDED_LABEL
+
+    state, detail = session.get("state"), str(session.get("detail") or "")
+    return state in ("healthy", "paused") or detail.startswith(ENDED_LABEL)
+
+
 def _restore_all_offline(ctx: click.Context) -> None:
+    from yesman_recovery.actors.server_ends import closed_by_user
     from yesman_recovery.cli.sessions_common import audit_restore as _audit_restore
     from yesman_recovery.cli.sessions_common import snapshot as _snapshot
     from yesman_recovery.cli.sessions_common import tmux_client as _client
     from yesman_recovery.cli.storage_cmds import INTERNAL_SCOPE_PREFIX
-    from yesman_recovery.config.build import program_policy
+    from yesman_recovery.config.build import program_policy, shell_dir
     from yesman_recovery.errors import TmuxError
     from yesman_recovery.labels import Outcome
     from yesman_recovery.tmux import restore_session
@@ -206,8 +215,15 @@ def _restore_all_offline(ctx: click.Context) -> None:
                 continue
             if session.is_empty or session.name in present:
                 continue
+            closed = closed_by_user(store.audit, session.name)
+            if closed is not None:
+                click.echo(f"{session.name}: not restored, {closed} (give its name to restore it)")
+                continue
             try:
-                result = restore_session(client, session, program_policy(config, session.name))
+                result = restore_session(
+                    client, session, program_policy(config, session.name),
+                    shell_dir=shell_dir(config),
+                )  # fmt: skip
             except TmuxError as exc:
                 _audit_restore(store, session.name, checkpoint.id, outcome=Outcome.FAILED,
                                duration=None, why=str(exc))  # fmt: skip

@@ -175,7 +175,7 @@ def restore(
     server, when there is no usable checkpoint, or when the restored session does not match
     the checkpoint (the differences are printed).
     """
-    from yesman_recovery.config.build import program_policy
+    from yesman_recovery.config.build import program_policy, shell_dir
     from yesman_recovery.errors import TmuxError
     from yesman_recovery.labels import Outcome
     from yesman_recovery.tmux import restore_session
@@ -197,7 +197,9 @@ def restore(
         session = _session_of(checkpoint)
         _require_absent(client, session.name)
         try:
-            result = restore_session(client, session, program_policy(config, session.name))
+            result = restore_session(
+                client, session, program_policy(config, session.name), shell_dir=shell_dir(config)
+            )
         except TmuxError as exc:
             _audit_restore(
                 store,

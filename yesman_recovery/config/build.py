@@ -60,3 +60,13 @@ def give_up_backoff(config: Config) -> GiveUpBackoff:
     """The re-arm backoff of a failure kind given up on (``[tmux] give_up_*``)."""
     tmux = config.tmux
     return GiveUpBackoff(tmux.give_up_backoff, tmux.give_up_backoff_max, tmux.give_up_reset)
+
+
+def shell_dir(config: Config) -> str | None:
+    """The shell integration's files for panes the project creates (``[tmux]
+    shell_integration``), written if missing; None when off or when they cannot be written."""
+    if not config.tmux.shell_integration:
+        return None
+    from yesman_recovery.tmux.shell_integration import integration_dir
+
+    return integration_dir()

@@ -143,6 +143,12 @@ class TmuxConfig:
     server_cgroup: str = "auto"
     """Where a server the daemon starts runs (``yesman_recovery.tmux.placement``): ``auto``,
     ``systemd``, ``none`` or a cgroup directory."""
+    shell_integration: bool = True
+    """Panes the daemon creates start the user's shell with the shell integration and get the
+    plain command typed at its prompt (``false``: the ``sh -c`` launcher line, as before)."""
+    restore_after_kill: bool = False
+    """Restore sessions after a deliberate ``tmux kill-server`` or the server's clean exit (by
+    default that is the user's own doing: nothing is restored)."""
 
     def adopts(self, session_name: str) -> bool:
         """Whether an undeclared session with this name is watched."""

@@ -140,6 +140,8 @@ class _TmuxTable(_Table):
     give_up_backoff_max: PositiveDuration = 3600.0
     give_up_reset: PositiveDuration = 600.0
     server_cgroup: Annotated[str, v.checked(v.server_cgroup)] = "auto"
+    shell_integration: Annotated[bool, v.checked(v.boolean)] = True
+    restore_after_kill: Annotated[bool, v.checked(v.boolean)] = False
 
     @model_validator(mode="after")
     def _one_socket(self) -> _TmuxTable:

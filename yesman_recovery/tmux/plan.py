@@ -45,6 +45,8 @@ from yesman_recovery.tmux.layout import layout_problem
 from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.programs import EXIT_OPTION, launch_line
 from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot
+from yesman_recovery.tmux.shell_integration import pane_command, replay_pane_command, typed_line
+from yesman_recovery.tmux.shell_snippets import LINE_OPTION, STATUS_OPTION
 from yesman_recovery.tmux.snapshot import ARGV_OPTION
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,37 @@ class PlannedProgram:
     window: int
     pane: int
     argv: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PaneInput:
+    """What is typed in a pane whose shell is started integrated, once it is at its prompt.
+
+    ``lines`` (a spec's ``shell_command`` lines) are typed as they are, each with Enter; then
+    ``argv``, quoted for the pane's shell (:func:`input_commands`), with Enter unless ``enter``
+    is off (a ``temporary`` program after a crash: left at the prompt for the user).
+    ``window``/``pane`` are positions (0-based) in a restored session.
+    """
+
+    window: int
+    pane: int
+    lines: tuple[str, ...] = ()
+    argv: tuple[str, ...] | None = None
+    enter: bool = True
+
+
+def input_commands(target: Sequence[str], typed: PaneInput, shell: str | None) -> list[Command]:
+    """Commands that type ``typed`` in ``target``: at the prompt of an integrated ``shell``
+    (``bash``, ``zsh``, ``fish``), the plain command; at any other shell (``shell`` None), a
+    program through the launcher, which records its exit status itself."""
+    cmds = type_lines(target, typed.lines)
+    if typed.argv is None:
+        return cmds
+    if not typed.enter:
+        line = typed_line(typed.argv, shell).lstrip() if shell else shlex.join(typed.argv)
+        return [*cmds, *type_lines(target, [line], enter=False)]
+    line = typed_line(typed.argv, shell) if shell else launch_line(typed.argv)
+    return [*cmds, *type_lines(target, [line])]
 
 
 @dataclass(frozen=True)
@@ -92,6 +125,12 @@ class RestorePlan:
     finish: tuple[Command, ...] = ()
     replays: tuple[tuple[str, str], ...] = ()
     """(file, text) of each pane's saved scrollback, written before ``commands`` run."""
+    inputs: tuple[PaneInput, ...] = ()
+    """With the shell integration: what to type in each pane once its shell is at its prompt
+    (by position); the commands then type nothing."""
+    integrated: bool = False
+    """A repair whose new panes start the integrated shell: ``pane_starts`` only set options
+    in the second invocation; what they type is typed at the prompt (:func:`deferred_input`)."""
 
 
 LOGIN_SHELL = 'exec "${SHELL:-/bin/sh}" -l'
@@ -110,10 +149,14 @@ def _cwd(pane: PaneSnapshot) -> str:
     return pane.cwd or os.path.expanduser("~")
 
 
-def _program_options(target: Sequence[str], argv: Sequence[str]) -> list[Command]:
+def program_options(target: Sequence[str], argv: Sequence[str]) -> list[Command]:
+    """Record ``argv`` as the program started in ``target`` and forget how the last one ended
+    (its exit status, and the command line its shell reported)."""
     return [
         ("set-option", "-p", *target, ARGV_OPTION, json.dumps(list(argv))),
         ("set-option", "-p", "-u", *target, EXIT_OPTION),
+        ("set-option", "-p", "-u", *target, STATUS_OPTION),
+        ("set-option", "-p", "-u", *target, LINE_OPTION),
     ]
 
 
@@ -134,20 +177,48 @@ def type_lines(target: Sequence[str], lines: Sequence[str], enter: bool = True) 
     return cmds
 
 
+def deferred_input(
+    target: Sequence[str], start: PaneStart
+) -> tuple[list[Command], PaneInput | None]:
+    """For a pane a repair created with the integrated shell: the commands to run now (the
+    program's options) and what to type at its prompt once it is there."""
+    if start.argv is None:
+        return [], (PaneInput(0, 0, lines=start.typed) if start.typed else None)
+    lines = start.typed[:-1] if start.typed else ()
+    return program_options(target, start.argv), PaneInput(0, 0, lines=lines, argv=start.argv)
+
+
 def start_commands(target: Sequence[str], start: PaneStart) -> list[Command]:
     """Commands that do ``start`` in the pane ``target`` (see :class:`PaneStart`)."""
     if start.title:
         return [("select-pane", *target, "-T", literal(start.title)),
                 *start_commands(target, replace(start, title=""))]  # fmt: skip
     if start.typed:
-        options = [] if start.argv is None else _program_options(target, start.argv)
+        options = [] if start.argv is None else program_options(target, start.argv)
         return [*options, *type_lines(target, start.typed)]
     return [] if start.argv is None else launch_commands(target, start.argv)
 
 
 def launch_commands(target: Sequence[str], argv: Sequence[str]) -> list[Command]:
     """Commands that start ``argv`` at the prompt of the shell in ``target`` and record it."""
-    return [*_program_options(target, argv), *type_lines(target, [launch_line(argv)])]
+    return [*program_options(target, argv), *type_lines(target, [launch_line(argv)])]
+
+
+def _deferred(
+    create: Command, pane: PaneSnapshot, policy: ProgramPolicy, target: Command, at: PaneInput
+) -> tuple[list[Command], tuple[str, ...] | None, PaneInput | None]:
+    """:func:`_pane_commands` for an integrated shell: nothing is typed yet; what will be is
+    the returned input (``at`` gives its position)."""
+    argv = policy.command_for(pane)
+    lines = pane.shell_commands
+    if argv is not None:
+        options = program_options(target, argv)
+        typed = replace(at, lines=lines[:-1] if lines else (), argv=tuple(argv))
+        return [create, *options], tuple(argv), typed
+    leave = None if lines else policy.typed_for(pane)
+    if leave is not None:
+        return [create], None, replace(at, argv=tuple(leave), enter=False)
+    return [create], None, (replace(at, lines=lines) if lines else None)
 
 
 def _pane_commands(
@@ -170,7 +241,7 @@ def _pane_start(
         typed = type_lines(target, _typed(pane, argv))
         if argv is None:
             return [create, *typed], None
-        return [create, *_program_options(target, argv), *typed], tuple(argv)
+        return [create, *program_options(target, argv), *typed], tuple(argv)
     if argv is not None:
         return [create, *launch_commands(target, argv)], tuple(argv)
     leave = policy.typed_for(pane)
@@ -179,29 +250,68 @@ def _pane_start(
     return [create], None
 
 
-class _Replays:
-    """The pane commands that replay saved scrollback, and the files they read."""
+class _PaneCommands:
+    """The commands creating each pane of a restore, and what is typed in it later (with the
+    shell integration) or now (without)."""
 
-    def __init__(self, directory: str | None) -> None:
+    def __init__(self, policy: ProgramPolicy, at: Command, shell_dir: str | None) -> None:
+        self.policy = policy
+        self.at = at
+        self.shell_dir = shell_dir
+        self.inputs: list[PaneInput] = []
+        self.programs: list[PlannedProgram] = []
+
+    def __call__(self, create: Command, pane: PaneSnapshot, wpos: int, ppos: int) -> list[Command]:
+        if self.shell_dir is None:
+            cmds, argv = _pane_commands(create, pane, self.policy, self.at)
+        else:
+            position = PaneInput(wpos, ppos)
+            cmds, argv, typed = _deferred(create, pane, self.policy, self.at, position)
+            if typed is not None:
+                self.inputs.append(typed)
+        if argv:
+            self.programs.append(PlannedProgram(wpos, ppos, argv))
+        return cmds
+
+
+class _Replays:
+    """The pane commands that replay saved scrollback, and the files they read; with
+    ``shell_dir``, every pane command starts the integrated shell."""
+
+    def __init__(self, directory: str | None, shell_dir: str | None = None) -> None:
         self.directory = directory
+        self.shell_dir = shell_dir
         self.files: list[tuple[str, str]] = []
 
     def __call__(self, wpos: int, ppos: int, pane: PaneSnapshot) -> Command:
-        """The end of the command creating ``pane``: its replay command, if it has text."""
-        if self.directory is None or not pane.scrollback:
-            return ()
-        path = os.path.join(self.directory, f"{wpos}.{ppos}")
-        self.files.append((path, pane.scrollback))
-        return ("--", replay_command(path))
+        """The end of the command creating ``pane``: its pane command (replay, shell)."""
+        path = None
+        if self.directory is not None and pane.scrollback:
+            path = os.path.join(self.directory, f"{wpos}.{ppos}")
+            self.files.append((path, pane.scrollback))
+        if self.shell_dir is not None:
+            shell = self.shell_dir
+            return (
+                "--",
+                *(pane_command(shell) if path is None else replay_pane_command(path, shell)),
+            )
+        return () if path is None else ("--", replay_command(path))
 
 
 def plan_restore(
-    session: SessionSnapshot, policy: ProgramPolicy, *, replay_dir: str | None = None
+    session: SessionSnapshot,
+    policy: ProgramPolicy,
+    *,
+    replay_dir: str | None = None,
+    shell_dir: str | None = None,
 ) -> RestorePlan:
     """Plan the one tmux invocation that rebuilds ``session`` on a server that lacks it.
 
     With ``replay_dir`` (a private directory), each pane with saved scrollback shows it before
-    its shell starts (files in that directory, see :attr:`RestorePlan.replays`).
+    its shell starts (files in that directory, see :attr:`RestorePlan.replays`). With
+    ``shell_dir`` (:func:`~yesman_recovery.tmux.shell_integration.integration_dir`), every pane
+    starts the user's shell integrated and nothing is typed yet: :attr:`RestorePlan.inputs`
+    says what to type once each shell is at its prompt.
 
     Every command targets ``=<name>:`` (the session's current window and its active pane):
     ``new-window`` and ``split-window`` make what they create current, so no command depends
@@ -214,8 +324,8 @@ def plan_restore(
     here = f"={session.name}:"
     at: Command = ("-t", here)
     cmds: list[Command] = []
-    programs: list[PlannedProgram] = []
-    replay = _Replays(replay_dir)
+    replay = _Replays(replay_dir, shell_dir)
+    pane_commands = _PaneCommands(policy, at, shell_dir)
     windows = [w for w in session.windows if w.panes]
     for wpos, window in enumerate(windows):
         first = window.panes[0]
@@ -230,7 +340,7 @@ def plan_restore(
             where = here if window.index is None else f"{here}{window.index}"
             create = ("new-window", "-t", where)
         create += (*name, "-c", literal(_cwd(first)), *replay(wpos, 0, first))
-        first_cmds, argv = _pane_commands(create, first, policy, at)
+        first_cmds = pane_commands(create, first, wpos, 0)
         cmds += first_cmds[:1]
         if wpos == 0 and window.index is not None:
             # via a spare index: moving a window onto its own index is an error
@@ -238,14 +348,9 @@ def plan_restore(
             cmds.append(("move-window", "-s", here, "-t", spare))
             cmds.append(("move-window", "-s", spare, "-t", f"{here}{window.index}"))
         cmds += first_cmds[1:]
-        if argv:
-            programs.append(PlannedProgram(wpos, 0, argv))
         for ppos, pane in enumerate(window.panes[1:], start=1):
             split = ("split-window", *at, "-c", literal(_cwd(pane)), *replay(wpos, ppos, pane))
-            pane_cmds, argv = _pane_commands(split, pane, policy, at)
-            cmds += pane_cmds
-            if argv:
-                programs.append(PlannedProgram(wpos, ppos, argv))
+            cmds += pane_commands(split, pane, wpos, ppos)
             if len(window.panes) > 2:
                 cmds.append(("select-layout", *at, "tiled"))  # room for the next split
         cmds += _layout_commands(at, window.layout, len(window.panes))
@@ -262,19 +367,33 @@ def plan_restore(
         cmds.append(("select-window", "-t", here + "^"))
         if windows.index(active_w):
             cmds.append(("select-window", "-t", f"{here}+{windows.index(active_w)}"))
-    return RestorePlan(session.name, tuple(cmds), tuple(programs), replays=tuple(replay.files))
+    return RestorePlan(
+        session.name,
+        tuple(cmds),
+        tuple(pane_commands.programs),
+        replays=tuple(replay.files),
+        inputs=tuple(pane_commands.inputs),
+    )
 
 
 def plan_repair(
-    expected: SessionSnapshot, actual: SessionSnapshot, policy: ProgramPolicy
+    expected: SessionSnapshot,
+    actual: SessionSnapshot,
+    policy: ProgramPolicy,
+    *,
+    shell_dir: str | None = None,
 ) -> RestorePlan:
     """Plan the creation of the windows and panes ``actual`` lacks; nothing existing is touched.
+
+    With ``shell_dir`` the new panes start the integrated shell and what they run is typed at
+    its prompt (see :func:`plan_restore`): ``integrated`` is then set.
 
     Windows are matched by :func:`match_window`; a missing window goes
     to its expected index when free, else after the last window. A window with fewer panes gets
     the missing ones after its last pane, then the expected layout. Panes are never removed.
     """
     sid = actual.session_id or f"={actual.name}"
+    shell: Command = () if shell_dir is None else ("--", *pane_command(shell_dir))
     used = {w.index for w in actual.windows}
     cmds: list[Command] = []
     starts: list[PaneStart] = []
@@ -302,6 +421,7 @@ def plan_repair(
                     *name,
                     "-c",
                     literal(_cwd(window.panes[0])),
+                    *shell,
                 )
             )
             starts.append(_start(window.panes[0], policy))
@@ -324,13 +444,16 @@ def plan_repair(
                     split_from,
                     "-c",
                     literal(_cwd(pane)),
+                    *shell,
                 )
             )
             cmds.append(("select-layout", "-t", target, "tiled"))
             new_starts.append(_start(pane, policy))
         starts += new_starts
         finish += _layout_commands(("-t", target), window.layout, len(window.panes))
-    return RestorePlan(actual.name, tuple(cmds), (), tuple(starts), tuple(finish))
+    return RestorePlan(
+        actual.name, tuple(cmds), (), tuple(starts), tuple(finish), integrated=bool(shell)
+    )
 
 
 def _layout_commands(at: Command, layout: str | None, panes: int) -> list[Command]:

@@ -61,6 +61,7 @@ _NODE_VALUED = frozenset(
     {"-r", "--require", "--import", "--loader", "--experimental-loader", "-C", "--conditions",
      "--title", "--env-file", "--inspect-port", "--input-type"}
 )  # fmt: skip
+_SHELL_VALUED = frozenset({"-I", "-r", "--init-file", "--rcfile", "-C", "--init-command"})
 _NODE_CODE = frozenset({"-e", "--eval", "-p", "--print"})
 _RUNNERS = {
     # runner: subcommands after which the next word names what runs
@@ -115,7 +116,7 @@ def _name(exe: str, args: list[str]) -> str:
     if exe in _RUNNERS:
         return _runner_name(exe, args)
     if exe in OTHER_INTERPRETERS:
-        return _script_name(exe, args, frozenset({"-I", "-r"}), frozenset({"-e", "-c"}))
+        return _script_name(exe, args, _SHELL_VALUED, frozenset({"-e", "-c"}))
     return exe
 
 

@@ -51,6 +51,10 @@ class PaneSnapshot:
     shell_commands: tuple[str, ...] = ()
     scrollback: str | None = None
     exit_status: int | None = None
+    shell_reports: bool = False
+    """The pane's own shell reports its commands (shell integration); observed, not stored."""
+    cmd_line: str | None = None
+    """The command line that shell started last, as it reported it; observed, not stored."""
 
 
 @dataclass(frozen=True)

@@ -25,18 +25,23 @@ from yesman_recovery.tmux.compare import compare
 from yesman_recovery.tmux.plan import (
     LOGIN_SHELL,
     Command,
+    PaneInput,
     PaneStart,
     PlannedProgram,
     RestorePlan,
+    deferred_input,
     launch_commands,
     plan_repair,
     plan_restore,
+    program_options,
     start_commands,
 )
-from yesman_recovery.tmux.policy import ProgramPolicy
-from yesman_recovery.tmux.programs import launched_program
+from yesman_recovery.tmux.policy import DEFAULT_SHELLS, ProgramPolicy
+from yesman_recovery.tmux.programs import launched_program, program_name
+from yesman_recovery.tmux.prompt import READY_WAIT, starting, type_when_ready, usable_shell_dir
 from yesman_recovery.tmux.protocol import ChainRunner, Tmux
 from yesman_recovery.tmux.records import SessionSnapshot
+from yesman_recovery.tmux.shell_integration import pane_command
 
 __all__ = [
     "Command",
@@ -67,12 +72,14 @@ class RestoreResult:
     session: SessionSnapshot | None = field(default=None, compare=False)
 
 
-def execute_plan(client: ChainRunner, plan: RestorePlan) -> None:
+def execute_plan(client: ChainRunner, plan: RestorePlan) -> dict[str, PaneInput]:
     """Run a plan: one tmux invocation, two for a repair that creates panes.
 
-    Raises ``TmuxError`` (tmux refused a command; what ran before it stays), ``TmuxTimeout``
-    or ``TmuxServerGone``. A plan's scrollback files are written first (mode 0600); those of
-    panes that never started are removed when the plan fails.
+    Returns what an integrated repair still has to type, by new pane id (for
+    :func:`~yesman_recovery.tmux.prompt.type_when_ready`). Raises ``TmuxError`` (tmux refused a
+    command; what ran before it stays), ``TmuxTimeout`` or ``TmuxServerGone``. A plan's
+    scrollback files are written first (mode 0600); those of panes that never started are
+    removed when the plan fails.
     """
     for path, text in plan.replays:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -86,7 +93,7 @@ def execute_plan(client: ChainRunner, plan: RestorePlan) -> None:
                 os.unlink(path)
         raise
     if not plan.pane_starts and not plan.finish:
-        return
+        return {}
     ids = [line.strip() for line in out.splitlines() if line.strip().startswith("%")]
     if len(ids) != len(plan.pane_starts):
         raise TmuxError(
@@ -94,31 +101,57 @@ def execute_plan(client: ChainRunner, plan: RestorePlan) -> None:
             f"expected {len(plan.pane_starts)}"
         )
     second: list[Command] = []
+    later: dict[str, PaneInput] = {}
     for pane_id, start in zip(ids, plan.pane_starts, strict=True):
-        second += start_commands(("-t", pane_id), start)
+        if not plan.integrated:
+            second += start_commands(("-t", pane_id), start)
+            continue
+        now, typed = deferred_input(("-t", pane_id), start)
+        second += now
+        if typed is not None:
+            later[pane_id] = typed
     client.run_chain([*second, *plan.finish])
+    return later
 
 
 def respawn_pane(
-    client: ChainRunner, pane_id: str, argv: Sequence[str], cwd: str, *, dead: bool = False
+    client: Tmux,
+    pane_id: str,
+    argv: Sequence[str],
+    cwd: str,
+    *,
+    dead: bool = False,
+    shell_dir: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Start ``argv`` again in pane ``pane_id`` (``%12``), in one call.
+    """Start ``argv`` again in pane ``pane_id`` (``%12``).
 
-    A dead pane is first given a fresh login shell (:data:`LOGIN_SHELL`) in ``cwd``
-    (``respawn-pane -k``, which kills nothing: the pane's process is gone); a live pane must be
-    at an idle prompt — the caller checks — and the program is typed there, in the shell's own
-    directory.
+    A dead pane is first given a fresh login shell in ``cwd`` (``respawn-pane -k``, which kills
+    nothing: the pane's process is gone): integrated with ``shell_dir``, else
+    :data:`LOGIN_SHELL`. A live pane must be at an idle prompt — the caller checks — and the
+    program is typed there, in the shell's own directory. With ``shell_dir`` the program is
+    typed once the shell is at its prompt, as plain text at an integrated shell, else through
+    the launcher (:func:`~yesman_recovery.tmux.prompt.type_when_ready`); without, through the
+    launcher at once, in the same call.
     """
     if not argv:
         raise ValueError(f"`argv` must name a program to run in pane {pane_id}, got {argv!r}")
     target = ("-t", pane_id)
     cmds: list[Command] = []
+    shell_dir = usable_shell_dir(client, shell_dir)
     if dead:
         home = literal(cwd or os.path.expanduser("~"))
-        cmds.append(("respawn-pane", "-k", *target, "-c", home, "--", LOGIN_SHELL))
+        shell = (LOGIN_SHELL,) if shell_dir is None else pane_command(shell_dir)
+        cmds.append(("respawn-pane", "-k", *target, "-c", home, "--", *shell))
     # Only once the pane lives again: turning remain-on-exit off closes a dead pane at once.
     cmds.append(("set-option", "-p", "-u", *target, "remain-on-exit"))
-    client.run_chain([*cmds, *launch_commands(target, argv)])
+    if shell_dir is None:
+        client.run_chain([*cmds, *launch_commands(target, argv)])
+        return
+    client.run_chain([*cmds, *program_options(target, argv)])
+    typed = PaneInput(0, 0, argv=tuple(argv))
+    type_when_ready(client, {pane_id: typed}, clock=clock, sleep=sleep)
 
 
 def hold_pane(client: ChainRunner, pane_id: str) -> None:
@@ -148,13 +181,19 @@ def restore_session(
     settle: float = 2.0,
     clock: Clock = SYSTEM_CLOCK,
     sleep: Callable[[float], None] = time.sleep,
+    shell_dir: str | None = None,
 ) -> RestoreResult:
     """Restore ``session``, observe it again and compare.
 
     ``ok`` only when the structure matches (:func:`compare`) and every started program runs,
     still :data:`PROGRAM_HOLD` seconds after it was first seen; observation is retried for up
-    to ``settle`` seconds (on ``clock``, pausing with ``sleep``) while programs start. tmux
-    errors propagate (a session of that name already existing is a ``TmuxError``).
+    to ``settle`` seconds (on ``clock``, pausing with ``sleep``) after the programs were typed.
+    With ``shell_dir`` the panes start the integrated shell and each program is typed once its
+    shell is at its prompt (up to :data:`~yesman_recovery.tmux.prompt.READY_WAIT` seconds).
+    A pane whose shell may still be reading its rc files is waited for up to :data:`PATIENCE`
+    seconds before the restore is judged: a slow login is not a failed start (the program
+    would else be typed a second time). tmux errors propagate (a session of that name already
+    existing is a ``TmuxError``).
     """
     started = clock.monotonic()
     replay_dir = (
@@ -163,8 +202,11 @@ def restore_session(
         else None
     )
     try:
-        plan = plan_restore(session, policy, replay_dir=replay_dir)
+        shell_dir = usable_shell_dir(client, shell_dir)
+        plan = plan_restore(session, policy, replay_dir=replay_dir, shell_dir=shell_dir)
         execute_plan(client, plan)
+        if plan.inputs:
+            type_when_ready(client, _by_pane_id(client, plan), clock=clock, sleep=sleep)
         actual, diffs = observe_until(
             client,
             session.name,
@@ -173,6 +215,8 @@ def restore_session(
             clock=clock,
             sleep=sleep,
             hold=PROGRAM_HOLD if plan.programs else 0.0,
+            patience=PATIENCE,
+            waiting=lambda seen: _still_starting(seen, plan),
         )
     finally:
         if replay_dir is not None:
@@ -181,6 +225,39 @@ def restore_session(
     ok = not diffs
     logger.info("restored session %r: ok=%s %s", session.name, ok, diffs)
     return RestoreResult(ok, diffs, clock.monotonic() - started, actual)
+
+
+PATIENCE = READY_WAIT
+"""Seconds a restore waits, at most, for a pane still at its starting shell (see
+:func:`restore_session`)."""
+
+
+def _by_pane_id(client: Tmux, plan: RestorePlan) -> dict[str, PaneInput]:
+    """The plan's inputs by the pane ids the restored session has now."""
+    session = client.snapshot().session(plan.session_name)
+    if session is None:
+        return {}
+    found: dict[str, PaneInput] = {}
+    for typed in plan.inputs:
+        with suppress(IndexError):
+            found[session.windows[typed.window].panes[typed.pane].pane_id] = typed
+    return found
+
+
+def _still_starting(actual: SessionSnapshot | None, plan: RestorePlan) -> bool:
+    """True iff a pane of a planned program shows no verdict yet: its shell is still starting,
+    or it sits at its shell with no ending recorded (the typed line not read yet)."""
+    if actual is None:
+        return False
+    for prog in plan.programs:
+        with suppress(IndexError):
+            pane = actual.windows[prog.window].panes[prog.pane]
+            if pane.dead or pane.exit_status is not None:
+                continue
+            at_shell = program_name(pane.argv or ()) in DEFAULT_SHELLS and not pane.jobs
+            if starting(pane) or at_shell:
+                return True
+    return False
 
 
 REPLAY_KEEP = 30.0
@@ -216,16 +293,20 @@ def observe_until(
     clock: Clock = SYSTEM_CLOCK,
     sleep: Callable[[float], None] = time.sleep,
     hold: float = 0.0,
+    patience: float = 0.0,
+    waiting: Callable[[SessionSnapshot | None], bool] | None = None,
 ) -> tuple[SessionSnapshot | None, list[str]]:
     """Observe session ``name`` until ``problems`` finds none, for at most ``settle`` seconds.
 
     Programs take a moment to start after a restore or a respawn; returns the last observation
     and what was still wrong with it (empty: validated). With ``hold``, a first look without
     problems is confirmed by another ``hold`` seconds later (the deadline is then at least that
-    far). Time is ``clock``'s; between looks it calls ``sleep`` (a test's may advance a manual
-    clock).
+    far). With ``waiting``, a look with problems past ``settle`` is not final while
+    ``waiting(look)`` holds, up to ``patience`` seconds in all. Time is ``clock``'s; between
+    looks it calls ``sleep`` (a test's may advance a manual clock).
     """
-    deadline = clock.monotonic() + settle
+    begun = clock.monotonic()
+    deadline = begun + settle
     clean_at: float | None = None
     while True:
         actual = client.snapshot().session(name)
@@ -238,7 +319,8 @@ def observe_until(
         elif clean_at is None:
             clean_at = now
             deadline = max(deadline, now + hold)
-        if found and now >= deadline:
+        final = waiting is None or now >= begun + patience or not waiting(actual)
+        if found and now >= deadline and final:
             return actual, found
         # While a clean look waits for its confirmation, one more look at the end of the hold.
         sleep(OBSERVE_PAUSE if clean_at is None else max(OBSERVE_PAUSE, clean_at + hold - now))

@@ -35,6 +35,13 @@ from yesman_recovery.tmux.records import (
     SessionSnapshot,
     WindowSnapshot,
 )
+from yesman_recovery.tmux.shell_snippets import (
+    END_OPTION,
+    LINE_OPTION,
+    SHELL_OPTION,
+    START_OPTION,
+    STATUS_OPTION,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +76,11 @@ _PANE_FIELDS = (
     "#{pane_dead_signal}",
     "#{" + ARGV_OPTION + "}",
     "#{" + EXIT_OPTION + "}",
+    "#{" + SHELL_OPTION + "}",
+    "#{" + STATUS_OPTION + "}",
+    "#{" + LINE_OPTION + "}",
+    "#{" + START_OPTION + "}",
+    "#{" + END_OPTION + "}",
 )
 SNAPSHOT_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("list-windows", "-a", "-F", format_of(*_WINDOW_FIELDS)),
@@ -246,6 +258,14 @@ def _pane(rec: list[str]) -> PaneSnapshot:
     pid = _int(rec[4])
     dead = rec[8] == "1"
     program = None if dead or pid is None else foreground_program(pid)
+    # A shell's report counts only when it comes from the pane's own process (not a nested
+    # shell, not a stale report of the pane's previous process); its status only when valid
+    # and no later command runs (start > end: see shell_snippets).
+    reports = pid is not None and not dead and rec[13] == str(pid)
+    start, end = _count(rec[16]), _count(rec[17])
+    running = reports and start is not None and start > (end or 0)
+    status = None if running else _status(rec[14])
+    exit_status = status if reports else _int(rec[12])
     return PaneSnapshot(
         index=int(rec[3]),
         pane_id=rec[2],
@@ -261,8 +281,27 @@ def _pane(rec: list[str]) -> PaneSnapshot:
         stopped=program.stopped if program else False,
         jobs=program.jobs if program else False,
         command=_argv_option(rec[11]),
-        exit_status=_int(rec[12]),
+        exit_status=exit_status,
+        shell_reports=reports,
+        cmd_line=rec[15][:MAX_LINE] if reports and rec[15] else None,
     )
+
+
+MAX_LINE = 4096
+"""Characters of a reported command line kept (it only names the program that ran)."""
+
+
+def _count(text: str) -> int | None:
+    """A command count a shell reported: digits only; anything else is none."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+def _status(text: str) -> int | None:
+    """An exit status a shell reported: digits only, 0 to 255; anything else is no status."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 3):
+        return None
+    value = int(text)
+    return value if value <= 255 else None
 
 
 def _argv_option(text: str) -> tuple[str, ...] | None:

@@ -38,7 +38,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from yesman_recovery.tmux.client import literal, unvis
+from yesman_recovery.tmux.client import escape_arg, literal, unvis
 from yesman_recovery.tmux.compare import match_window
 from yesman_recovery.tmux.layout import layout_problem
 from yesman_recovery.tmux.policy import ProgramPolicy
@@ -90,6 +90,37 @@ class RestorePlan:
     finish: tuple[Command, ...] = ()
     replays: tuple[tuple[str, str], ...] = ()
     """(file, text) of each pane's saved scrollback, written before ``commands`` run."""
+
+
+MESSAGE_LIMIT = 16364
+"""Bytes of the arguments one tmux invocation may carry (each argument and its NUL, ``;``
+separators included): tmux sends them in one message of at most 16,384 bytes, less its 16-byte
+header and the 4-byte argument count. Measured with tmux 3.3a: 16,364 bytes pass, one more is
+refused with ``command too long``."""
+
+
+def chain_size(command: Sequence[str]) -> int:
+    """Bytes ``command`` takes in a chain's message, with the ``;`` that separates it."""
+    return sum(len(os.fsencode(escape_arg(a))) + 1 for a in command) + 2
+
+
+def chunk_commands(commands: Sequence[Command], limit: int = MESSAGE_LIMIT) -> list[list[Command]]:
+    """``commands`` in order, split into as few chains as fit in one tmux message each.
+
+    A command too long on its own gets a chain of its own (tmux then refuses it, saying so).
+    """
+    chunks: list[list[Command]] = []
+    size = limit + 1
+    for command in commands:
+        if not command:
+            continue
+        need = chain_size(command)
+        if size + need > limit + 2:  # the first command of a chain has no separator
+            chunks.append([])
+            size = 0
+        chunks[-1].append(command)
+        size += need
+    return chunks
 
 
 LOGIN_SHELL = 'exec "${SHELL:-/bin/sh}" -l'

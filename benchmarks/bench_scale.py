@@ -78,7 +78,7 @@ def names_of(n: int) -> list[str]:
 @contextlib.contextmanager
 def server(tag: str, env: dict[str, str]) -> Iterator[TmuxClient]:
     """A client on a fresh socket; whatever server runs there at the end is killed by pid."""
-    client = TmuxClient(socket_name=f"yr-scale-{tag}-{secrets.token_hex(4)}", timeout=30.0)
+    client = TmuxClient(socket_name=f"yr-scale-{tag}-{secrets.token_hex(4)}", timeout=300.0)
     try:
         yield client
     finally:
@@ -173,8 +173,9 @@ class Resurrect:
         with server("rs", self.env) as client:
             t0 = time.monotonic()
             client.run_chain([("new-session", "-d", "-s", "boot"), *self.options])
-            client.run("run-shell", f"{self.checkout}/scripts/restore.sh")
-            until(lambda: all_running(client, self.names), TIMEOUT, "resurrect restored")
+            # in the background: its restore of 50 sessions takes longer than a client's timeout
+            client.run("run-shell", "-b", f"{self.checkout}/scripts/restore.sh")
+            until(lambda: all_running(client, self.names), 5 * TIMEOUT, "resurrect restored")
             return time.monotonic() - t0
 
 

@@ -64,6 +64,7 @@ from yesman_recovery.supervisors.actor import SupervisedRef
 from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
 from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.supervisors.supervisor import ChildInfo, Supervisor, describe_tree
+from yesman_recovery.tmux.shared import SharedSnapshots
 from yesman_recovery.transactions import ActionRegistry, Transactions
 from yesman_recovery.transactions.commands import register_transaction_commands
 from yesman_recovery.transactions.policies import NamedRetryPolicies
@@ -327,8 +328,9 @@ class RecoveryApp:
     def _tmux_subtree(self) -> ChildSpec:
         cfg = self.config
         assert self.store is not None
+        # Restores settling at once share their looks at the server (one snapshot per look).
         context = SessionContext(
-            tmux_client(cfg), self.store, self.metrics, self.clock, self.scheduler,
+            SharedSnapshots(tmux_client(cfg)), self.store, self.metrics, self.clock, self.scheduler,
             paused=self.paused,
         )  # fmt: skip
         declared, watch = session_settings(cfg)

@@ -28,6 +28,7 @@ from yesman_recovery.tmux.plan import (
     PaneStart,
     PlannedProgram,
     RestorePlan,
+    chunk_commands,
     launch_commands,
     plan_repair,
     plan_restore,
@@ -68,7 +69,8 @@ class RestoreResult:
 
 
 def execute_plan(client: ChainRunner, plan: RestorePlan) -> None:
-    """Run a plan: one tmux invocation, two for a repair that creates panes.
+    """Run a plan: one tmux invocation, two for a repair that creates panes (each split into
+    as few calls as tmux's message size allows, :func:`~.plan.chunk_commands`).
 
     Raises ``TmuxError`` (tmux refused a command; what ran before it stays), ``TmuxTimeout``
     or ``TmuxServerGone``. A plan's scrollback files are written first (mode 0600); those of
@@ -79,7 +81,8 @@ def execute_plan(client: ChainRunner, plan: RestorePlan) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
             f.write(text)
     try:
-        out = client.run_chain(plan.commands)
+        # A session too big for one tmux message goes in as few calls as fit (in order).
+        out = "".join(client.run_chain(chunk) for chunk in chunk_commands(plan.commands))
     except BaseException:
         for path, _ in plan.replays:
             with suppress(OSError):
@@ -96,7 +99,8 @@ def execute_plan(client: ChainRunner, plan: RestorePlan) -> None:
     second: list[Command] = []
     for pane_id, start in zip(ids, plan.pane_starts, strict=True):
         second += start_commands(("-t", pane_id), start)
-    client.run_chain([*second, *plan.finish])
+    for chunk in chunk_commands([*second, *plan.finish]):
+        client.run_chain(chunk)
 
 
 def respawn_pane(

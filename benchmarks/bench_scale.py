@@ -221,33 +221,36 @@ class Daemon:
                     return False
         return True
 
-    def validated(self, since: float) -> float | None:
-        """Wall time the last of the restores audited since ``since`` ended, once all are."""
+    def validated(self, since: float) -> tuple[float, int] | None:
+        """Once every session's restore since ``since`` is audited: the wall time the last of
+        them ended, and how many were not validated within their settle time (the session is
+        then finished or found healthy by a later look)."""
         from yesman_recovery.storage import open_store
 
         with open_store(self.state) as store:
-            found = [e for e in store.audit.query(since=since, kind="recovery")
-                     if e.action == "restore" and e.outcome == "success"]  # fmt: skip
-        if len({e.subject for e in found}) < len(self.names):
+            found = store.audit.query(since=since, kind="recovery")
+        ended = [e for e in found if e.outcome in ("success", "failed") and e.duration is not None]
+        if len({e.subject for e in ended}) < len(self.names):
             return None
-        return max(e.time + (e.duration or 0.0) for e in found)
+        failed = sum(e.outcome == "failed" for e in ended)
+        return max(e.time + (e.duration or 0.0) for e in ended), failed
 
     def cpu(self) -> float:
         t = self.ps.cpu_times()
         return t.user + t.system + t.children_user + t.children_system
 
-    def round(self) -> tuple[float, float, float, float]:
-        """(kill → running, kill → validated, CPU seconds, RSS MB) of one server kill."""
+    def round(self) -> tuple[float, float, float, float, int]:
+        """(kill → running, kill → validated, CPU seconds, RSS MB, failed validations)."""
         cpu0, since = self.cpu(), time.time()
         t0 = time.monotonic()
         kill_server(self.client)
         until(lambda: all_running(self.client, self.names), TIMEOUT, "daemon restored")
         running = time.monotonic() - t0
-        done = until(lambda: self.validated(since), TIMEOUT, "restores validated", step=0.1)
+        done, failed = until(lambda: self.validated(since), TIMEOUT, "validated", step=0.1)
         cpu = self.cpu() - cpu0
         until(self.checkpointed, TIMEOUT, "checkpointed on the new server", step=0.2)
         time.sleep(1.0)  # a quiet poll or two before the next kill
-        return running, done - since, cpu, self.ps.memory_info().rss / 2**20
+        return running, done - since, cpu, self.ps.memory_info().rss / 2**20, failed
 
     def close(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -262,7 +265,7 @@ class Daemon:
 def measure(n: int, rounds: int, work: Path, env: dict[str, str],
             resurrect: Path | None) -> dict[str, list[float]]:  # fmt: skip
     names = names_of(n)
-    keys = ("floor", "resurrect", "running", "validated", "cpu", "rss")
+    keys = ("floor", "resurrect", "running", "validated", "cpu", "rss", "failed")
     out: dict[str, list[float]] = {k: [] for k in keys}
     rs = None
     if resurrect is not None:
@@ -276,11 +279,14 @@ def measure(n: int, rounds: int, work: Path, env: dict[str, str],
             out["floor"].append(floor_round(names, env))
             if rs is not None:
                 out["resurrect"].append(rs.round())
-            running, validated, cpu, rss = daemon.round()
+            running, validated, cpu, rss, failed = daemon.round()
+            out["failed"].append(failed)
             out["running"].append(running)
             out["validated"].append(validated)
             out["cpu"].append(cpu)
             out["rss"].append(rss)
+            print(f"{n} sessions: floor {out['floor'][-1]:.2f} s, daemon {running:.2f} s "
+                  f"(validated {validated:.2f} s, {failed} failed)", file=sys.stderr)  # fmt: skip
     finally:
         daemon.close()
     return out
@@ -322,14 +328,14 @@ def print_table(results: dict[int, dict[str, list[float]]], rounds: int, rs: boo
           f"{os.cpu_count()} cores")  # fmt: skip
     head = (f"{'sessions x 4':>12} {'floor ms med/p99':>17} {'resurrect med/p99':>17} "
             f"{'daemon running':>17} {'x floor':>7} {'daemon validated':>17} "
-            f"{'CPU s':>6} {'RSS MB':>6}")  # fmt: skip
+            f"{'CPU s':>6} {'RSS MB':>6} {'unvalidated':>11}")  # fmt: skip
     print(head)
     print("-" * len(head))
     for n, r in results.items():
         ratio = statistics.median(r["running"]) / statistics.median(r["floor"])
         print(f"{n:>12} {ms(r['floor'])} {ms(r['resurrect'])} {ms(r['running'])} "
               f"{ratio:6.2f}x {ms(r['validated'])} {statistics.median(r['cpu']):6.2f} "
-              f"{max(r['rss']):6.1f}")  # fmt: skip
+              f"{max(r['rss']):6.1f} {sum(r['failed']):11.0f}")  # fmt: skip
     if len(results) > 1:
         small, big = min(results), max(results)
         for key, label in (("floor", "floor"), ("running", "daemon running"),

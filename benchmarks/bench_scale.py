@@ -82,17 +82,27 @@ def server(tag: str, env: dict[str, str]) -> Iterator[TmuxClient]:
     try:
         yield client
     finally:
-        kill_server(client)
+        kill_server(client, descendants=True)
         with contextlib.suppress(OSError):
             os.unlink(Path(env.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
                       / str(client.socket_name))  # fmt: skip
 
 
-def kill_server(client: TmuxClient) -> None:
+def kill_server(client: TmuxClient, *, descendants: bool = False) -> None:
+    """SIGKILL the server on ``client``'s socket; with ``descendants``, also what it started
+    that outlives it (tmux-resurrect's ``run-shell`` jobs, by pid)."""
     pid = client.server_pid()
-    if pid is not None:
-        os.kill(pid, signal.SIGKILL)
-        wait_pid_gone(pid, 10.0)
+    if pid is None:
+        return
+    kids: list[psutil.Process] = []
+    if descendants:
+        with contextlib.suppress(psutil.Error):
+            kids = psutil.Process(pid).children(recursive=True)
+    os.kill(pid, signal.SIGKILL)
+    wait_pid_gone(pid, 10.0)
+    for kid in kids:
+        with contextlib.suppress(psutil.Error):
+            kid.kill()  # psutil checks it is still the same process (its start time)
 
 
 def build_commands(names: list[str], argv: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -194,11 +204,12 @@ class Daemon:
         )
         for chunk in chunk_commands(build_commands(names, ("tail", "-f", "/dev/null"))):
             self.client.run_chain(chunk)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "yesman_recovery.cli", "run", "--config", str(config),
-             "--log-level", "error"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
+        with (work / "daemon.log").open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "yesman_recovery.cli", "run", "--config", str(config),
+                 "--log-level", os.environ.get("YR_SCALE_LOG", "error")],
+                stdout=subprocess.DEVNULL, stderr=log, env=env,
+            )  # fmt: skip
         self.ps = psutil.Process(self.proc.pid)
         until(self.checkpointed, TIMEOUT, "every session checkpointed", step=0.2)
 

@@ -7,9 +7,9 @@ import sys
 import threading
 from pathlib import Path
 
+from yesman_recovery.group_commit import GroupCommit
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.storage import Store, open_store
-from yesman_recovery.storage.group_commit import GroupCommit
 
 
 def _state(i: int) -> dict[str, object]:

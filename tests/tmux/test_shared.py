@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from yesman_recovery.errors import TmuxServerGone
+from yesman_recovery.errors import TmuxError, TmuxServerGone
 from yesman_recovery.tmux import TmuxClient
+from yesman_recovery.tmux.batch import ChainBatcher
 from yesman_recovery.tmux.plan import MESSAGE_LIMIT, chain_size, chunk_commands
 from yesman_recovery.tmux.records import ServerSnapshot
 from yesman_recovery.tmux.shared import SharedSnapshots
@@ -128,6 +129,45 @@ def test_tmux_takes_a_chain_at_the_limit_and_every_chunk_of_a_long_one() -> None
             client.run_chain(chunk)
         shown = dict(line.split(" ", 1) for line in client.run("show-options", "-g").splitlines())
         assert {k: shown.get(k) for k in values} == values
+    finally:
+        pid = client.server_pid()
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.tmux
+def test_restores_at_once_share_calls_and_a_refused_plan_fails_only_its_caller() -> None:
+    client = TmuxClient(socket_name=f"yr-test-batch-{secrets.token_hex(4)}", timeout=10.0)
+    batcher = ChainBatcher(client)
+    try:
+        client.run("new-session", "-d", "-s", "taken")
+        names = [f"b{i:02d}" for i in range(12)] + ["taken"]  # "taken" exists: refused
+        plans = {
+            n: [("new-session", "-d", "-s", n, "-c", "/tmp"), ("split-window", "-t", f"={n}:")]
+            for n in names
+        }
+        errors: dict[str, str] = {}
+        start = threading.Barrier(len(names))
+
+        def restore(name: str) -> None:
+            start.wait()
+            try:
+                batcher.run(plans[name])
+            except TmuxError as exc:
+                errors[name] = str(exc)
+
+        threads = [threading.Thread(target=restore, args=(n,)) for n in names]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert list(errors) == ["taken"]
+        assert "duplicate session" in errors["taken"]
+        panes = client.run("list-panes", "-a", "-F", "#{session_name}").split()
+        for name in names[:-1]:  # every other plan ran whole, before or after the refused one
+            assert panes.count(name) == 2
+        assert panes.count("taken") == 1
+        assert batcher.calls < len(names)
     finally:
         pid = client.server_pid()
         if pid:

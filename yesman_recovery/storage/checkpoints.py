@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from yesman_recovery.errors import CorruptRecordError, RecordNotFoundError, StoreError
+from yesman_recovery.group_commit import GroupCommit
 from yesman_recovery.storage import envelope
 from yesman_recovery.storage.audit import AuditTrail
 from yesman_recovery.storage.checkpoint_write import (
@@ -25,7 +26,6 @@ from yesman_recovery.storage.checkpoint_write import (
 )
 from yesman_recovery.storage.context import NS, StoreContext
 from yesman_recovery.storage.environment import Txn
-from yesman_recovery.storage.group_commit import GroupCommit
 from yesman_recovery.storage.keys import (
     checkpoint_id,
     make_key,

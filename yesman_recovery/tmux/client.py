@@ -264,7 +264,9 @@ class TmuxClient:
             err = proc.stderr.decode("utf-8", errors="replace").strip()
             if any(marker in err for marker in _GONE_MARKERS):
                 raise TmuxServerGone(f"no tmux server on {self.server_label}: {err}")
-            raise TmuxError(f"tmux {args[:3]!r}… on {self.server_label} failed: {err}")
+            error = TmuxError(f"tmux {args[:3]!r}… on {self.server_label} failed: {err}")
+            error.output = stdout
+            raise error
         return stdout
 
     def _spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:

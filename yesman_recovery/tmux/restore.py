@@ -36,7 +36,7 @@ from yesman_recovery.tmux.plan import (
 )
 from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.programs import launched_program
-from yesman_recovery.tmux.protocol import ChainRunner, Tmux
+from yesman_recovery.tmux.protocol import Batching, ChainRunner, Tmux
 from yesman_recovery.tmux.records import SessionSnapshot
 
 __all__ = [
@@ -81,6 +81,10 @@ def execute_plan(client: ChainRunner, plan: RestorePlan) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
             f.write(text)
     try:
+        if isinstance(client, Batching) and not plan.pane_starts and not plan.finish:
+            # Restores of many sessions at once share tmux calls (no output to read).
+            client.run_together(plan.commands)
+            return
         # A session too big for one tmux message goes in as few calls as fit (in order).
         out = "".join(client.run_chain(chunk) for chunk in chunk_commands(plan.commands))
     except BaseException:
@@ -169,6 +173,8 @@ def restore_session(
     try:
         plan = plan_restore(session, policy, replay_dir=replay_dir)
         execute_plan(client, plan)
+        logger.debug("session %r: plan ran %.3f s after the restore began", session.name,
+                     clock.monotonic() - started)  # fmt: skip
         actual, diffs = observe_until(
             client,
             session.name,
@@ -206,6 +212,10 @@ OBSERVE_PAUSE = 0.02
 """Seconds between two looks while a restored or respawned session settles."""
 
 
+SETTLE_GROWTH = 4.0
+"""How far :func:`observe_until` stretches its ``settle`` while each look finds fewer problems."""
+
+
 PROGRAM_HOLD = 0.3
 """Seconds a started program must still run, after it was first seen, to count as started: one
 that ends at once (a port in use, a missing variable) is a failed start, not a validated one."""
@@ -224,17 +234,27 @@ def observe_until(
     """Observe session ``name`` until ``problems`` finds none, for at most ``settle`` seconds.
 
     Programs take a moment to start after a restore or a respawn; returns the last observation
-    and what was still wrong with it (empty: validated). With ``hold``, a first look without
-    problems is confirmed by another ``hold`` seconds later (the deadline is then at least that
-    far). Time is ``clock``'s; between looks it calls ``sleep`` (a test's may advance a manual
-    clock).
+    and what was still wrong with it (empty: validated). While looks keep finding fewer
+    problems than before, the deadline moves on (up to :data:`SETTLE_GROWTH` times
+    ``settle``). With ``hold``, a first look without problems is confirmed by another
+    ``hold`` seconds later (the deadline is then at least that far). Time is ``clock``'s;
+    between looks it calls ``sleep`` (a test's may advance a manual clock).
     """
-    deadline = clock.monotonic() + settle
+    start = clock.monotonic()
+    deadline = start + settle
     clean_at: float | None = None
+    fewest: int | None = None
     while True:
         actual = client.snapshot().session(name)
         found = problems(actual)
         now = clock.monotonic()
+        if found and (fewest is None or len(found) < fewest):
+            # Still coming up (many sessions restored at once share the server and the
+            # cores): each look with fewer problems than all before earns another `settle`,
+            # up to SETTLE_GROWTH times the first.
+            if fewest is not None:
+                deadline = min(max(deadline, now + settle), start + SETTLE_GROWTH * settle)
+            fewest = len(found)
         if found:
             clean_at = None
         elif hold <= 0 or (clean_at is not None and now - clean_at >= hold):

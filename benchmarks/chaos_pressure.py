@@ -188,7 +188,7 @@ def inject_pressure(
         # The boot: a fresh server, and the user's first session on it, before the daemon.
         name = f"{BOOT_SESSION}-{res.index}"
         lab.tmux("new-session", "-d", "-s", name, "-c", str(lab.work))
-        res.subject, res.detail = name, "the user's session made first on the new server"
+        res.detail = f"{name}: the user's session, made first on the new server"
         res.extra["boot_session"] = name
         lab.start_daemon()
         seen = lab.observe() or {}

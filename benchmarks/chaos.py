@@ -45,7 +45,13 @@ After the run the store is opened: every checkpoint is verified (data loss = cor
 beyond the ones flipped on purpose) and each fault must have an audit record in its time
 window (for ``checkpoint_corrupt`` one of kind ``corruption``).
 
-Usage: ``python benchmarks/chaos.py [--quick] [--faults N] [--seed S] [--kinds a,b] [--json]``;
+Faults that come together or under pressure (``power_loss``, ``fault_during_restore``,
+``cpu_pressure``, ``memory_pressure``, ``fd_pressure``; ``chaos_pressure.py``) are added with
+``--pressure`` or named in ``--kinds``; every fault, of any kind, also checks that no process
+that ran in a pane is left outside one.
+
+Usage: ``python benchmarks/chaos.py [--quick] [--faults N] [--seed S] [--kinds a,b] [--pressure]
+[--json]``;
 ``--table FILE --seed S`` prints the table of a run saved with ``--json``.
 ``--quick``: one fault of each kind (about a minute and a half).
 """
@@ -618,7 +624,10 @@ def main() -> int:
     parser.add_argument("--faults", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     all_kinds = (*KINDS, *PRESSURE_KINDS)
-    parser.add_argument("--kinds", default=",".join(all_kinds), help="comma-separated kinds")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated kinds")
+    parser.add_argument("--pressure", action="store_true",
+                        help=f"also the faults together and under pressure: "
+                        f"{', '.join(PRESSURE_KINDS)}")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--minutes", type=float, help="stop injecting after this long")
     saved_help = "print the table of a run saved with --json (give its --seed)"
@@ -629,6 +638,8 @@ def main() -> int:
         table(saved, args.seed)
         return 0 if clean(saved) else 1
     kinds = [k for k in args.kinds.split(",") if k]
+    if args.pressure:
+        kinds += [k for k in PRESSURE_KINDS if k not in kinds]
     if not HEALTH and "health_kill" in kinds:
         kinds.remove("health_kill")
         print("health checks are not in this version: health_kill left out", file=sys.stderr)

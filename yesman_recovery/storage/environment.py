@@ -40,6 +40,7 @@ import lmdb
 
 from yesman_recovery.errors import SchemaError, StoreError
 from yesman_recovery.storage.datafile import check_data_file
+from yesman_recovery.storage.flusher import MetaFlusher
 from yesman_recovery.storage.paths import FILE_MODE, check_private, prepare_state_dir
 
 logger = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ class Environment:
         # write lock), so an entry made stale by another process or a delete costs one decode
         self.newest_states: dict[bytes, tuple[bytes, bytes]] = {}
         self.commits = 0  # write transactions committed by this process (benchmarks, tests)
-        self._flusher = _MetaFlusher(self._sync)
+        self._flusher = MetaFlusher(self._sync, META_FLUSH_DELAY)
         check_data_file(path)  # before mapping: LMDB SIGBUSes on a truncated file
         try:
             self.env = lmdb.open(
@@ -314,52 +315,6 @@ class Environment:
         if self.durable:
             self.env.sync(True)
         self.env.close()
-
-
-class _MetaFlusher:
-    """Flushes the store within :data:`META_FLUSH_DELAY` s of a commit left without one."""
-
-    def __init__(self, sync: Callable[[], None]) -> None:
-        self._sync = sync
-        self._cond = threading.Condition()
-        self._pending = False  # guarded by _cond
-        self._stopped = False  # guarded by _cond
-        self._thread: threading.Thread | None = None  # guarded by _cond
-
-    def due(self) -> None:
-        """A commit's meta page waits for a flush."""
-        with self._cond:
-            if self._stopped:
-                return
-            self._pending = True
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="store-meta-flush", daemon=True
-                )
-                self._thread.start()
-            self._cond.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending and not self._stopped:
-                    self._cond.wait()
-                if self._stopped:
-                    return
-                self._cond.wait(META_FLUSH_DELAY)  # commits meanwhile share this flush
-                self._pending = False
-            try:
-                self._sync()
-            except lmdb.Error as exc:
-                logger.warning("store flush failed: %s", exc)
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            thread = self._thread
-            self._cond.notify_all()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(5.0)
 
 
 _registry_lock = threading.Lock()

@@ -174,8 +174,10 @@ class Resurrect:
             shells = build_commands(self.names, ("/bin/sh", "-l"))
             for chunk in chunk_commands(self.options + shells):
                 client.run_chain(chunk)
-            client.run_chain([("send-keys", "-t", f"={n}:.{i}", TAIL, "Enter")
-                              for n in self.names for i in range(PANES)])  # fmt: skip
+            keys = [("send-keys", "-t", f"={n}:.{i}", TAIL, "Enter")
+                    for n in self.names for i in range(PANES)]  # fmt: skip
+            for chunk in chunk_commands(keys):
+                client.run_chain(chunk)
             until(lambda: all_running(client, self.names), TIMEOUT, "resurrect setup")
             client.run("run-shell", f"{self.checkout}/scripts/save.sh quiet")
 
@@ -322,9 +324,12 @@ def main(argv: list[str] | None = None) -> int:
         env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
         env.update(SHELL="/bin/sh", HOME=str(work / "home"))
         os.environ.update(SHELL="/bin/sh", HOME=str(work / "home"))
-        for n in sizes:
-            results[n] = measure(n, args.rounds, work, env, rs)
-    print_table(results, args.rounds, rs is not None)
+        try:
+            for n in sizes:
+                results[n] = measure(n, args.rounds, work, env, rs)
+        finally:  # the sizes measured so far, also when a later one fails
+            if results:
+                print_table(results, args.rounds, rs is not None)
     return 0
 
 

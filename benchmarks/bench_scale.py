@@ -273,6 +273,9 @@ class Daemon:
             self.proc.kill()
             self.proc.wait(5)
         kill_server(self.client)
+        with contextlib.suppress(OSError):  # tmux leaves its socket file behind
+            os.unlink(Path(self.env.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
+                      / str(self.client.socket_name))  # fmt: skip
 
 
 def measure(n: int, rounds: int, work: Path, env: dict[str, str],

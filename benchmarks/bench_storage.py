@@ -255,6 +255,47 @@ def simulate(days: float, rng: random.Random) -> tuple[int, int, int, int]:
     return seconds, kept, file_bytes, one_file * seconds
 
 
+def one_poll(rng: random.Random, sessions: int = 50, rounds: int = 20) -> dict[str, list[float]]:
+    """``sessions`` threads (the session actors after one poll) checkpoint a changed state at
+    the same moment, in a durable store: commits and wall time per poll, batched (``create``:
+    one transaction for what is queued) against one transaction each (``create_many`` of one,
+    what every ``create`` was before)."""
+    import threading
+
+    states = [make_state(rng, i) for i in range(sessions)]
+    out: dict[str, list[float]] = {"batched": [], "each": [], "c_batched": [], "c_each": []}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        open_store(Path(tmp) / "s", durability="durable", metrics=RecoveryMetrics()) as store,
+    ):
+        env = store._ctx.env  # the commit counter
+        for r in range(rounds):
+            for mode in ("batched", "each"):
+                start = threading.Barrier(sessions + 1)
+
+                def write(
+                    i: int, mode: str = mode, r: int = r, start: threading.Barrier = start
+                ) -> None:
+                    state = dict(states[i], serial=f"{r}-{mode}")
+                    start.wait()
+                    if mode == "batched":
+                        store.checkpoints.create(f"agent-{i}", state)
+                    else:
+                        store.checkpoints.create_many([(f"agent-{i}", state, None)])
+
+                threads = [threading.Thread(target=write, args=(i,)) for i in range(sessions)]
+                for t in threads:
+                    t.start()
+                commits = env.commits
+                start.wait()
+                t0 = time.perf_counter()
+                for t in threads:
+                    t.join()
+                out[mode].append(time.perf_counter() - t0)
+                out["c_" + mode].append(env.commits - commits)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run in seconds")
@@ -270,6 +311,7 @@ def main() -> None:
     for n in sizes:
         rows.extend(bench_size(n, rng, samples, base_samples=min(samples, max(10, 100_000 // n))))
     written, kept, file_bytes, plan_bytes = simulate(days, rng)
+    poll = one_poll(rng, rounds=5 if args.quick else 20)
 
     header = (
         f"{'operation':<24}{'stored':>8} | {'LMDB p50':>10}{'p99':>10} | "
@@ -300,6 +342,14 @@ def main() -> None:
         f"plan keeps all: {plan_bytes / mib:,.0f} MiB | {plan_bytes / max(kept, 1):.0f}x | "
         f"<= 100 MiB per session {verdict}"
     )
+    each, batched = statistics.median(poll["each"]), statistics.median(poll["batched"])
+    print(
+        f"{'50 sessions in one poll':<24}{'':>8} | {fmt_time(batched):>10}"
+        f"{fmt_time(p99(poll['batched'])):>10}"
+        f" | {fmt_time(each):>10}{fmt_time(p99(poll['each'])):>10} | {each / batched:>8.1f}x | "
+        f"commits: {statistics.median(poll['c_batched']):.0f} batched, "
+        f"{statistics.median(poll['c_each']):.0f} one each (before)"
+    )  # fmt: skip
     print(
         f"(best of 3 rounds of {samples} calls per row, fewer for the plan's listings at large "
         f"sizes; {time.perf_counter() - started:.0f} s)"

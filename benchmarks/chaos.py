@@ -45,7 +45,13 @@ After the run the store is opened: every checkpoint is verified (data loss = cor
 beyond the ones flipped on purpose) and each fault must have an audit record in its time
 window (for ``checkpoint_corrupt`` one of kind ``corruption``).
 
-Usage: ``python benchmarks/chaos.py [--quick] [--faults N] [--seed S] [--kinds a,b] [--json]``;
+Faults that come together or under pressure (``power_loss``, ``fault_during_restore``,
+``cpu_pressure``, ``memory_pressure``, ``fd_pressure``; ``chaos_pressure.py``) are added with
+``--pressure`` or named in ``--kinds``; every fault, of any kind, also checks that no process
+that ran in a pane is left outside one.
+
+Usage: ``python benchmarks/chaos.py [--quick] [--faults N] [--seed S] [--kinds a,b] [--pressure]
+[--json]``;
 ``--table FILE --seed S`` prints the table of a run saved with ``--json``.
 ``--quick``: one fault of each kind (about a minute and a half).
 """
@@ -81,6 +87,15 @@ from chaos_lab import (
     setup,
     until,
 )
+from chaos_pressure import (
+    PRESSURE_KINDS,
+    Pressure,
+    available,
+    daemon_oom_killed,
+    end_strays,
+    inject_pressure,
+    strays,
+)
 from chaos_report import check_store, clean, summary, table
 from chaos_work import SmallDisk
 
@@ -102,6 +117,7 @@ def recover(lab: Lab, expected: State, res: Result, t0: float, cpu0: float) -> N
     last: State | None = None
     while time.monotonic() < deadline:
         lab.sample()
+        daemon_oom_killed(lab, res)
         due = res.extra.get("free_at")
         if due is not None and "freed" not in res.extra and time.time() >= due:
             assert lab.disk is not None
@@ -125,6 +141,8 @@ def recover(lab: Lab, expected: State, res: Result, t0: float, cpu0: float) -> N
                 res.problem = "recovered, then changed: " + diff(expected, again)
             elif lab.daemon is None or lab.daemon.poll() is not None:
                 res.problem = "the daemon died"
+            elif orphans := strays(lab):
+                res.problem = "left outside a pane: " + orphans
             elif res.kind == "disk_full":
                 res.problem = check_disk(lab, res)
             res.recovered = not res.problem
@@ -381,6 +399,8 @@ def inject(lab: Lab, rng: random.Random, kind: str, expected: State, res: Result
     if kind in ("transaction_kill", "breaker_trip", "disk_full"):
         inject_more(lab, rng, kind, res)
         return expected
+    if kind in PRESSURE_KINDS:
+        return inject_pressure(lab, lab.pressure, rng, kind, expected, res, kill_server)
     res.start = time.time()
     if kind == "server_kill":
         kill_server(lab)
@@ -495,9 +515,16 @@ def repair(lab: Lab) -> None:
 
 
 def run(
-    lab: Lab, schedule: list[str], seed: int, rng: random.Random, minutes: float | None
+    lab: Lab,
+    schedule: list[str],
+    seed: int,
+    rng: random.Random,
+    minutes: float | None,
+    *,
+    gap: float = 0.0,
 ) -> list[Result]:
-    """Inject the schedule in order; with ``minutes``, stop injecting once that time is up.
+    """Inject the schedule in order; with ``minutes``, stop injecting once that time is up;
+    ``gap`` seconds more between two faults (a soak's trickle).
 
     An error of the script itself during a fault counts that fault as failed (with the error)
     and the run goes on; only a lab that cannot be brought back to a settled state ends it."""
@@ -508,7 +535,7 @@ def run(
     for index, kind in enumerate(schedule):
         if stop_at is not None and time.monotonic() >= stop_at:
             break
-        time.sleep(pause)  # a random phase of the poll interval (unless waited in the hold)
+        time.sleep(pause + (gap if index else 0.0))  # a random phase of the poll interval
         res = Result(index=index, kind=kind, detail="", subject="", start=0.0)
         began = time.monotonic()
         try:
@@ -525,6 +552,7 @@ def run(
             res.recovered = False
             res.problem = f"error in the chaos script: {type(exc).__name__}: {exc}"
         finally:
+            lab.pressure.relax()  # after the recovery (or the failure) of a pressure fault
             if lab.dependency is not None:
                 lab.dependency.failing = None
             if lab.disk is not None:
@@ -559,6 +587,7 @@ def after(lab: Lab, res: Result, expected: State) -> State:
     if res.recovered and "user_fix" in res.extra:
         return user_fix(lab, res)
     if not res.recovered:
+        end_strays(lab)
         repair(lab)
     if res.kind == "adopted_session_kill" or not res.recovered:
         if res.kind == "adopted_session_kill" and res.recovered:
@@ -594,7 +623,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one fault of each kind")
     parser.add_argument("--faults", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
+    all_kinds = (*KINDS, *PRESSURE_KINDS)
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated kinds")
+    parser.add_argument("--pressure", action="store_true",
+                        help=f"also the faults together and under pressure: "
+                        f"{', '.join(PRESSURE_KINDS)}")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--minutes", type=float, help="stop injecting after this long")
     saved_help = "print the table of a run saved with --json (give its --seed)"
@@ -605,6 +638,8 @@ def main() -> int:
         table(saved, args.seed)
         return 0 if clean(saved) else 1
     kinds = [k for k in args.kinds.split(",") if k]
+    if args.pressure:
+        kinds += [k for k in PRESSURE_KINDS if k not in kinds]
     if not HEALTH and "health_kill" in kinds:
         kinds.remove("health_kill")
         print("health checks are not in this version: health_kill left out", file=sys.stderr)
@@ -612,9 +647,14 @@ def main() -> int:
         kinds.remove("disk_full")
         print("not root (a size-limited filesystem needs mount): disk_full left out",
               file=sys.stderr)  # fmt: skip
-    unknown = sorted(set(kinds) - set(KINDS))
+    for kind in PRESSURE_KINDS:
+        why = available(kind) if kind in kinds else None
+        if why is not None:
+            kinds.remove(kind)
+            print(why, file=sys.stderr)
+    unknown = sorted(set(kinds) - set(all_kinds))
     if unknown:
-        parser.error(f"--kinds: unknown {', '.join(unknown)}; allowed: {', '.join(KINDS)}")
+        parser.error(f"--kinds: unknown {', '.join(unknown)}; allowed: {', '.join(all_kinds)}")
     if not kinds:
         parser.error("--kinds: none of the kinds asked for can run here (see above)")
     if shutil.which("tmux") is None:
@@ -626,6 +666,7 @@ def main() -> int:
         schedule = [rng.choice(kinds) for _ in range(args.faults)]
     with tempfile.TemporaryDirectory(prefix="yr-chaos-") as tmp:
         lab = Lab(Path(tmp))
+        lab.pressure = Pressure(lab)
         try:
             # SIGTERM ends the run through the cleanup below (processes by pid, the unmount).
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -636,9 +677,10 @@ def main() -> int:
             lab.stop_daemon()
             store = check_store(lab, results)
         finally:
+            lab.pressure.close()  # busy processes, the cgroup, the descriptor limit
             lab.cleanup()
     out = summary(results, store, lab)
-    out["left_out"] = sorted(set(KINDS) - set(kinds))
+    out["left_out"] = sorted(set(all_kinds) - set(kinds))
     out["elapsed_s"] = round(elapsed, 1)  # setup and every fault, not the final checks
     out["faults_per_minute"] = round(60 * len(results) / elapsed, 1)
     if args.json:

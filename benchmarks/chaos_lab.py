@@ -106,6 +106,7 @@ class Lab:
     workload: Workload | None = None
     dependency: Dependency | None = None
     disk: SmallDisk | None = None
+    pressure: Any = None  # chaos_pressure.Pressure: what the pressure faults started
 
     @property
     def env(self) -> dict[str, str]:

@@ -68,6 +68,7 @@ from yesman_recovery.supervisors.scheduler import Scheduler, ThreadScheduler
 from yesman_recovery.supervisors.spec import ChildSpec
 from yesman_recovery.supervisors.supervisor import ChildInfo, Supervisor, describe_tree
 from yesman_recovery.tmux.placement import ServerPlacement, resolve_placement
+from yesman_recovery.tmux.shared import SharedSnapshots
 from yesman_recovery.transactions import ActionRegistry, Transactions
 from yesman_recovery.transactions.commands import register_transaction_commands
 from yesman_recovery.transactions.policies import NamedRetryPolicies
@@ -371,9 +372,11 @@ class RecoveryApp:
         assert self.store is not None
         if not cfg.tmux.restore_after_kill and self._server_ends is None:
             self._server_ends = ServerEnds(tmux_client(cfg).base_argv)
+        # Restores settling at once share their looks at the server (one snapshot per look).
         context = SessionContext(
-            tmux_client(cfg, self.server_placement.launcher), self.store, self.metrics,
-            self.clock, self.scheduler, paused=self.paused, reachability=self.reachability,
+            SharedSnapshots(tmux_client(cfg, self.server_placement.launcher)), self.store,
+            self.metrics, self.clock, self.scheduler, paused=self.paused,
+            reachability=self.reachability,
             shell_dir=shell_dir(cfg), server_ends=self._server_ends,
         )  # fmt: skip
         declared, watch = session_settings(cfg)

@@ -69,6 +69,9 @@ class RecordNotFoundError(StoreError, LookupError):
 class TmuxError(RecoveryError):
     """A tmux command failed; the message holds tmux's own words."""
 
+    output = ""
+    """What tmux printed before it stopped (the output of a chain's earlier commands)."""
+
 
 class TmuxTimeout(TmuxError):
     """tmux did not answer within the command timeout: the server is unresponsive (frozen)."""

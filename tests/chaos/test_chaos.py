@@ -177,3 +177,21 @@ def test_a_full_state_disk_loses_nothing_committed_and_the_sessions_come_back() 
     assert out["recovered"] == 2
     assert out["data_loss"] == 0
     assert out["unaudited"] == [], out["log"]
+
+
+@pytest.mark.tmux
+@pytest.mark.slow
+def test_faults_together_and_under_pressure_are_recovered_and_leave_nothing_behind() -> None:
+    # One of each: power loss (daemon and server at once, a user's session first on the new
+    # server), a fault during a restore, both cores busy, a tight memory cgroup, a tight
+    # open-file limit. Each also checks that nothing is left outside a pane.
+    pressure = sys.modules["chaos_pressure"]
+    out = run_chaos("--quick", "--seed", "25", "--kinds", ",".join(pressure.PRESSURE_KINDS),
+                    timeout=200)  # fmt: skip
+    ran = {r["kind"] for r in out["results"]}
+    assert ran | set(out["left_out"]) >= set(pressure.PRESSURE_KINDS), out["log"]
+    assert out["failures"] == [], out["log"]
+    assert out["recovered"] == out["faults"]
+    assert out["unaudited"] == [], out["log"]
+    if pressure.memory_cgroup_root() is not None:
+        assert not list(pressure.memory_cgroup_root().glob("yr-chaos-*"))  # the cgroup removed

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import IO, Any, TypeVar
 
 from yesman_recovery.errors import CorruptRecordError, RecordNotFoundError, StoreError
+from yesman_recovery.group_commit import GroupCommit
 from yesman_recovery.labels import AuditKind
 from yesman_recovery.storage import envelope
 from yesman_recovery.storage.audit_backlog import Backlog, Held
@@ -85,6 +86,11 @@ class AuditTrail:
         :mod:`~yesman_recovery.storage.audit_backlog`)."""
         self.backlog = Backlog()
         self._write_lock = threading.Lock()
+        # Events appended by many threads at once (every session's recovery record after a
+        # reboot) share one commit, one flush.
+        self._group: GroupCommit[tuple[tuple[int, bytes], bool], bytes] = GroupCommit(
+            lambda items: self._write(lambda txn: [self.put(txn, p, _open=o) for p, o in items])
+        )
 
     @property
     def _db(self) -> Any:
@@ -107,7 +113,7 @@ class AuditTrail:
                                 duration=duration, time=time)  # fmt: skip
         try:
             with self._ctx.measure("audit_append"):
-                key = self._write(lambda txn: self.put(txn, prepared, _open=_open))
+                key = self._group.submit((prepared, _open))
         except StoreError as exc:
             if not self.keep_refused:
                 raise

@@ -302,7 +302,9 @@ class TmuxClient:
                 raise _LauncherFailed(f"{base[0]} failed: {' '.join(err.split())}")
             if any(marker in err for marker in _GONE_MARKERS):
                 raise TmuxServerGone(f"no tmux server on {self.server_label}: {err}")
-            raise TmuxError(f"tmux {args[:3]!r}… on {self.server_label} failed: {err}")
+            error = TmuxError(f"tmux {args[:3]!r}… on {self.server_label} failed: {err}")
+            error.output = stdout
+            raise error
         return stdout
 
     def _spawn(

@@ -39,7 +39,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from yesman_recovery.tmux.client import literal, unvis
+from yesman_recovery.tmux.client import escape_arg, literal, unvis
 from yesman_recovery.tmux.compare import match_window
 from yesman_recovery.tmux.layout import layout_problem
 from yesman_recovery.tmux.policy import ProgramPolicy
@@ -131,6 +131,37 @@ class RestorePlan:
     integrated: bool = False
     """A repair whose new panes start the integrated shell: ``pane_starts`` only set options
     in the second invocation; what they type is typed at the prompt (:func:`deferred_input`)."""
+
+
+MESSAGE_LIMIT = 16364
+"""Bytes of the arguments one tmux invocation may carry (each argument and its NUL, ``;``
+separators included): tmux sends them in one message of at most 16,384 bytes, less its 16-byte
+header and the 4-byte argument count. Measured with tmux 3.3a: 16,364 bytes pass, one more is
+refused with ``command too long``."""
+
+
+def chain_size(command: Sequence[str]) -> int:
+    """Bytes ``command`` takes in a chain's message, with the ``;`` that separates it."""
+    return sum(len(os.fsencode(escape_arg(a))) + 1 for a in command) + 2
+
+
+def chunk_commands(commands: Sequence[Command], limit: int = MESSAGE_LIMIT) -> list[list[Command]]:
+    """``commands`` in order, split into as few chains as fit in one tmux message each.
+
+    A command too long on its own gets a chain of its own (tmux then refuses it, saying so).
+    """
+    chunks: list[list[Command]] = []
+    size = limit + 1
+    for command in commands:
+        if not command:
+            continue
+        need = chain_size(command)
+        if size + need > limit + 2:  # the first command of a chain has no separator
+            chunks.append([])
+            size = 0
+        chunks[-1].append(command)
+        size += need
+    return chunks
 
 
 LOGIN_SHELL = 'exec "${SHELL:-/bin/sh}" -l'

@@ -8,7 +8,7 @@ crash, a freeze or a damaged session is a few milliseconds and no tmux.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from yesman_recovery.tmux.records import ServerSnapshot
 
@@ -41,4 +41,13 @@ class Tmux(ChainRunner, Protocol):
 
         Raises ``TmuxServerGone`` when no server runs, ``TmuxTimeout`` when it does not answer.
         """
+        ...
+
+
+@runtime_checkable
+class Batching(Protocol):
+    """A server that runs the plans of many sessions asked for at once in few tmux calls."""
+
+    def run_together(self, commands: Sequence[Sequence[str]]) -> None:
+        """Run ``commands`` in order (raises their own ``TmuxError``)."""
         ...

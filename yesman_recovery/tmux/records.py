@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from yesman_recovery.tmux.layout import layout_problem
@@ -127,8 +128,17 @@ class ServerSnapshot:
         return all(s.is_empty for s in self.sessions)
 
     def session(self, name: str) -> SessionSnapshot | None:
-        """The session whose stored name is ``name``, or None."""
-        return next((s for s in self.sessions if s.name == name), None)
+        """The session whose stored name is ``name``, or None (the first, as listed)."""
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, SessionSnapshot]:
+        # Every session actor looks its own session up in the same shared snapshot: one index
+        # per snapshot keeps a look at N sessions O(N), not O(N^2).
+        by_name: dict[str, SessionSnapshot] = {}
+        for s in self.sessions:
+            by_name.setdefault(s.name, s)
+        return by_name
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, with a schema number."""

@@ -29,6 +29,7 @@ from yesman_recovery.tmux.plan import (
     PaneStart,
     PlannedProgram,
     RestorePlan,
+    chunk_commands,
     deferred_input,
     launch_commands,
     plan_repair,
@@ -39,7 +40,7 @@ from yesman_recovery.tmux.plan import (
 from yesman_recovery.tmux.policy import DEFAULT_SHELLS, ProgramPolicy
 from yesman_recovery.tmux.programs import launched_program, program_name
 from yesman_recovery.tmux.prompt import READY_WAIT, starting, type_when_ready, usable_shell_dir
-from yesman_recovery.tmux.protocol import ChainRunner, Tmux
+from yesman_recovery.tmux.protocol import Batching, ChainRunner, Tmux
 from yesman_recovery.tmux.records import SessionSnapshot
 from yesman_recovery.tmux.shell_integration import pane_command
 
@@ -73,7 +74,8 @@ class RestoreResult:
 
 
 def execute_plan(client: ChainRunner, plan: RestorePlan) -> dict[str, PaneInput]:
-    """Run a plan: one tmux invocation, two for a repair that creates panes.
+    """Run a plan: one tmux invocation, two for a repair that creates panes (each split into
+    as few calls as tmux's message size allows, :func:`~.plan.chunk_commands`).
 
     Returns what an integrated repair still has to type, by new pane id (for
     :func:`~yesman_recovery.tmux.prompt.type_when_ready`). Raises ``TmuxError`` (tmux refused a
@@ -86,7 +88,12 @@ def execute_plan(client: ChainRunner, plan: RestorePlan) -> dict[str, PaneInput]
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
             f.write(text)
     try:
-        out = client.run_chain(plan.commands)
+        if isinstance(client, Batching) and not plan.pane_starts and not plan.finish:
+            # Restores of many sessions at once share tmux calls (no output to read).
+            client.run_together(plan.commands)
+            return {}
+        # A session too big for one tmux message goes in as few calls as fit (in order).
+        out = "".join(client.run_chain(chunk) for chunk in chunk_commands(plan.commands))
     except BaseException:
         for path, _ in plan.replays:
             with suppress(OSError):
@@ -110,7 +117,8 @@ def execute_plan(client: ChainRunner, plan: RestorePlan) -> dict[str, PaneInput]
         second += now
         if typed is not None:
             later[pane_id] = typed
-    client.run_chain([*second, *plan.finish])
+    for chunk in chunk_commands([*second, *plan.finish]):
+        client.run_chain(chunk)
     return later
 
 
@@ -205,6 +213,8 @@ def restore_session(
         shell_dir = usable_shell_dir(client, shell_dir)
         plan = plan_restore(session, policy, replay_dir=replay_dir, shell_dir=shell_dir)
         execute_plan(client, plan)
+        logger.debug("session %r: plan ran %.3f s after the restore began", session.name,
+                     clock.monotonic() - started)  # fmt: skip
         if plan.inputs:
             type_when_ready(client, _by_pane_id(client, plan), clock=clock, sleep=sleep)
         actual, diffs = observe_until(
@@ -279,6 +289,10 @@ OBSERVE_PAUSE = 0.02
 """Seconds between two looks while a restored or respawned session settles."""
 
 
+SETTLE_GROWTH = 4.0
+"""How far :func:`observe_until` stretches its ``settle`` while each look finds fewer problems."""
+
+
 PROGRAM_HOLD = 0.3
 """Seconds a started program must still run, after it was first seen, to count as started: one
 that ends at once (a port in use, a missing variable) is a failed start, not a validated one."""
@@ -299,19 +313,29 @@ def observe_until(
     """Observe session ``name`` until ``problems`` finds none, for at most ``settle`` seconds.
 
     Programs take a moment to start after a restore or a respawn; returns the last observation
-    and what was still wrong with it (empty: validated). With ``hold``, a first look without
-    problems is confirmed by another ``hold`` seconds later (the deadline is then at least that
-    far). With ``waiting``, a look with problems past ``settle`` is not final while
-    ``waiting(look)`` holds, up to ``patience`` seconds in all. Time is ``clock``'s; between
-    looks it calls ``sleep`` (a test's may advance a manual clock).
+    and what was still wrong with it (empty: validated). While looks keep finding fewer
+    problems than before, the deadline moves on (up to :data:`SETTLE_GROWTH` times
+    ``settle``). With ``hold``, a first look without problems is confirmed by another ``hold``
+    seconds later (the deadline is then at least that far). With ``waiting``, a look with
+    problems past the deadline is not final while ``waiting(look)`` holds, up to ``patience``
+    seconds in all. Time is ``clock``'s; between looks it calls ``sleep`` (a test's may advance
+    a manual clock).
     """
     begun = clock.monotonic()
     deadline = begun + settle
     clean_at: float | None = None
+    fewest: int | None = None
     while True:
         actual = client.snapshot().session(name)
         found = problems(actual)
         now = clock.monotonic()
+        if found and (fewest is None or len(found) < fewest):
+            # Still coming up (many sessions restored at once share the server and the
+            # cores): each look with fewer problems than all before earns another `settle`,
+            # up to SETTLE_GROWTH times the first.
+            if fewest is not None:
+                deadline = min(max(deadline, now + settle), begun + SETTLE_GROWTH * settle)
+            fewest = len(found)
         if found:
             clean_at = None
         elif hold <= 0 or (clean_at is not None and now - clean_at >= hold):

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from yesman_recovery.agents.binding import Binding
 from yesman_recovery.tmux.layout import layout_problem
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class PaneSnapshot:
     shell_commands: tuple[str, ...] = ()
     scrollback: str | None = None
     exit_status: int | None = None
+    agent: Binding | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,7 @@ def _pane_to_dict(p: PaneSnapshot) -> dict[str, Any]:
         "shell_commands": list(p.shell_commands),
         "scrollback": p.scrollback,
         "exit_status": p.exit_status,
+        "agent": None if p.agent is None else p.agent.to_dict(),
     }
 
 
@@ -255,6 +258,7 @@ def _pane_from_dict(d: Mapping[str, Any], where: str) -> PaneSnapshot:
         shell_commands=_strs(d, "shell_commands", where) or (),
         scrollback=_opt(d, "scrollback", str, where),
         exit_status=_opt(d, "exit_status", int, where),
+        agent=Binding.from_dict(d.get("agent")),
     )
 
 

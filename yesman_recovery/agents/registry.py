@@ -1,0 +1,197 @@
+"""The agents a daemon knows, and which conversation each running agent pane is on.
+
+:func:`bind_panes` runs once per snapshot of the whole server, for the panes whose program is
+an agent. A pane's binding comes from, strongest first:
+
+1. the agent's hook (pane option ``@yr_agent_conversation``), trusted only while the process
+   that ran the hook is the pane's program (``@yr_agent_pids`` holds the hook's ancestors);
+2. the conversation file the program (or a child of it) holds open (Codex);
+3. an id on its command line;
+4. evidence: a conversation that started while that process lived and that no other pane is on
+   (Gemini, Qwen), or the one conversation of its directory (Aider).
+
+Never two panes on one conversation: when two claim one (``claude --resume X`` typed in two
+panes, two aiders in one directory), the strongest signal keeps it, then the process that
+started first; the others are unbound and start fresh after a crash, audited "conversation
+unknown". Nothing here runs a program or writes a file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import psutil
+
+from yesman_recovery.agents.base import Agent, Binding, Source, is_uuid
+from yesman_recovery.agents.claude import ClaudeCode
+from yesman_recovery.agents.codex import Codex
+from yesman_recovery.agents.flagged import Aider, CursorAgent, Goose, Opencode
+from yesman_recovery.agents.gemini import Gemini, Qwen
+
+logger = logging.getLogger(__name__)
+
+CONVERSATION_OPTION = "@yr_agent_conversation"
+"""Pane option the agent hook writes: the conversation id the agent announced."""
+PIDS_OPTION = "@yr_agent_pids"
+"""Pane option the agent hook writes: its ancestors' pids (the agent's process among them)."""
+EVIDENCE_SLACK = 2.0
+"""Seconds a conversation may seem to start before its process (clock granularity)."""
+
+BUILTIN: tuple[Agent, ...] = (
+    ClaudeCode(), Codex(), Gemini(), Qwen(), Aider(), Opencode(), CursorAgent(), Goose()
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Agents:
+    """The agent strategies of one daemon: configured ones (``[agents.NAME]``) first."""
+
+    strategies: tuple[Agent, ...] = BUILTIN
+
+    def agent_for(self, argv: Sequence[str] | None) -> Agent | None:
+        """The strategy of the agent ``argv`` runs, or None (not an agent)."""
+        if not argv:
+            return None
+        return next((a for a in self.strategies if a.recognises(argv)), None)
+
+    def named(self, name: str) -> Agent | None:
+        """The strategy called ``name``, or None."""
+        return next((a for a in self.strategies if a.name == name), None)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every agent's name (the ``agent`` label of the resume metric)."""
+        return tuple(dict.fromkeys(a.name for a in self.strategies))
+
+
+DEFAULT_AGENTS = Agents()
+
+
+@dataclass(frozen=True)
+class AgentPane:
+    """What :func:`bind_panes` needs of one pane: its program and what its options say."""
+
+    pane_id: str
+    argv: tuple[str, ...]
+    cwd: str | None
+    pids: tuple[int, ...]
+    """The program's pid first, then its children's."""
+    hook_conversation: str = ""
+    hook_pids: frozenset[int] = field(default_factory=frozenset)
+
+
+def parse_hook_pids(text: str) -> frozenset[int]:
+    """The pids in ``@yr_agent_pids`` (space-separated; anything else ignored)."""
+    return frozenset(int(w) for w in text.split() if w.isdigit())
+
+
+def observe(agent: Agent, pane: AgentPane) -> Binding | None:
+    """The binding of one agent pane from its own signals (steps 1 to 3 of the module doc)."""
+    hooked = pane.hook_conversation.lower()
+    if is_uuid(hooked) and pane.pids and pane.pids[0] in pane.hook_pids:
+        return Binding(agent.name, hooked, Source.HOOK)
+    held = agent.held_open(pane.pids)
+    if held is not None:
+        return Binding(agent.name, held, Source.OPEN_FILE)
+    on_line = agent.conversation_in(pane.argv, pane.cwd)
+    if on_line is not None:
+        return Binding(agent.name, on_line, Source.COMMAND_LINE)
+    default = agent.default_conversation(pane.cwd)
+    if default is not None:
+        return Binding(agent.name, default, Source.EVIDENCE)
+    return None
+
+
+def _started(pid: int | None) -> float:
+    if pid is None:
+        return float("inf")
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return float("inf")
+
+
+def bind_by_evidence(
+    agent: Agent, cwd: str, panes: Sequence[AgentPane], taken: set[str]
+) -> dict[str, Binding]:
+    """Bind ``panes`` (one agent, one directory, none bound yet) by the conversations of
+    ``cwd`` that started while each one's process lived and are not in ``taken``.
+
+    Each conversation goes to the newest process started before it; of several conversations
+    one process started (a ``/chat`` switch, a ``/resume``), the most recently written wins. A
+    process without such a conversation stays unbound.
+    """
+    starts = sorted(
+        ((_started(p.pids[0] if p.pids else None), p) for p in panes), key=lambda x: x[0]
+    )
+    best: dict[str, tuple[float, str]] = {}
+    for candidate in agent.candidates(cwd):
+        if candidate.conversation in taken:
+            continue
+        owner = None
+        for started, pane in starts:
+            if started <= candidate.started + EVIDENCE_SLACK and candidate.updated >= started:
+                owner = pane
+        if owner is not None:
+            held = best.get(owner.pane_id)
+            if held is None or candidate.updated > held[0]:
+                best[owner.pane_id] = (candidate.updated, candidate.conversation)
+    return {pid: Binding(agent.name, conv, Source.EVIDENCE) for pid, (_, conv) in best.items()}
+
+
+_STRENGTH = {Source.HOOK: 0, Source.OPEN_FILE: 1, Source.COMMAND_LINE: 2, Source.EVIDENCE: 3}
+
+
+def distinct(bindings: Mapping[str, Binding], started: Mapping[str, float]) -> dict[str, Binding]:
+    """``bindings`` (by pane id) with no conversation on two panes: the strongest source keeps
+    it, then the process that started first (``started``)."""
+    owners: dict[tuple[str, str], str] = {}
+    for pane_id, binding in sorted(
+        bindings.items(),
+        key=lambda kv: (_STRENGTH[kv[1].source], started.get(kv[0], float("inf")), kv[0]),
+    ):
+        owners.setdefault((binding.agent, binding.conversation), pane_id)
+    return {
+        pane_id: b
+        for pane_id, b in bindings.items()
+        if owners[(b.agent, b.conversation)] == pane_id
+    }
+
+
+def bind_panes(panes: Iterable[AgentPane], agents: Agents = DEFAULT_AGENTS) -> dict[str, Binding]:
+    """The binding of every agent pane among ``panes``, by pane id (see the module doc).
+
+    A strategy that raises (an unreadable store, a malformed file) leaves that pane unbound
+    and is logged: it never takes the snapshot, or another pane's binding, down.
+    """
+    found: dict[str, Binding] = {}
+    waiting: dict[tuple[str, str], list[AgentPane]] = {}
+    strategies: dict[str, Agent] = {}
+    many: dict[str, int] = {}
+    for pane in panes:
+        agent = agents.agent_for(pane.argv)
+        if agent is None:
+            continue
+        strategies[agent.name] = agent
+        try:
+            binding = observe(agent, pane)
+        except Exception:  # one pane's strange files must not cost every pane its binding
+            logger.exception("agent pane %s: its conversation could not be read", pane.pane_id)
+            continue
+        if binding is not None:
+            found[pane.pane_id] = binding
+        elif pane.cwd:
+            waiting.setdefault((agent.name, pane.cwd), []).append(pane)
+        many[pane.pane_id] = pane.pids[0] if pane.pids else 0
+    taken = {b.conversation for b in found.values()}
+    for (name, cwd), group in waiting.items():
+        try:
+            found.update(bind_by_evidence(strategies[name], cwd, group, taken))
+        except Exception:
+            logger.exception("agent %s in %s: conversations could not be read", name, cwd)
+    if len({(b.agent, b.conversation) for b in found.values()}) == len(found):
+        return found
+    started = {pane_id: _started(pid or None) for pane_id, pid in many.items()}
+    return distinct(found, started)

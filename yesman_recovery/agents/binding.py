@@ -12,6 +12,10 @@ import re
 from dataclasses import dataclass
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+CONVERSATION_OPTION = "@yr_agent_conversation"
+"""Pane option the agent hook writes: the conversation id the agent announced."""
+PIDS_OPTION = "@yr_agent_pids"
+"""Pane option the agent hook writes: its ancestors' pids (the agent's process among them)."""
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 """A conversation id of a CLI whose ids are not UUIDs (``ses_…``, ``20251108_1``): letters,
 digits and ``._:-`` only, so no id can be a shell payload or an option."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from yesman_recovery.agents.base import Agent, Binding, Source, is_uuid
+from yesman_recovery.agents.binding import CONVERSATION_OPTION, PIDS_OPTION
 from yesman_recovery.agents.claude import ClaudeCode
 from yesman_recovery.agents.codex import Codex
 from yesman_recovery.agents.flagged import Aider, CursorAgent, Goose, Opencode
@@ -32,10 +33,20 @@ from yesman_recovery.agents.gemini import Gemini, Qwen
 
 logger = logging.getLogger(__name__)
 
-CONVERSATION_OPTION = "@yr_agent_conversation"
-"""Pane option the agent hook writes: the conversation id the agent announced."""
-PIDS_OPTION = "@yr_agent_pids"
-"""Pane option the agent hook writes: its ancestors' pids (the agent's process among them)."""
+__all__ = [
+    "BUILTIN",
+    "CONVERSATION_OPTION",
+    "DEFAULT_AGENTS",
+    "PIDS_OPTION",
+    "AgentPane",
+    "Agents",
+    "bind_by_evidence",
+    "bind_panes",
+    "distinct",
+    "observe",
+    "parse_hook_pids",
+]
+
 EVIDENCE_SLACK = 2.0
 """Seconds a conversation may seem to start before its process (clock granularity)."""
 

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "completion": "yesman_recovery.cli.completion_cmd:completion",
     "health": "yesman_recovery.cli.health_cmd:health_group",
     "reload": "yesman_recovery.cli.reload_cmd:reload",
+    "agents": "yesman_recovery.cli.agents_cmd:agents_group",
 }
 
 

@@ -47,8 +47,9 @@ __all__ = [
     "parse_hook_pids",
 ]
 
-EVIDENCE_SLACK = 2.0
-"""Seconds a conversation may seem to start before its process (clock granularity)."""
+EVIDENCE_SLACK = 0.05
+"""Seconds a conversation may seem to start before its process (the granularity of a
+process's start time)."""
 
 BUILTIN: tuple[Agent, ...] = (
     ClaudeCode(), Codex(), Gemini(), Qwen(), Aider(), Opencode(), CursorAgent(), Goose()
@@ -130,26 +131,28 @@ def bind_by_evidence(
     """Bind ``panes`` (one agent, one directory, none bound yet) by the conversations of
     ``cwd`` that started while each one's process lived and are not in ``taken``.
 
-    Each conversation goes to the newest process started before it; of several conversations
-    one process started (a ``/chat`` switch, a ``/resume``), the most recently written wins. A
-    process without such a conversation stays unbound.
+    The newest process takes the newest conversation that started after it did, then the next
+    newest process the newest of those left, and so on: a conversation never goes to a process
+    that started after it, and no two processes get one. A process without such a conversation
+    stays unbound. (After a ``/resume`` of an older chat inside the CLI, the process stays on
+    the newest one it started: the CLI gives no better signal.)
     """
-    starts = sorted(
-        ((_started(p.pids[0] if p.pids else None), p) for p in panes), key=lambda x: x[0]
+    starts = sorted(((_started(p.pids[0] if p.pids else None), p) for p in panes), key=_first)
+    left = sorted(
+        (c for c in agent.candidates(cwd) if c.conversation not in taken),
+        key=lambda c: c.started,
     )
-    best: dict[str, tuple[float, str]] = {}
-    for candidate in agent.candidates(cwd):
-        if candidate.conversation in taken:
-            continue
-        owner = None
-        for started, pane in starts:
-            if started <= candidate.started + EVIDENCE_SLACK and candidate.updated >= started:
-                owner = pane
-        if owner is not None:
-            held = best.get(owner.pane_id)
-            if held is None or candidate.updated > held[0]:
-                best[owner.pane_id] = (candidate.updated, candidate.conversation)
-    return {pid: Binding(agent.name, conv, Source.EVIDENCE) for pid, (_, conv) in best.items()}
+    found: dict[str, Binding] = {}
+    for started, pane in reversed(starts):
+        mine = [c for c in left if c.started >= started - EVIDENCE_SLACK and c.updated >= started]
+        if mine:
+            left.remove(mine[-1])
+            found[pane.pane_id] = Binding(agent.name, mine[-1].conversation, Source.EVIDENCE)
+    return found
+
+
+def _first(item: tuple[float, AgentPane]) -> float:
+    return item[0]
 
 
 _STRENGTH = {Source.HOOK: 0, Source.OPEN_FILE: 1, Source.COMMAND_LINE: 2, Source.EVIDENCE: 3}

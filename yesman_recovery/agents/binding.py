@@ -16,6 +16,10 @@ CONVERSATION_OPTION = "@yr_agent_conversation"
 """Pane option the agent hook writes: the conversation id the agent announced."""
 PIDS_OPTION = "@yr_agent_pids"
 """Pane option the agent hook writes: its ancestors' pids (the agent's process among them)."""
+PATH_PLACEHOLDERS = ("home", "cwd", "cwd_slug", "id")
+"""The placeholders an ``[agents.NAME]`` table's ``conversations`` may hold."""
+RESUME_PLACEHOLDERS = ("id",)
+"""The placeholders an ``[agents.NAME]`` table's ``resume`` may hold."""
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 """A conversation id of a CLI whose ids are not UUIDs (``ses_…``, ``20251108_1``): letters,
 digits and ``._:-`` only, so no id can be a shell payload or an option."""

@@ -8,10 +8,18 @@ same server with the same timeout and restart the same programs. Not imported by
 from __future__ import annotations
 
 from yesman_recovery.actors.limits import GiveUpBackoff
+from yesman_recovery.agents.registry import BUILTIN, DEFAULT_AGENTS, Agents
 from yesman_recovery.config.model import Config
 from yesman_recovery.tmux.client import TmuxClient
 from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.programs import ProgramRestart, RestartRule
+
+
+def agents(config: Config) -> Agents:
+    """The agent CLIs of ``config``: its ``[agents.NAME]`` tables, then the built-in ones."""
+    if not config.agents:
+        return DEFAULT_AGENTS
+    return Agents((*config.agents, *BUILTIN))
 
 
 def tmux_client(config: Config) -> TmuxClient:
@@ -21,6 +29,7 @@ def tmux_client(config: Config) -> TmuxClient:
         socket_name=tmux.socket_name,
         socket_path=None if tmux.socket_path is None else str(tmux.socket_path),
         timeout=tmux.command_timeout,
+        agents=agents(config),
     )
 
 
@@ -38,7 +47,12 @@ def program_policy(config: Config, session: str | None = None) -> ProgramPolicy:
         programs = programs | declared.programs
         restart = ProgramRestart(declared.restart.value)
     rules = tuple(RestartRule(p, ProgramRestart(kind)) for p, kind in config.tmux.restart)
-    return ProgramPolicy.from_names(programs, rules, declared_restart=restart)
+    return ProgramPolicy.from_names(
+        programs | {a.name for a in config.agents} | {p for a in config.agents for p in a.programs},
+        rules,
+        declared_restart=restart,
+        agents=agents(config),
+    )
 
 
 def frozen_grace(config: Config, session: str | None = None) -> float:

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from yesman_recovery.agents.custom import ConfiguredAgent
     from yesman_recovery.config.health import HealthCheckConfig
 
 SCROLLBACK_TRUE_LINES = 2000
@@ -163,6 +164,8 @@ class Config:
     retry: Mapping[str, RetryPolicy] = field(default_factory=dict)
     breakers: Mapping[str, BreakerPolicy] = field(default_factory=dict)
     transactions: TransactionsConfig = field(default_factory=TransactionsConfig)
+    agents: tuple[ConfiguredAgent, ...] = ()
+    """The ``[agents.NAME]`` tables: agent CLIs that are not built in."""
 
     @classmethod
     def default(cls) -> Config:

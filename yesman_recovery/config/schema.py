@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from yesman_recovery.config import transactions_table
 from yesman_recovery.config import validators as v
+from yesman_recovery.config.agents_table import AgentTable, agent_name
 from yesman_recovery.config.health import (
     HealthCheckTable,
     build_health_checks,
@@ -159,6 +160,7 @@ class _Document(_Table):
     breakers: dict[str, BreakerTable] = {}
     health_checks: list[HealthCheckTable] = []
     transactions: transactions_table.TransactionsTable = transactions_table.TransactionsTable()
+    agents: dict[str, AgentTable] = {}
 
 
 _TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
@@ -175,6 +177,7 @@ _TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
     ("retry", "*"): RetryTable,
     ("breakers", "*"): BreakerTable,
     ("health_checks", "*"): HealthCheckTable,
+    ("agents", "*"): AgentTable,
     **transactions_table.TABLES,
 }
 
@@ -206,6 +209,7 @@ def _build(doc: _Document, source: Path | None) -> Config:
         health_checks=build_health_checks(doc.health_checks),
         source=source,
         transactions=doc.transactions.build(),
+        agents=tuple(table.build(name) for name, table in doc.agents.items()),
     )
 
 
@@ -247,6 +251,7 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
         lines = [_describe(where, err) for err in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
     _check_unique_names(where, doc.sessions)
+    _check_agent_names(where, doc.agents)
     if problems := check_health_checks(where, doc.health_checks):
         raise ConfigError("\n".join(problems))
     return _build(doc, source)
@@ -263,6 +268,19 @@ def _check_unique_names(where: str, sessions: list[_SessionTable]) -> None:
             )
         else:
             first[session.name] = index
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _check_agent_names(where: str, agents: Mapping[str, AgentTable]) -> None:
+    from yesman_recovery.agents.registry import BUILTIN
+
+    builtin = tuple(a.name for a in BUILTIN)
+    problems = [
+        f"{where}: [agents.{name}]: {problem}"
+        for name in agents
+        if (problem := agent_name(name, builtin)) is not None
+    ]
     if problems:
         raise ConfigError("\n".join(problems))
 

@@ -86,4 +86,3 @@ def session_start(stdin: IO[str], env: Mapping[str, str], stderr: IO[str] = sys.
     except (OSError, subprocess.TimeoutExpired) as exc:
         print(f"yesman-recovery hook: tmux set-option failed: {exc}", file=stderr)
     return 0
-

@@ -159,3 +159,23 @@ def test_two_panes_never_share_a_conversation() -> None:
     first = AgentPane("%1", ("claude",), "/w", (os.getpid(),), ID, frozenset({os.getpid()}))
     typed = AgentPane("%2", ("claude", "--resume", ID), "/w", (os.getppid(),))
     assert bind_panes([first, typed]) == {"%1": Binding("claude", ID, Source.HOOK)}
+
+
+def test_a_pane_option_that_is_no_uuid_is_never_a_binding() -> None:
+    hostile = AgentPane("%1", ("claude",), "/w", (101,), "$(touch x)", frozenset({101}))
+    assert bind_panes([hostile]) == {}
+
+
+def test_two_claudes_a_spec_declares_start_on_two_new_conversations() -> None:
+    from yesman_recovery.tmux.plan import plan_restore
+    from yesman_recovery.tmux.policy import ProgramPolicy
+    from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot, WindowSnapshot
+
+    spec = SessionSnapshot(
+        "s", (WindowSnapshot(0, "w", (PaneSnapshot(0, command=("claude",)),
+                                       PaneSnapshot(1, command=("claude",)))),),
+    )  # fmt: skip
+    plan = plan_restore(spec, ProgramPolicy())
+    ids = {agent(list(p.argv)).conversation_in(p.argv, None) for p in plan.programs}
+    assert len(ids) == 2
+    assert None not in ids

@@ -99,3 +99,24 @@ def test_a_resume_is_own_only_when_seen_again_by_its_signal(
     assert failed.resume.conversation == IDS[1]
     assert len(watch) == 0
     assert os.path.isdir(folder)
+
+
+def test_a_resume_that_exits_at_once_fails_and_is_not_resumed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yesman_recovery.actors.agent_resumes import without_binding
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    project_dir("/w").mkdir(parents=True)
+    (project_dir("/w") / f"{IDS[0]}.jsonl").write_text("{}\n")
+    before = _session(Binding("claude", IDS[0], Source.HOOK))
+    policy = ProgramPolicy()
+    watch = ResumeWatch()
+    assert watch.started(plan_resumes(before, policy), now=0) == []
+    exited = SessionSnapshot("s", (WindowSnapshot(0, "w", (
+        PaneSnapshot(0, cwd="/w", argv=("sh",), pane_id="%0", exit_status=1),)),))  # fmt: skip
+    [failed] = watch.check(exited, now=1)
+    assert failed.outcome == FAILED
+    assert "exited before" in failed.detail
+    again = plan_resumes(without_binding(before, failed.resume.key), policy)
+    assert [(r.conversation, r.why.value) for r in again] == [(None, "conversation unknown")]

@@ -6,14 +6,16 @@ agent_start` decision the plan uses), or why it starts fresh. A resume is **own*
 binding is seen again after the restart, by the same kind of signal it was known by when that
 is a live one (the SessionStart hook fires again, the rollout file is held open again); an id
 only ever known from the command line is seen again on the new command line. One not seen
-within :data:`SEEN_WITHIN` seconds is **failed**; a fresh start is **fresh** at once.
+within :data:`SEEN_WITHIN` seconds, or that exits with a failure first, is **failed**, and its
+pane starts fresh the next time (:func:`without_binding`), so a resume never crash-loops; a
+fresh start is **fresh** at once.
 :class:`ResumeWatch` holds the resumes waiting to be seen (owned by the session actor's thread).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from yesman_recovery.actors.diagnosis import PaneKey, pane_map
 from yesman_recovery.agents.binding import Source
@@ -94,6 +96,28 @@ def seen(resume: AgentResume, pane: PaneSnapshot | None) -> bool:
     return resume.source not in LIVE or bound.source == resume.source
 
 
+def _ended(pane: PaneSnapshot) -> bool:
+    """True iff the pane's program has ended with a failure (dead, or back at its shell with a
+    non-zero status): a resume that exits at once."""
+    if pane.dead:
+        return pane.dead_status not in (None, 0) or bool(pane.dead_signal)
+    return pane.exit_status not in (None, 0) and pane.agent is None
+
+
+def without_binding(session: SessionSnapshot, key: PaneKey) -> SessionSnapshot:
+    """``session`` with the pane at ``key`` unbound: a conversation that failed to resume is
+    not resumed again (the pane starts fresh), so a resume can never crash-loop."""
+    windows = []
+    for wpos, window in enumerate(session.windows):
+        index = window.index if window.index is not None else wpos
+        panes = tuple(
+            replace(p, agent=None) if (index, ppos) == key else p
+            for ppos, p in enumerate(window.panes)
+        )
+        windows.append(replace(window, panes=panes))
+    return replace(session, windows=tuple(windows))
+
+
 @dataclass(frozen=True)
 class Verdict:
     """A resume's outcome (:data:`OUTCOMES`) and the audit line that says so."""
@@ -139,6 +163,11 @@ class ResumeWatch:
                 verdicts.append(
                     Verdict(r, OWN, f"{r.where}: {r.agent} on its own conversation "
                                     f"{r.conversation} (seen again: {how})")
+                )  # fmt: skip
+            elif pane is not None and _ended(pane):
+                verdicts.append(
+                    Verdict(r, FAILED, f"{r.where}: {r.agent} exited before it was seen on "
+                                       f"{r.conversation}; it starts fresh next time")
                 )  # fmt: skip
             elif now >= deadline:
                 on = pane.agent.conversation if pane is not None and pane.agent else "none seen"

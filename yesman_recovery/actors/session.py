@@ -37,7 +37,14 @@ from dataclasses import replace
 from typing import Any
 
 from yesman_recovery.actors import recovery_log
-from yesman_recovery.actors.agent_resumes import ResumeWatch, Verdict, plan_resumes, summary
+from yesman_recovery.actors.agent_resumes import (
+    FAILED,
+    ResumeWatch,
+    Verdict,
+    plan_resumes,
+    summary,
+    without_binding,
+)
 from yesman_recovery.actors.checkpointing import Checkpointing
 from yesman_recovery.actors.context import (
     Observation,
@@ -382,7 +389,10 @@ class SessionActor(SupervisedActor):
         """Count and audit each agent resume's outcome (own, fresh, failed)."""
         for verdict in verdicts:
             self._ctx.metrics.agent_resumes.labels(verdict.resume.agent, verdict.outcome).inc()
-            outcome = Outcome.FAILED if verdict.outcome == "failed" else Outcome.SUCCESS
+            outcome = Outcome.FAILED if verdict.outcome == FAILED else Outcome.SUCCESS
+            expected = self._checkpoints.expected
+            if verdict.outcome == FAILED and expected is not None:
+                self._checkpoints.expected = without_binding(expected, verdict.resume.key)
             self._audit(
                 AuditKind.RECOVERY, "agent " + verdict.outcome, verdict.detail,
                 Action.RESUME_AGENT, outcome,

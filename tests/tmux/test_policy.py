@@ -93,3 +93,13 @@ def test_policy_restarts_only_allowlisted_non_shell_programs(home: Path) -> None
     narrow = ProgramPolicy.from_names(frozenset({"sleep", "bash"}))
     assert narrow.command_for(PaneSnapshot(0, argv=("sleep", "9"))) == ["sleep", "9"]
     assert narrow.command_for(PaneSnapshot(0, argv=("bash",))) is None
+
+
+def test_an_agent_run_as_a_script_of_another_name_comes_back_by_the_agents_name() -> None:
+    gemini = ("node", "/usr/lib/node_modules/@google/gemini-cli/dist/index.js", "-y")
+    assert program_name(gemini) == "index"
+    assert ProgramPolicy().command_for(PaneSnapshot(0, cwd="/w", argv=gemini)) == list(gemini)
+    assert (
+        ProgramPolicy().command_for(PaneSnapshot(0, cwd="/w", argv=("node", "/srv/index.js")))
+        is None
+    )

@@ -71,10 +71,18 @@ class ProgramPolicy:
         return bool(argv) and program_name(argv or ()) in self.shells
 
     def restart_of(self, argv: Sequence[str]) -> ProgramRestart:
-        """The restart type of ``argv`` in this session."""
-        if program_name(argv) in self.declared:
+        """The restart type of ``argv`` in this session. An agent run as a script whose name is
+        not the agent's (``node …/@google/gemini-cli/dist/index.js``) also matches the rules by
+        the agent's name (``gemini``)."""
+        name = program_name(argv)
+        if name in self.declared:
             return self.declared_restart
-        return restart_type(argv, self.rules)
+        found = restart_type(argv, self.rules)
+        if found is ProgramRestart.TEMPORARY:
+            agent = self.agents.agent_for(argv)
+            if agent is not None and agent.name != name:
+                return restart_type([agent.name], self.rules)
+        return found
 
     def program_of(self, pane: PaneSnapshot) -> tuple[str, ...] | None:
         """The program the pane runs or should run: its foreground argv unless that is a shell

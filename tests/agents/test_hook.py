@@ -19,6 +19,7 @@ from yesman_recovery.agents.settings import (
     installed,
     plan,
     read_settings,
+    settings_path,
 )
 from yesman_recovery.tmux.client import TmuxClient
 
@@ -63,6 +64,19 @@ def test_the_hook_writes_a_valid_id_and_never_runs_a_hostile_one(
     conversation, pids = _options(tmux_client).split("|")
     assert conversation == ID
     assert str(os.getpid()) in pids.split()  # the hook's ancestors: the agent among them
+
+
+def test_the_gemini_hook_answers_json_and_installs_in_geminis_settings(tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert (
+        session_start(io.StringIO(json.dumps({"session_id": ID})), {}, stdout=out, reply="{}") == 0
+    )
+    assert json.loads(out.getvalue()) == {}
+    path = settings_path(tmp_path, "gemini")
+    assert path == tmp_path / ".gemini" / "settings.json"
+    apply(plan(path, install=True, agent="gemini"))
+    [entry] = read_settings(path)["hooks"]["SessionStart"]
+    assert entry["hooks"][0]["command"].endswith("agents hook gemini-session-start")
 
 
 def test_the_hook_outside_tmux_does_nothing() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from yesman_recovery.agents.settings import HOOK_ARGS, apply, plan, settings_path
+from yesman_recovery.agents.settings import HOOK_ARGS, HOOKS, apply, plan, settings_path
 from yesman_recovery.tmux.client import TmuxClient
 from yesman_recovery.tmux.records import SessionSnapshot
 from yesman_recovery.tmux.snapshot import take_snapshot
@@ -23,6 +23,7 @@ from yesman_recovery.tmux.snapshot import take_snapshot
 FAKES = Path(__file__).resolve().parent / "fake_clis"
 CLIS = ("claude", "codex", "gemini")
 HOOK = f"{sys.executable} -m yesman_recovery.cli {HOOK_ARGS}"
+GEMINI_HOOK = f"{sys.executable} -m yesman_recovery.cli {HOOKS['gemini'][1]}"
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,10 @@ class World:
     project: Path
 
 
-def make_world(base: Path, monkeypatch: pytest.MonkeyPatch, *, hook: bool = True) -> World:
-    """HOME, PATH and the hook for this test (set before its tmux server starts)."""
+def make_world(
+    base: Path, monkeypatch: pytest.MonkeyPatch, *, hook: bool = True, gemini_hook: bool = False
+) -> World:
+    """HOME, PATH and the hooks for this test (set before its tmux server starts)."""
     home, bindir, project = base / "home", base / "bin", base / "home" / "repo"
     for d in (home, bindir, project):
         d.mkdir(parents=True, exist_ok=True)
@@ -48,6 +51,9 @@ def make_world(base: Path, monkeypatch: pytest.MonkeyPatch, *, hook: bool = True
     monkeypatch.delenv("CODEX_HOME", raising=False)
     if hook:
         apply(plan(settings_path(home), install=True, command=HOOK))
+    if gemini_hook:
+        path = settings_path(home, "gemini")
+        apply(plan(path, install=True, command=GEMINI_HOOK, agent="gemini"))
     return World(home, bindir, project)
 
 

@@ -62,7 +62,7 @@ def test_mixed_agents_in_one_directory_never_share_a_conversation(
     steps: list[tuple[str, int]],
 ) -> None:
     base = tmp_path_factory.mktemp("agents")
-    world = make_world(base, monkeypatch)
+    world = make_world(base, monkeypatch, gemini_hook=True)
     conf = Path(base) / "tmux.conf"
     conf.write_text("set -g default-shell /bin/sh\n")
     client = TmuxClient(socket_name=f"yr-test-{secrets.token_hex(6)}", config_file=str(conf))

@@ -1,17 +1,18 @@
-"""The Claude Code ``SessionStart`` hook: tell tmux which conversation this pane is on.
+"""The ``SessionStart`` hook: tell tmux which conversation this pane is on.
 
-Claude Code runs the hook command (``yesman-recovery agents hook claude-session-start``) at
-every start, ``/resume``, ``/clear`` and compaction, with JSON on stdin: ``session_id``,
-``transcript_path``, ``cwd``, ``hook_event_name``, ``source``. It runs in the pane's environment,
-so ``$TMUX_PANE`` names the pane. The hook validates ``session_id`` as a UUID — anything else is
-refused and nothing is written — and sets two pane options with one ``tmux set-option -p`` call
-(quoted argv, never a shell): :data:`CONVERSATION_OPTION` (the id) and :data:`PIDS_OPTION` (the
-hook's ancestors, the agent's process among them, so a value left by an earlier agent in the pane
-is never taken for the current one's).
+Claude Code runs the hook command (``yesman-recovery agents hook claude-session-start``) at every
+start, ``/resume``, ``/clear`` and compaction, with JSON on stdin: ``session_id``,
+``transcript_path``, ``cwd``, ``hook_event_name``, ``source``. Gemini CLI runs ``…
+gemini-session-start`` at start, resume and ``/clear`` with the same ``session_id``. It runs in the
+pane's environment, so ``$TMUX_PANE`` names the pane. The hook validates ``session_id`` as a UUID —
+anything else is refused and nothing is written — and sets two pane options with one ``tmux
+set-option -p`` call (quoted argv, never a shell): :data:`CONVERSATION_OPTION` (the id) and
+:data:`PIDS_OPTION` (the hook's ancestors, the agent's process among them, so a value left by an
+earlier agent in the pane is never taken for the current one's).
 
-It prints nothing on stdout (Claude Code adds a SessionStart hook's stdout to the conversation)
-and always exits 0: a hook must never stop the agent. Outside tmux it does nothing. Only the
-standard library is imported, so it adds milliseconds to the agent's start.
+It prints nothing on stdout (Claude Code adds a SessionStart hook's stdout to the conversation) and
+always exits 0: a hook must never stop the agent. Outside tmux it does nothing. Only the standard
+library is imported, so it adds milliseconds to the agent's start.
 """
 
 from __future__ import annotations
@@ -67,8 +68,26 @@ def set_options_argv(pane: str, conversation: str, pids: list[int]) -> list[str]
     ]  # fmt: skip
 
 
-def session_start(stdin: IO[str], env: Mapping[str, str], stderr: IO[str] = sys.stderr) -> int:
-    """Run the hook: read ``stdin``, write the pane options. Always returns 0."""
+def session_start(
+    stdin: IO[str],
+    env: Mapping[str, str],
+    stderr: IO[str] = sys.stderr,
+    stdout: IO[str] | None = None,
+    reply: str = "",
+) -> int:
+    """Run the hook: read ``stdin``, write the pane options. Always returns 0.
+
+    ``reply`` is printed on ``stdout`` at the end: nothing for Claude Code (its SessionStart
+    stdout joins the conversation), ``{}`` for Gemini CLI (which parses stdout as JSON).
+    """
+    try:
+        return _session_start(stdin, env, stderr)
+    finally:
+        if reply:
+            print(reply, file=stdout or sys.stdout, flush=True)
+
+
+def _session_start(stdin: IO[str], env: Mapping[str, str], stderr: IO[str]) -> int:
     pane = env.get("TMUX_PANE", "")
     text = stdin.read(MAX_INPUT)
     if not env.get("TMUX") or not _PANE.match(pane):

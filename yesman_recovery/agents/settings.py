@@ -1,14 +1,15 @@
-"""Installing the Claude Code hook in ``~/.claude/settings.json``, merged with the user's own.
+"""Installing the SessionStart hook in an agent's settings, merged with the user's own hooks.
 
-The hook is one entry of ``hooks.SessionStart`` — ``{"matcher": "", "hooks": [{"type":
-"command", "command": "<yesman-recovery> agents hook claude-session-start"}]}`` — appended
-after the user's own entries, which are never replaced, reordered or rewritten. It is ours when
-its command ends with :data:`HOOK_ARGS`. Installing twice changes nothing; removing it drops
-only our entry (and containers it leaves empty that were made for it), so the user's hooks are
-exactly as they were. Before a change the file is copied to ``settings.json.yesman-recovery.bak``
-and the new text replaces it atomically (same permissions). A file that is not valid JSON, or
-whose ``hooks`` are not what Claude Code documents, is a :class:`SettingsError` naming the file
-and the place, and nothing is written.
+Claude Code reads ``~/.claude/settings.json``, Gemini CLI ``~/.gemini/settings.json``; both
+document the same shape. The hook is one entry of ``hooks.SessionStart`` — ``{"matcher": "",
+"hooks": [{"type": "command", "command": "<yesman-recovery> agents hook claude-session-start"}]}``
+— appended after the user's own entries, which are never replaced, reordered or rewritten. It is
+ours when its command ends with that agent's :data:`HOOKS` arguments. Installing twice changes
+nothing; removing it drops only our entry (and containers it leaves empty that were made for it),
+so the user's hooks are exactly as they were. Before a change the file is copied to
+``settings.json.yesman-recovery.bak`` and the new text replaces it atomically (same permissions). A
+file that is not valid JSON, or whose ``hooks`` are not what Claude Code documents, is a
+:class:`SettingsError` naming the file and the place, and nothing is written.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-HOOK_ARGS = "agents hook claude-session-start"
+HOOKS = {
+    "claude": (".claude/settings.json", "agents hook claude-session-start"),
+    "gemini": (".gemini/settings.json", "agents hook gemini-session-start"),
+}
+"""Agent → (its settings file under the home directory, our hook command's arguments)."""
+HOOK_ARGS = HOOKS["claude"][1]
 EVENT = "SessionStart"
 BACKUP_SUFFIX = ".yesman-recovery.bak"
 
@@ -34,24 +40,25 @@ class SettingsError(ValueError):
     """The settings file cannot be changed safely; the message says where and why."""
 
 
-def settings_path(home: Path | None = None) -> Path:
-    """``~/.claude/settings.json``."""
-    return (home if home is not None else Path(os.environ.get("HOME") or Path.home())) / (
-        ".claude/settings.json"
-    )
+def settings_path(home: Path | None = None, agent: str = "claude") -> Path:
+    """``agent``'s settings file: ``~/.claude/settings.json``, ``~/.gemini/settings.json``."""
+    base = home if home is not None else Path(os.environ.get("HOME") or Path.home())
+    return base / HOOKS[agent][0]
 
 
-def hook_command(executable: str | None = None) -> str:
+def hook_command(executable: str | None = None, agent: str = "claude") -> str:
     """The command line of our hook: this ``yesman-recovery``'s absolute path, quoted."""
     running = sys.argv[0] if os.path.basename(sys.argv[0]) == "yesman-recovery" else None
     exe = executable or (running and os.path.abspath(running)) or shutil.which("yesman-recovery")
     exe = exe or "yesman-recovery"
-    return f"{shlex.quote(exe)} {HOOK_ARGS}"
+    return f"{shlex.quote(exe)} {HOOKS[agent][1]}"
 
 
 def _is_ours(hook: Any) -> bool:
     command = hook.get("command") if isinstance(hook, dict) else None
-    return isinstance(command, str) and command.rstrip().endswith(HOOK_ARGS)
+    return isinstance(command, str) and command.rstrip().endswith(
+        tuple(args for _, args in HOOKS.values())
+    )
 
 
 def read_settings(path: Path) -> dict[str, Any]:
@@ -151,14 +158,15 @@ def _text(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def plan(path: Path, *, install: bool, command: str | None = None) -> Change:
-    """What installing (``install``) or removing our hook would do to ``path``."""
+def plan(path: Path, *, install: bool, command: str | None = None, agent: str = "claude") -> Change:
+    """What installing (``install``) or removing our hook (``agent``'s) would do to ``path``."""
     data = read_settings(path)
     try:
         before = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         before = ""
-    after_data = with_hook(data, command or hook_command()) if install else without_hook(data)
+    hook = command or hook_command(agent=agent)
+    after_data = with_hook(data, hook) if install else without_hook(data)
     if after_data == data:
         return Change(path, before, before)
     return Change(path, before, _text(after_data))

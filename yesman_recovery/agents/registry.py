@@ -47,6 +47,8 @@ __all__ = [
     "parse_hook_pids",
 ]
 
+SEEN_MAX = 4096
+"""Command lines whose agent :class:`Agents` remembers (a pane's argv rarely changes)."""
 EVIDENCE_SLACK = 0.05
 """Seconds a conversation may seem to start before its process (the granularity of a
 process's start time)."""
@@ -61,12 +63,22 @@ class Agents:
     """The agent strategies of one daemon: configured ones (``[agents.NAME]``) first."""
 
     strategies: tuple[Agent, ...] = BUILTIN
+    _seen: dict[tuple[str, ...], Agent | None] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )  # argv → its agent: every snapshot asks for every pane; any thread may fill it
 
     def agent_for(self, argv: Sequence[str] | None) -> Agent | None:
         """The strategy of the agent ``argv`` runs, or None (not an agent)."""
         if not argv:
             return None
-        return next((a for a in self.strategies if a.recognises(argv)), None)
+        key = tuple(argv)
+        if key in self._seen:
+            return self._seen[key]
+        found = next((a for a in self.strategies if a.recognises(argv)), None)
+        if len(self._seen) >= SEEN_MAX:
+            self._seen.clear()
+        self._seen[key] = found
+        return found
 
     def named(self, name: str) -> Agent | None:
         """The strategy called ``name``, or None."""

@@ -106,6 +106,18 @@ def test_install_merges_with_the_users_hooks_and_remove_restores_them(tmp_path: 
     assert json.loads(path.read_text()) == original
 
 
+def test_a_settings_file_that_is_a_symlink_stays_one(tmp_path: Path) -> None:
+    dotfiles = tmp_path / "dotfiles" / "claude-settings.json"
+    dotfiles.parent.mkdir()
+    dotfiles.write_text(json.dumps({"model": "opus"}))
+    path = tmp_path / ".claude" / "settings.json"
+    path.parent.mkdir()
+    path.symlink_to(dotfiles)
+    apply(plan(path, install=True, command=HOOK))
+    assert path.is_symlink()
+    assert installed(read_settings(dotfiles))
+
+
 def test_install_into_no_file_and_remove_leave_nothing_of_ours(tmp_path: Path) -> None:
     path = tmp_path / ".claude" / "settings.json"
     assert apply(plan(path, install=True, command=HOOK)) is None  # no file: no backup

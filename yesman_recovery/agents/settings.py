@@ -177,7 +177,9 @@ def apply(change: Change) -> Path | None:
     when nothing changed or there was no file before."""
     if not change.changes:
         return None
-    path = change.path
+    # A settings file that is a symlink (a dotfiles repository) keeps its link: its target is
+    # what changes.
+    path = change.path.resolve() if change.path.is_symlink() else change.path
     path.parent.mkdir(parents=True, exist_ok=True)
     backup = None
     mode = 0o600

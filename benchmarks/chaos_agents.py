@@ -43,6 +43,7 @@ from bench_agents import (
 
 from tests.agents.world import bindings, make_world, session, start_panes, type_line
 from yesman_recovery.tmux.client import TmuxClient
+from yesman_recovery.tmux.records import PaneSnapshot
 
 KINDS = ("server_kill", "power_loss", "agent_kill", "clear")
 PANES = ["claude", "codex", "gemini"] * 3
@@ -68,6 +69,11 @@ def wait_own(client: TmuxClient, expected: Bound) -> float | None:
             return took if on_own(bindings(client, NAME), expected) else None
         time.sleep(0.05)
     return None
+
+
+def _panes(client: TmuxClient) -> tuple[PaneSnapshot, ...]:
+    found = session(client, NAME)
+    return found.windows[0].panes if found is not None and found.windows else ()
 
 
 def main() -> None:
@@ -125,7 +131,14 @@ def main() -> None:
                         elif kind == "agent_kill":
                             panes = session(client, NAME).windows[0].panes  # type: ignore[union-attr]
                             victim = rng.choice([p for p in panes if p.program_pid])
-                            os.kill(victim.program_pid or 0, signal.SIGKILL)
+                            pid = victim.program_pid or 0
+                            os.kill(pid, signal.SIGKILL)
+                            # timed from when the pane no longer shows the killed process
+                            until = time.monotonic() + DEADLINE
+                            while any(p.program_pid == pid for p in _panes(client)):
+                                if time.monotonic() > until:
+                                    raise TimeoutError(f"pid {pid} never left its pane")
+                                time.sleep(0.01)
                         else:
                             if kind == "power_loss":
                                 daemon.kill()
@@ -136,8 +149,11 @@ def main() -> None:
                         took = wait_own(client, expected)
                         results[kind].append(took)
                         if took is None:
-                            failures.append(f"fault {index} ({kind}): {bindings(client, NAME)}")
-                            expected = bindings(client, NAME)
+                            seen = bindings(client, NAME)
+                            wrong = {k: (b, seen.get(k)) for k, b in expected.items()
+                                     if seen.get(k) != b}  # fmt: skip
+                            failures.append(f"fault {index} ({kind}): expected, seen {wrong}")
+                            expected = seen
                 finally:
                     daemon.terminate()
                     daemon.wait(30)
@@ -153,7 +169,7 @@ def main() -> None:
         times = f"{statistics.median(done):.2f} s ({max(done):.2f} s)" if done else "-"
         print(f"{kind:<12} | {len(done):>3} / {len(results[kind]):<3} | {times}")
     for line in failures:
-        print("FAILED", line[:300])
+        print("FAILED", line[:1000])
     sys.exit(1 if failures else 0)
 
 

@@ -11,7 +11,12 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "yesman_recovery"
-LOWER = ("yesman_recovery.storage", "yesman_recovery.tmux", "yesman_recovery.metrics")
+LOWER = (
+    "yesman_recovery.storage",
+    "yesman_recovery.tmux",
+    "yesman_recovery.metrics",
+    "yesman_recovery.agents",
+)
 UPPER = ("yesman_recovery.supervisors", "yesman_recovery.actors")
 ALLOWED_UPWARD: set[str] = set()
 ALLOWED_CYCLES: list[set[str]] = []

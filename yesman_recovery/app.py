@@ -48,6 +48,7 @@ from yesman_recovery.actors.tree import tmux_subtree
 from yesman_recovery.actors.verdict import health_verdict
 from yesman_recovery.clock import SYSTEM_CLOCK, Clock
 from yesman_recovery.config import Config
+from yesman_recovery.config.build import agents as agents_of
 from yesman_recovery.config.build import shell_dir, tmux_client
 from yesman_recovery.control import ControlServer, socket_path
 from yesman_recovery.health import HealthChecks
@@ -99,7 +100,7 @@ class RecoveryApp:
         self.config = config
         self.state_dir = Path(state_dir) if state_dir is not None else config.storage.path
         self.metrics = RecoveryMetrics(registry)
-        prime_daemon_series(self.metrics)
+        prime_daemon_series(self.metrics, agents_of(config).names)
         self.clock = clock
         self._extra = tuple(children)
         self._own_scheduler = scheduler is None

@@ -45,6 +45,7 @@ class Action(enum.StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     FORGET = "forget"
+    RESUME_AGENT = "resume_agent"  # an agent pane came back (on its conversation, or fresh)
     START = "start"  # a daemon started (audited when the one before it did not stop cleanly)
 
 

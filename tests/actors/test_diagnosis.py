@@ -61,8 +61,9 @@ def test_a_killed_agent_back_at_its_shell_or_in_a_dead_pane_is_disconnected() ->
     )  # fmt: skip
     [found] = run(expected, actual)
     assert found.kind is FailureKind.DISCONNECTED
-    assert [(a.pane_id, a.argv, a.dead) for a in found.panes] == [
-        ("%1", CLAUDE, False),
+    # Claude's conversation was never known: it starts fresh, on an id chosen for it
+    assert [(a.pane_id, a.argv[:3], a.dead) for a in found.panes] == [
+        ("%1", (*CLAUDE, "--session-id"), False),
         ("%2", AGENT, True),
     ]
     assert found.panes[1].cwd == "/src"  # a dead pane's directory comes from the checkpoint

@@ -1,18 +1,15 @@
-"""Program allowlist and restart strategies (Claude Code resumes its newest conversation)."""
+"""Program allowlist, and agents restarted on their own conversation (never the newest file)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from yesman_recovery.tmux.policy import (
-    ClaudeResume,
-    ProgramPolicy,
-    claude_project_dir,
-    newest_conversation,
-)
+from yesman_recovery.agents.binding import Binding, Source
+from yesman_recovery.agents.claude import project_dir
+from yesman_recovery.agents.resumes import Why
+from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.programs import program_name
 from yesman_recovery.tmux.records import PaneSnapshot
 
@@ -35,55 +32,74 @@ def test_program_name(argv: list[str], name: str) -> None:
     assert program_name(argv) == name
 
 
-def _conversations(home: Path, cwd: str, *ids: str) -> None:
-    folder = claude_project_dir(cwd, home)
-    folder.mkdir(parents=True)
-    for age, conv in enumerate(reversed(ids)):
-        path = folder / f"{conv}.jsonl"
-        path.write_text("{}\n")
-        os.utime(path, ns=(1_000_000_000 * (10 - age), 1_000_000_000 * (10 - age)))
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return tmp_path
 
 
-def test_claude_project_dir_replaces_every_non_alphanumeric(tmp_path: Path) -> None:
-    assert claude_project_dir("/home/u/my_proj.v2", tmp_path).name == "-home-u-my-proj-v2"
+def _transcripts(cwd: str, *ids: str) -> None:
+    folder = project_dir(cwd)
+    folder.mkdir(parents=True, exist_ok=True)
+    for conv in ids:
+        (folder / f"{conv}.jsonl").write_text("{}\n")
 
 
-def test_claude_resumes_the_newest_conversation_without_old_resume_flags(tmp_path: Path) -> None:
-    _conversations(tmp_path, "/work/app", OLD, NEW)
-    strategy = ClaudeResume(home=tmp_path)
-    argv = ["claude", "--model", "opus", "--resume", OLD, "-c", "--dangerously-skip-permissions"]
-    assert strategy(argv, "/work/app") == [
-        "claude", "--model", "opus", "--dangerously-skip-permissions", "--resume", NEW,
-    ]  # fmt: skip
-    node = ["node", "/x/claude-code/cli.js", "--resume=abc", "-r", "--verbose"]
-    assert strategy(node, "/work/app") == [
-        "node", "/x/claude-code/cli.js", "--verbose", "--resume", NEW,
-    ]  # fmt: skip
+def test_a_bound_claude_resumes_its_own_conversation_not_the_newest(home: Path) -> None:
+    _transcripts("/w", OLD, NEW)  # NEW is newer: it is another pane's
+    policy = ProgramPolicy()
+    bound = Binding("claude", OLD, Source.HOOK)
+    pane = PaneSnapshot(0, cwd="/w", argv=("claude", "--model", "opus", "-c"), agent=bound)
+    assert policy.command_for(pane) == ["claude", "--model", "opus", "--resume", OLD]
+    start = policy.agent_start(pane)
+    assert start is not None
+    assert start.why is Why.OWN
+    assert start.resumes == bound
 
 
-def test_claude_without_a_conversation_keeps_its_argv(tmp_path: Path) -> None:
-    strategy = ClaudeResume(home=tmp_path)
-    assert strategy(["claude", "-c"], "/nowhere") == ["claude", "-c"]
-    assert strategy(["claude"], None) == ["claude"]
-    claude_project_dir("/empty", tmp_path).mkdir(parents=True)
-    assert newest_conversation("/empty", tmp_path) is None
+def test_an_unbound_or_gone_claude_starts_fresh_on_an_id_chosen_here(home: Path) -> None:
+    _transcripts("/w", NEW)
+    policy = ProgramPolicy()
+    unknown = PaneSnapshot(0, cwd="/w", argv=("claude", "-c", "--verbose"))
+    argv = policy.command_for(unknown)
+    assert argv is not None
+    assert argv[:3] == ["claude", "--verbose", "--session-id"]
+    assert argv[3] != NEW
+    assert "-c" not in argv
+    gone = PaneSnapshot(0, cwd="/w", argv=("claude",), agent=Binding("claude", OLD, Source.HOOK))
+    start = policy.agent_start(gone)
+    assert start is not None
+    assert start.why is Why.GONE
+    assert start.resumes is None
+    assert "--resume" not in start.argv
 
 
-def test_policy_restarts_only_allowlisted_non_shell_programs(tmp_path: Path) -> None:
-    _conversations(tmp_path, "/w", NEW)
-    policy = ProgramPolicy(strategies={"claude": ClaudeResume(home=tmp_path)})
-    pane = PaneSnapshot(0, cwd="/w")
+def test_policy_restarts_only_allowlisted_non_shell_programs(home: Path) -> None:
+    _transcripts("/w", NEW)
+    policy = ProgramPolicy()
     assert policy.command_for(PaneSnapshot(0, argv=("-zsh",))) is None
     assert policy.command_for(PaneSnapshot(0, argv=("gcc", "-c", "a.c"))) is None
     assert policy.command_for(PaneSnapshot(0, argv=("nvim", "a.py"))) == ["nvim", "a.py"]
     assert policy.command_for(PaneSnapshot(0)) is None
-    # back at its shell: the command it was started with is restarted, rewritten by its strategy
-    at_shell = PaneSnapshot(0, cwd="/w", argv=("bash",), command=("claude",))
+    assert policy.agent_start(PaneSnapshot(0, argv=("nvim", "a.py"))) is None
+    # back at its shell: the command it was started with comes back, on its conversation
+    bound = Binding("claude", NEW, Source.COMMAND_LINE)
+    at_shell = PaneSnapshot(0, cwd="/w", argv=("bash",), command=("claude",), agent=bound)
     assert policy.is_shell(at_shell.argv)
     assert policy.command_for(at_shell) == ["claude", "--resume", NEW]
-    dead = PaneSnapshot(0, cwd="/w", dead=True, command=("claude", "-c"))
+    dead = PaneSnapshot(0, cwd="/w", dead=True, command=("claude", "-c"), agent=bound)
     assert policy.command_for(dead) == ["claude", "--resume", NEW]
-    assert policy.program_of(pane) is None
+    assert policy.program_of(PaneSnapshot(0, cwd="/w")) is None
     narrow = ProgramPolicy.from_names(frozenset({"sleep", "bash"}))
     assert narrow.command_for(PaneSnapshot(0, argv=("sleep", "9"))) == ["sleep", "9"]
     assert narrow.command_for(PaneSnapshot(0, argv=("bash",))) is None
+
+
+def test_an_agent_run_as_a_script_of_another_name_comes_back_by_the_agents_name() -> None:
+    gemini = ("node", "/usr/lib/node_modules/@google/gemini-cli/dist/index.js", "-y")
+    assert program_name(gemini) == "index"
+    assert ProgramPolicy().command_for(PaneSnapshot(0, cwd="/w", argv=gemini)) == list(gemini)
+    assert (
+        ProgramPolicy().command_for(PaneSnapshot(0, cwd="/w", argv=("node", "/srv/index.js")))
+        is None
+    )

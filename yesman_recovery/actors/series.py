@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from yesman_recovery.actors.agent_resumes import OUTCOMES
 from yesman_recovery.actors.context import SessionState
 from yesman_recovery.actors.diagnosis import FailureKind
 from yesman_recovery.actors.verdict import REASON_KINDS
+from yesman_recovery.agents.registry import DEFAULT_AGENTS
 from yesman_recovery.metrics.definitions import RecoveryMetrics
 from yesman_recovery.metrics.series import prime_static
 
@@ -17,8 +19,14 @@ VERDICT_MAX_AGE = 1.0
 """Seconds one verdict serves ``/healthz`` and a scrape's gauges (as ``/status`` is cached)."""
 
 
-def prime_daemon_series(metrics: RecoveryMetrics) -> None:
-    """Every session state, and every failure kind with every outcome, at 0."""
+def prime_daemon_series(
+    metrics: RecoveryMetrics, agents: Iterable[str] = DEFAULT_AGENTS.names
+) -> None:
+    """Every session state, every failure kind with every outcome, and every agent with every
+    resume outcome, at 0."""
+    for agent in agents:
+        for outcome in OUTCOMES:
+            metrics.agent_resumes.labels(agent, outcome)
     prime_static(
         metrics,
         session_states=[s.value for s in SessionState],

@@ -37,6 +37,14 @@ from dataclasses import replace
 from typing import Any
 
 from yesman_recovery.actors import recovery_log
+from yesman_recovery.actors.agent_resumes import (
+    FAILED,
+    ResumeWatch,
+    Verdict,
+    plan_resumes,
+    summary,
+    without_binding,
+)
 from yesman_recovery.actors.before_script import run_before_script
 from yesman_recovery.actors.checkpointing import Checkpointing
 from yesman_recovery.actors.context import (
@@ -115,6 +123,7 @@ class SessionActor(SupervisedActor):
         self._note = ""  # what sessions list shows beside the state (a failed before_script)
         self._user_ended = False  # True iff the user ended its server on purpose (not restored)
         self._closed_as: str | None = None  # how the user last closed it, until it is back
+        self._resumes = ResumeWatch()  # agent panes a recovery resumed, until seen again
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -187,7 +196,19 @@ class SessionActor(SupervisedActor):
             "retry_in": retry_in,
             "origin": self.settings.origin,
             "note": self._note,
+            "agents": self._agents(),
         }
+
+    def _agents(self) -> list[dict[str, Any]]:
+        """Each agent pane of the checkpoint and the conversation it is bound to."""
+        expected = self._checkpoints.expected
+        if expected is None:
+            return []
+        return [
+            {"window": key[0], "pane": key[1], **pane.agent.to_dict()}
+            for key, pane in pane_map(expected).items()
+            if pane.agent is not None
+        ]
 
     # --- session control (``yesman-recovery sessions reset|restore``) ----------------------
 
@@ -261,6 +282,7 @@ class SessionActor(SupervisedActor):
             detail = "on the tmux server again"
             self._audit(AuditKind.SESSION, BACK_LABEL, detail, Action.START, Outcome.SUCCESS)
         assert snapshot is not None
+        self._judge_resumes(self._resumes.check(actual, self._ctx.clock.monotonic()))
         self._track_stops(actual, obs.at)
         found = self._problems(actual, snapshot)
         for problem in found:
@@ -343,6 +365,7 @@ class SessionActor(SupervisedActor):
             self._audit(AuditKind.RECOVERY, kind, detail, Action.GIVE_UP, Outcome.FAILED)
             return
         self._set(SessionState.RECOVERING, f"{kind.value}: {problem.detail}")
+        resumes = self._plan_resumes(problem)
         record = recovery_log.begin(
             self._ctx.store, self.settings.name, kind.value, problem.detail, ACTIONS[kind]
         )
@@ -369,10 +392,40 @@ class SessionActor(SupervisedActor):
         else:
             self.detail = f"{kind.value}: {why}"
         detail = problem.detail if not why else f"{problem.detail} ({why})"
+        if resumes:
+            detail = f"{detail}; {summary(resumes)}"
+            if ok:
+                self._judge_resumes(self._resumes.started(resumes, clock.monotonic()))
         recovery_log.complete(
             self._ctx.store, record, self.settings.name, kind.value,
             detail=detail, action=action, outcome=outcome, duration=duration,
         )  # fmt: skip
+
+    def _plan_resumes(self, problem: Diagnosis) -> list[Any]:
+        """The agent panes ``problem``'s recovery starts (see :mod:`.agent_resumes`)."""
+        policy = self.settings.policy
+        try:
+            if problem.kind is FailureKind.CRASHED:
+                return plan_resumes(self._checkpoints.expected or self._spec, policy)
+            if problem.kind in (FailureKind.DISCONNECTED, FailureKind.FROZEN) and problem.panes:
+                keys = [a.key for a in problem.panes]
+                return plan_resumes(self._checkpoints.expected or self._spec, policy, keys)
+        except Exception:  # the audit of a resume must never stop the recovery itself
+            logger.exception("session %r: agent resumes could not be planned", self.settings.name)
+        return []
+
+    def _judge_resumes(self, verdicts: list[Verdict]) -> None:
+        """Count and audit each agent resume's outcome (own, fresh, failed)."""
+        for verdict in verdicts:
+            self._ctx.metrics.agent_resumes.labels(verdict.resume.agent, verdict.outcome).inc()
+            outcome = Outcome.FAILED if verdict.outcome == FAILED else Outcome.SUCCESS
+            expected = self._checkpoints.expected
+            if verdict.outcome == FAILED and expected is not None:
+                self._checkpoints.expected = without_binding(expected, verdict.resume.key)
+            self._audit(
+                AuditKind.RECOVERY, "agent " + verdict.outcome, verdict.detail,
+                Action.RESUME_AGENT, outcome,
+            )  # fmt: skip
 
     def _create(self) -> None:
         """Build the declared session from its spec; audited and counted as ``created``."""

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "health": "yesman_recovery.cli.health_cmd:health_group",
     "reload": "yesman_recovery.cli.reload_cmd:reload",
     "shell-init": "yesman_recovery.cli.shell_init_cmd:shell_init",
+    "agents": "yesman_recovery.cli.agents_cmd:agents_group",
 }
 
 

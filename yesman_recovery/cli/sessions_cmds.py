@@ -175,6 +175,7 @@ def restore(
     server, when there is no usable checkpoint, or when the restored session does not match
     the checkpoint (the differences are printed).
     """
+    from yesman_recovery.actors.agent_resumes import plan_resumes, summary
     from yesman_recovery.config.build import program_policy, shell_dir
     from yesman_recovery.errors import TmuxError
     from yesman_recovery.labels import Outcome
@@ -196,10 +197,10 @@ def restore(
         checkpoint = _checkpoint(store, name, checkpoint_id)
         session = _session_of(checkpoint)
         _require_absent(client, session.name)
+        policy = program_policy(config, session.name)
+        agents = summary(plan_resumes(session, policy))  # each agent pane's conversation
         try:
-            result = restore_session(
-                client, session, program_policy(config, session.name), shell_dir=shell_dir(config)
-            )
+            result = restore_session(client, session, policy, shell_dir=shell_dir(config))
         except TmuxError as exc:
             _audit_restore(
                 store,
@@ -211,7 +212,7 @@ def restore(
             )
             fail(f"restoring session {session.name!r} failed: {exc}")
         outcome = Outcome.SUCCESS if result.ok else Outcome.FAILED
-        why = "; ".join(result.differences)
+        why = "; ".join([*result.differences, *([agents] if agents else [])])
         _audit_restore(
             store, session.name, checkpoint.id, outcome=outcome, duration=result.duration, why=why
         )

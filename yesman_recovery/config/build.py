@@ -10,10 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from yesman_recovery.actors.limits import GiveUpBackoff
+from yesman_recovery.agents.registry import BUILTIN, DEFAULT_AGENTS, Agents
 from yesman_recovery.config.model import Config
 from yesman_recovery.tmux.client import TmuxClient
 from yesman_recovery.tmux.policy import ProgramPolicy
 from yesman_recovery.tmux.programs import ProgramRestart, RestartRule
+
+
+def agents(config: Config) -> Agents:
+    """The agent CLIs of ``config``: its ``[agents.NAME]`` tables, then the built-in ones."""
+    if not config.agents:
+        return DEFAULT_AGENTS
+    return Agents((*config.agents, *BUILTIN))
 
 
 def tmux_client(config: Config, launcher: Sequence[str] = ()) -> TmuxClient:
@@ -28,6 +36,7 @@ def tmux_client(config: Config, launcher: Sequence[str] = ()) -> TmuxClient:
         socket_path=None if tmux.socket_path is None else str(tmux.socket_path),
         timeout=tmux.command_timeout,
         launcher=launcher,
+        agents=agents(config),
     )
 
 
@@ -45,7 +54,12 @@ def program_policy(config: Config, session: str | None = None) -> ProgramPolicy:
         programs = programs | declared.programs
         restart = ProgramRestart(declared.restart.value)
     rules = tuple(RestartRule(p, ProgramRestart(kind)) for p, kind in config.tmux.restart)
-    return ProgramPolicy.from_names(programs, rules, declared_restart=restart)
+    return ProgramPolicy.from_names(
+        programs | {a.name for a in config.agents} | {p for a in config.agents for p in a.programs},
+        rules,
+        declared_restart=restart,
+        agents=agents(config),
+    )
 
 
 def frozen_grace(config: Config, session: str | None = None) -> float:

@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from yesman_recovery.agents.custom import ConfiguredAgent
     from yesman_recovery.config.health import HealthCheckConfig
     from yesman_recovery.config.yesman import YesmanConfig
     from yesman_recovery.tmux.yesman import LoadedSpec
@@ -202,6 +203,8 @@ class Config:
     yesman: YesmanConfig | None = None
     resolved: bool = False
     """True once every spec was read (:func:`yesman_recovery.config.declared.resolve`)."""
+    agents: tuple[ConfiguredAgent, ...] = ()
+    """The ``[agents.NAME]`` tables: agent CLIs that are not built in."""
 
     @classmethod
     def default(cls) -> Config:

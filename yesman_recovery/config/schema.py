@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 from yesman_recovery.config import transactions_table
 from yesman_recovery.config import validators as v
 from yesman_recovery.config import yesman as yesman_table
+from yesman_recovery.config.agents_table import AgentTable, agent_name
 from yesman_recovery.config.health import (
     HealthCheckTable,
     build_health_checks,
@@ -174,6 +175,7 @@ class _Document(_Table):
     health_checks: list[HealthCheckTable] = []
     transactions: transactions_table.TransactionsTable = transactions_table.TransactionsTable()
     yesman: yesman_table.YesmanTable | None = None
+    agents: dict[str, AgentTable] = {}
 
 
 _TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
@@ -191,6 +193,7 @@ _TABLES: Mapping[tuple[str, ...], type[BaseModel]] = {
     ("retry", "*"): RetryTable,
     ("breakers", "*"): BreakerTable,
     ("health_checks", "*"): HealthCheckTable,
+    ("agents", "*"): AgentTable,
     **transactions_table.TABLES,
     **yesman_table.TABLES,
 }
@@ -226,6 +229,7 @@ def _build(doc: _Document, source: Path | None) -> Config:
         source=source,
         transactions=doc.transactions.build(),
         yesman=doc.yesman.build() if doc.yesman is not None else None,
+        agents=tuple(table.build(name) for name, table in doc.agents.items()),
     )
 
 
@@ -267,6 +271,7 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
         lines = [_describe(where, err) for err in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
     _check_unique_names(where, doc.sessions)
+    _check_agent_names(where, doc.agents)
     if problems := check_health_checks(where, doc.health_checks):
         raise ConfigError("\n".join(problems))
     return _build(doc, source)
@@ -283,6 +288,19 @@ def _check_unique_names(where: str, sessions: list[_SessionTable]) -> None:
             )
         else:
             first[session.name] = index
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _check_agent_names(where: str, agents: Mapping[str, AgentTable]) -> None:
+    from yesman_recovery.agents.registry import BUILTIN
+
+    builtin = tuple(a.name for a in BUILTIN)
+    problems = [
+        f"{where}: [agents.{name}]: {problem}"
+        for name in agents
+        if (problem := agent_name(name, builtin)) is not None
+    ]
     if problems:
         raise ConfigError("\n".join(problems))
 

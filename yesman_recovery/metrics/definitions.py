@@ -154,6 +154,13 @@ class RecoveryMetrics:
             ["outcome"],
             registry=reg,
         )
+        self.agent_resumes = Counter(
+            f"{PREFIX}_agent_resumes",
+            "Agent panes brought back by a recovery, by agent and outcome: own (seen again on "
+            "its own conversation), fresh (its conversation gone or unknown), failed.",
+            ["agent", "outcome"],
+            registry=reg,
+        )
         self.sessions = Gauge(
             f"{PREFIX}_sessions",
             "Watched tmux sessions by state.",

@@ -12,12 +12,7 @@ from yesman_recovery.tmux.client import (
 )
 from yesman_recovery.tmux.compare import compare, layout_differences, parse_layout
 from yesman_recovery.tmux.layout import PRESETS, layout_problem
-from yesman_recovery.tmux.policy import (
-    DEFAULT_SHELLS,
-    ClaudeResume,
-    ProgramPolicy,
-    newest_conversation,
-)
+from yesman_recovery.tmux.policy import DEFAULT_SHELLS, ProgramPolicy
 from yesman_recovery.tmux.programs import (
     ProgramRestart,
     RestartRule,
@@ -48,7 +43,6 @@ __all__ = [
     "DEFAULT_PROGRAMS",
     "DEFAULT_SHELLS",
     "PRESETS",
-    "ClaudeResume",
     "PaneSnapshot",
     "ProgramPolicy",
     "ProgramRestart",
@@ -69,7 +63,6 @@ __all__ = [
     "layout_problem",
     "literal",
     "load_spec",
-    "newest_conversation",
     "parse_layout",
     "plan_repair",
     "plan_restore",

@@ -31,6 +31,7 @@ import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 
+from yesman_recovery.agents.registry import DEFAULT_AGENTS, Agents
 from yesman_recovery.errors import TmuxError, TmuxServerGone, TmuxTimeout
 from yesman_recovery.processes import wait_pid_gone
 from yesman_recovery.tmux.formats import FIELD_SEP, RECORD_END, format_of, parse_records
@@ -173,6 +174,7 @@ class TmuxClient:
         tmux_bin: str = "tmux",
         config_file: str | None = None,
         launcher: Sequence[str] = (),
+        agents: Agents = DEFAULT_AGENTS,
     ) -> None:
         if socket_name is not None and socket_path is not None:
             raise ValueError(
@@ -188,6 +190,7 @@ class TmuxClient:
         self.config_file = config_file
         self.launcher = tuple(launcher)
         """Words run before tmux when a call starts the server (:mod:`.placement`)."""
+        self.agents = agents  # the agent CLIs whose panes' conversations snapshots read
         self._lock = threading.Lock()
         self._invocations = 0  # guarded by _lock; tmux processes started by this client
 
@@ -333,7 +336,7 @@ class TmuxClient:
 
     def snapshot(self, *, scrollback: Mapping[str, int] | None = None) -> ServerSnapshot:
         """Observe every session of the server in one tmux process (see :func:`take_snapshot`)."""
-        return take_snapshot(self, scrollback=scrollback)
+        return take_snapshot(self, scrollback=scrollback, agents=self.agents)
 
     def kill_server(self) -> None:
         """Kill the server and wait until its process is gone (tmux returns before it exits).

@@ -3,20 +3,18 @@
 Each program has a restart type (:mod:`yesman_recovery.tmux.programs`): ``rules`` map program
 patterns to ``permanent``/``transient``/``temporary`` (first match wins), programs a session's
 spec declares take that session's type, and anything else is ``temporary`` — typed at the prompt
-after a crash, never re-run. A per-program strategy may rewrite the argv; the built-in one makes
-Claude Code resume its newest conversation for the pane's directory instead of starting a new
-one.
+after a crash, never re-run. An agent CLI (:mod:`yesman_recovery.agents`) comes back on the
+conversation its pane is bound to, or on a fresh one when that is gone or was never known —
+never on a guess such as the newest conversation of the directory.
 """
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from types import MappingProxyType
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
+from yesman_recovery.agents.registry import DEFAULT_AGENTS, Agents
+from yesman_recovery.agents.resumes import AgentStart, decide
 from yesman_recovery.tmux.programs import (
     DEFAULT_RULES,
     Ending,
@@ -33,72 +31,6 @@ from yesman_recovery.tmux.records import PaneSnapshot, SessionSnapshot
 DEFAULT_SHELLS = frozenset(
     {"sh", "bash", "zsh", "fish", "dash", "ksh", "mksh", "tcsh", "csh", "nu", "elvish", "xonsh"}
 )
-INTERPRETERS = frozenset({"node", "nodejs", "bun", "deno", "python", "python3", "ruby", "perl"})
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-RestartStrategy = Callable[[Sequence[str], "str | None"], list[str]]
-"""Rewrites a program's argv before a restart: ``(argv, cwd) -> argv``."""
-
-
-def _script_index(argv: Sequence[str]) -> int | None:
-    return next((i for i in range(1, len(argv)) if not argv[i].startswith("-")), None)
-
-
-def claude_project_dir(cwd: str, home: Path | None = None) -> Path:
-    """Claude Code's conversation directory for ``cwd``: non-alphanumerics become ``-``."""
-    base = (home if home is not None else Path.home()) / ".claude" / "projects"
-    return base / re.sub(r"[^A-Za-z0-9]", "-", cwd)
-
-
-def newest_conversation(cwd: str, home: Path | None = None) -> str | None:
-    """The id of the newest ``<id>.jsonl`` conversation for ``cwd``, or None."""
-    try:
-        files = [p for p in claude_project_dir(cwd, home).iterdir() if p.suffix == ".jsonl"]
-    except OSError:
-        return None
-    if not files:
-        return None
-    return max(files, key=lambda p: (p.stat().st_mtime_ns, p.name)).stem
-
-
-@dataclass(frozen=True)
-class ClaudeResume:
-    """Restart Claude Code on its newest conversation: ``claude <flags> --resume <id>``.
-
-    Old ``--resume [id]``, ``-r [id]``, ``--continue`` and ``-c`` flags are dropped (an id is
-    dropped only when it looks like a conversation UUID). Without a conversation file for the
-    cwd the original argv is returned. ``home`` replaces the user's home directory (tests).
-    """
-
-    home: Path | None = None
-
-    def __call__(self, argv: Sequence[str], cwd: str | None) -> list[str]:
-        """Return the argv to start; see the class docstring."""
-        conversation = newest_conversation(cwd, self.home) if cwd else None
-        if conversation is None:
-            return list(argv)
-        name = os.path.basename(argv[0]).lstrip("-")
-        cut = 1
-        if name in INTERPRETERS:
-            cut = (_script_index(argv) or 0) + 1
-        head, flags = list(argv[:cut]), list(argv[cut:])
-        kept: list[str] = []
-        i = 0
-        while i < len(flags):
-            flag = flags[i]
-            if flag in ("--continue", "-c") or flag.startswith("--resume="):
-                i += 1
-            elif flag in ("--resume", "-r"):
-                i += 2 if i + 1 < len(flags) and _UUID.match(flags[i + 1]) else 1
-            else:
-                kept.append(flag)
-                i += 1
-        return [*head, *kept, "--resume", conversation]
-
-
-def default_strategies() -> Mapping[str, RestartStrategy]:
-    """The built-in strategies: Claude Code resumes its conversation."""
-    return MappingProxyType({"claude": ClaudeResume()})
 
 
 @dataclass(frozen=True)
@@ -108,15 +40,15 @@ class ProgramPolicy:
     ``rules``: program patterns → restart type, first match wins (see
     :func:`~yesman_recovery.tmux.programs.restart_type`); ``declared``: names of the programs the
     session's spec declares, which take ``declared_restart`` (the session's restart type);
-    ``shells``: names that mean "the pane is at its prompt"; ``strategies``: program name →
-    argv rewrite.
+    ``shells``: names that mean "the pane is at its prompt"; ``agents``: the agent CLIs whose
+    panes resume their own conversation.
     """
 
     rules: tuple[RestartRule, ...] = DEFAULT_RULES
     declared: frozenset[str] = frozenset()
     declared_restart: ProgramRestart = ProgramRestart.PERMANENT
     shells: frozenset[str] = DEFAULT_SHELLS
-    strategies: Mapping[str, RestartStrategy] = field(default_factory=default_strategies)
+    agents: Agents = DEFAULT_AGENTS
 
     @classmethod
     def from_names(
@@ -139,10 +71,18 @@ class ProgramPolicy:
         return bool(argv) and program_name(argv or ()) in self.shells
 
     def restart_of(self, argv: Sequence[str]) -> ProgramRestart:
-        """The restart type of ``argv`` in this session."""
-        if program_name(argv) in self.declared:
+        """The restart type of ``argv`` in this session. An agent run as a script whose name is
+        not the agent's (``node …/@google/gemini-cli/dist/index.js``) also matches the rules by
+        the agent's name (``gemini``)."""
+        name = program_name(argv)
+        if name in self.declared:
             return self.declared_restart
-        return restart_type(argv, self.rules)
+        found = restart_type(argv, self.rules)
+        if found is ProgramRestart.TEMPORARY:
+            agent = self.agents.agent_for(argv)
+            if agent is not None and agent.name != name:
+                return restart_type([agent.name], self.rules)
+        return found
 
     def program_of(self, pane: PaneSnapshot) -> tuple[str, ...] | None:
         """The program the pane runs or should run: its foreground argv unless that is a shell
@@ -151,18 +91,32 @@ class ProgramPolicy:
             return pane.argv
         return pane.command
 
-    def command_for(self, pane: PaneSnapshot, ending: Ending = Ending.LOST) -> list[str] | None:
-        """The argv to start in ``pane`` after its program ended by ``ending`` (default: lost
-        with its server), or None (no program, a shell, or its type keeps it down)."""
+    def _returning(self, pane: PaneSnapshot, ending: Ending) -> tuple[str, ...] | None:
         argv = self.program_of(pane)
         if not argv or self.is_shell(argv):
             return None
         if ending is Ending.LOST and self._ended_before(pane):
             ending = ending_of(pane.exit_status, None)
-        if not comes_back(self.restart_of(argv), ending):
+        return argv if comes_back(self.restart_of(argv), ending) else None
+
+    def command_for(self, pane: PaneSnapshot, ending: Ending = Ending.LOST) -> list[str] | None:
+        """The argv to start in ``pane`` after its program ended by ``ending`` (default: lost
+        with its server), or None (no program, a shell, or its type keeps it down). An agent
+        gets its own conversation's argv (:meth:`agent_start`)."""
+        argv = self._returning(pane, ending)
+        if argv is None:
             return None
-        strategy = self.strategies.get(program_name(argv))
-        return strategy(argv, pane.cwd) if strategy is not None else list(argv)
+        agent = self.agents.agent_for(argv)
+        return list(argv) if agent is None else decide(agent, argv, pane.agent, pane.cwd).argv
+
+    def agent_start(self, pane: PaneSnapshot, ending: Ending = Ending.LOST) -> AgentStart | None:
+        """How the agent of ``pane`` comes back (see :func:`~yesman_recovery.agents.resumes.
+        decide`), or None when its program is no agent or does not come back."""
+        argv = self._returning(pane, ending)
+        agent = self.agents.agent_for(argv)
+        if argv is None or agent is None:
+            return None
+        return decide(agent, argv, pane.agent, pane.cwd)
 
     def _ended_before(self, pane: PaneSnapshot) -> bool:
         # At its shell with a recorded exit: the program had ended before the server was lost.

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from yesman_recovery.agents.binding import Binding
 from yesman_recovery.tmux.layout import layout_problem
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class PaneSnapshot:
     """The pane's own shell reports its commands (shell integration); observed, not stored."""
     cmd_line: str | None = None
     """The command line that shell started last, as it reported it; observed, not stored."""
+    agent: Binding | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,7 @@ def _pane_to_dict(p: PaneSnapshot) -> dict[str, Any]:
         "shell_commands": list(p.shell_commands),
         "scrollback": p.scrollback,
         "exit_status": p.exit_status,
+        "agent": None if p.agent is None else p.agent.to_dict(),
     }
 
 
@@ -269,6 +272,7 @@ def _pane_from_dict(d: Mapping[str, Any], where: str) -> PaneSnapshot:
         shell_commands=_strs(d, "shell_commands", where) or (),
         scrollback=_opt(d, "scrollback", str, where),
         exit_status=_opt(d, "exit_status", int, where),
+        agent=Binding.from_dict(d.get("agent")),
     )
 
 

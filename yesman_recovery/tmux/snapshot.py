@@ -26,6 +26,15 @@ from typing import NamedTuple
 
 import psutil
 
+from yesman_recovery.agents.registry import (
+    CONVERSATION_OPTION,
+    DEFAULT_AGENTS,
+    PIDS_OPTION,
+    AgentPane,
+    Agents,
+    bind_panes,
+    parse_hook_pids,
+)
 from yesman_recovery.tmux.formats import format_of, parse_records
 from yesman_recovery.tmux.programs import EXIT_OPTION, launched_program
 from yesman_recovery.tmux.protocol import ChainRunner
@@ -81,6 +90,8 @@ _PANE_FIELDS = (
     "#{" + LINE_OPTION + "}",
     "#{" + START_OPTION + "}",
     "#{" + END_OPTION + "}",
+    "#{" + CONVERSATION_OPTION + "}",
+    "#{" + PIDS_OPTION + "}",
 )
 SNAPSHOT_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("list-windows", "-a", "-F", format_of(*_WINDOW_FIELDS)),
@@ -183,18 +194,22 @@ def children(pid: int) -> list[int]:
 
 
 def take_snapshot(
-    client: ChainRunner, *, scrollback: Mapping[str, int] | None = None
+    client: ChainRunner,
+    *,
+    scrollback: Mapping[str, int] | None = None,
+    agents: Agents = DEFAULT_AGENTS,
 ) -> ServerSnapshot:
     """Observe every session on the client's server.
 
     ``scrollback`` maps a (stored) session name to the number of history lines to keep for each
-    of its panes; those are captured in one more tmux process. Raises ``TmuxServerGone`` when no
-    server runs, ``TmuxTimeout`` when it does not answer.
+    of its panes; those are captured in one more tmux process. Each pane running one of
+    ``agents`` carries the conversation it is on (:func:`~yesman_recovery.agents.bind_panes`).
+    Raises ``TmuxServerGone`` when no server runs, ``TmuxTimeout`` when it does not answer.
     """
     started = time.monotonic()
     taken_at = time.time()
     out = client.run_chain(SNAPSHOT_COMMANDS)
-    server_pid, sessions = parse_snapshot(out)
+    server_pid, sessions = parse_snapshot(out, agents)
     if scrollback:
         sessions = _with_scrollback(client, sessions, scrollback)
     return ServerSnapshot(
@@ -206,12 +221,15 @@ def take_snapshot(
     )
 
 
-def parse_snapshot(output: str) -> tuple[int | None, tuple[SessionSnapshot, ...]]:
+def parse_snapshot(
+    output: str, agents: Agents = DEFAULT_AGENTS
+) -> tuple[int | None, tuple[SessionSnapshot, ...]]:
     """Turn the output of :data:`SNAPSHOT_COMMANDS` into (server pid, sessions)."""
     windows: dict[str, list[str]] = {}
     panes: dict[str, list[PaneSnapshot]] = {}
     order: list[str] = []
     server_pid: int | None = None
+    hooks: dict[str, tuple[str, str]] = {}
     for rec in parse_records(output):
         if rec[0] == "W" and len(rec) == len(_WINDOW_FIELDS):
             windows[rec[4]] = rec
@@ -219,6 +237,8 @@ def parse_snapshot(output: str) -> tuple[int | None, tuple[SessionSnapshot, ...]
             server_pid = _int(rec[1])
         elif rec[0] == "P" and len(rec) == len(_PANE_FIELDS):
             panes.setdefault(rec[1], []).append(_pane(rec))
+            hooks[rec[2]] = (rec[18], rec[19])
+    panes = _with_agents(panes, hooks, agents)
     by_session: dict[str, list[WindowSnapshot]] = {}
     meta: dict[str, list[str]] = {}
     for wid in order:
@@ -302,6 +322,32 @@ def _status(text: str) -> int | None:
         return None
     value = int(text)
     return value if value <= 255 else None
+
+
+def _with_agents(
+    panes: dict[str, list[PaneSnapshot]],
+    hooks: Mapping[str, tuple[str, str]],
+    agents: Agents,
+) -> dict[str, list[PaneSnapshot]]:
+    """``panes`` with the conversation of each agent pane (one pass over the whole server, so
+    no two panes of any session are bound to one conversation)."""
+    candidates = [
+        AgentPane(
+            p.pane_id,
+            p.argv,
+            p.cwd,
+            (p.program_pid, *children(p.program_pid)),
+            hooks.get(p.pane_id, ("", ""))[0],
+            parse_hook_pids(hooks.get(p.pane_id, ("", ""))[1]),
+        )
+        for ps in panes.values()
+        for p in ps
+        if p.argv and p.program_pid and agents.agent_for(p.argv) is not None
+    ]
+    if not candidates:
+        return panes
+    bound = bind_panes(candidates, agents)
+    return {wid: [replace(p, agent=bound.get(p.pane_id)) for p in ps] for wid, ps in panes.items()}
 
 
 def _argv_option(text: str) -> tuple[str, ...] | None:

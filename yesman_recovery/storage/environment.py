@@ -13,13 +13,11 @@ run again, so writes are plain functions of the transaction that may run more th
 :attr:`Environment._gate` shared, a resize holds it exclusive. Another process sees
 ``MapResizedError`` on its next transaction and adopts the new size the same way.
 
-Durability: a ``durable`` environment flushes each commit's data pages before the commit
-returns, but not the meta page that points at them (``metasync=False``: one flush per commit,
-not two). That meta page reaches the disk with the next commit's flush, or at most
-:data:`META_FLUSH_DELAY` seconds later (a flusher thread), and at once for a write that asks for
-``force_sync`` (the journal: written before the side effects it guards). A machine crash can so
-roll back the commits of the last :data:`META_FLUSH_DELAY` seconds, never tear the store
-(LMDB keeps two meta pages and opens on the newest intact one); a killed process loses nothing.
+Durability: a ``durable`` environment flushes each commit whole (data pages, then the meta page
+that points at them) before the commit returns, so a commit that returned survives a machine
+crash; many writers at once share one commit (:mod:`~yesman_recovery.storage.group_commit`), so
+they share its flushes. ``fast`` flushes nothing but a write that asks for ``force_sync`` (the
+journal: written before the side effects it guards). A killed process loses nothing in either.
 
 Schema: ``meta`` holds ``schema`` (ASCII integer). A newer schema is refused with
 :class:`SchemaError`; an older one is migrated step by step in one write transaction.
@@ -40,7 +38,6 @@ import lmdb
 
 from yesman_recovery.errors import SchemaError, StoreError
 from yesman_recovery.storage.datafile import check_data_file
-from yesman_recovery.storage.flusher import MetaFlusher
 from yesman_recovery.storage.paths import FILE_MODE, check_private, prepare_state_dir
 
 logger = logging.getLogger(__name__)
@@ -52,8 +49,6 @@ DATABASES = ("checkpoints", "journal", "audit", "meta")
 DEFAULT_MAP_SIZE = 1 << 30
 MAX_MAP_SIZE = 1 << 40
 _SCHEMA_KEY = b"schema"
-META_FLUSH_DELAY = 0.05
-"""Seconds a durable commit's meta page may wait for a flush (see the module docstring)."""
 _DISK_FULL = ("No space left", "File too large", "Disk quota")
 
 Txn = Any  # lmdb.Transaction; py-lmdb ships no type information
@@ -141,12 +136,11 @@ class Environment:
         # write lock), so an entry made stale by another process or a delete costs one decode
         self.newest_states: dict[bytes, tuple[bytes, bytes]] = {}
         self.commits = 0  # write transactions committed by this process (benchmarks, tests)
-        self._flusher = MetaFlusher(self._sync, META_FLUSH_DELAY)
         check_data_file(path)  # before mapping: LMDB SIGBUSes on a truncated file
         try:
             self.env = lmdb.open(
                 str(path), map_size=map_size, max_dbs=len(DATABASES) + 2, subdir=True,
-                sync=durable, metasync=False, mode=FILE_MODE, lock=True,
+                sync=durable, metasync=durable, mode=FILE_MODE, lock=True,
             )  # fmt: skip
         except lmdb.Error as exc:
             raise StoreError(f"cannot open the store in {path}: {exc}") from None
@@ -239,10 +233,8 @@ class Environment:
                     with self.env.begin(write=True) as txn:
                         result = work(txn)
                     self.commits += 1
-                    if force_sync:
+                    if force_sync and not self.durable:
                         self.env.sync(True)  # data and meta on disk before returning
-                    elif self.durable:
-                        self._flusher.due()
                     return result
                 except lmdb.MapFullError:
                     grow = True
@@ -305,15 +297,8 @@ class Environment:
             used = (int(env_info["last_pgno"]) + 1) * int(self.env.stat()["psize"])
             return Usage(db_bytes, int(env_info["map_size"]), used)
 
-    def _sync(self) -> None:
-        with self._gate.shared():
-            self.env.sync(True)
-
     def close(self) -> None:
         """Close the LMDB environment (only the registry calls this, at refs == 0)."""
-        self._flusher.stop()
-        if self.durable:
-            self.env.sync(True)
         self.env.close()
 
 

@@ -153,7 +153,7 @@ def test_an_integrated_plan_types_nothing_yet_and_says_what_to_type() -> None:
     from yesman_recovery.tmux.records import SessionSnapshot, WindowSnapshot
 
     panes = (
-        PaneSnapshot(index=0, cwd="/", command=("claude", "--model", "opus")),
+        PaneSnapshot(index=0, cwd="/", command=("htop", "--delay", "20")),
         PaneSnapshot(
             index=1,
             cwd="/",
@@ -170,11 +170,11 @@ def test_an_integrated_plan_types_nothing_yet_and_says_what_to_type() -> None:
     assert len(creates) == 4
     assert all(c[-5:] == pane_command("/x/shell") for c in creates)
     assert plan.inputs == (
-        PaneInput(0, 0, argv=("claude", "--model", "opus")),
+        PaneInput(0, 0, argv=("htop", "--delay", "20")),
         PaneInput(0, 1, lines=("cd /srv",), argv=("vim", "notes.txt")),
         PaneInput(0, 2, argv=("make", "deploy"), enter=False),  # temporary: left at the prompt
     )
-    assert [p.argv for p in plan.programs] == [("claude", "--model", "opus"), ("vim", "notes.txt")]
+    assert [p.argv for p in plan.programs] == [("htop", "--delay", "20"), ("vim", "notes.txt")]
 
 
 CHAINS = {

@@ -33,14 +33,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from timing import p99, until  # noqa: E402
 
 from tests.agents.world import World, bindings, make_world, session, start_panes, type_line  # noqa: E402
 from yesman_recovery.agents.registry import Agents  # noqa: E402
@@ -53,22 +54,6 @@ LIVE = {"claude": "hook", "codex": "open file", "gemini": ("evidence", "command 
 SETTLE = 30.0
 
 Bound = dict[int, tuple[str, str, str]]
-
-
-def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-
-
-def until(check: Callable[[], Any], timeout: float, what: str, step: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what}: not reached within {timeout} s")
-        time.sleep(step)
 
 
 def kill_server(client: TmuxClient) -> None:
@@ -105,7 +90,7 @@ def populate(client: TmuxClient, world: World) -> Bound:
         found = bindings(client, NAME)
         return found if own(found, found, 20) else None
 
-    result: Bound = until(bound, SETTLE, "20 agents bound")
+    result: Bound = until(bound, SETTLE, "20 agents bound", 0.02)
     return result
 
 

@@ -38,12 +38,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psutil
+from timing import p99, until
 
 from yesman_recovery.processes import wait_pid_gone
 from yesman_recovery.tmux import TmuxClient
@@ -53,22 +53,6 @@ PANES = 4
 TAIL = "tail -f /dev/null"
 PANE_COMMAND = ("/bin/sh", "-l", "-c", TAIL)
 TIMEOUT = 120.0
-
-
-def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-
-
-def until(check: Callable[[], Any], timeout: float, what: str, step: float = 0.01) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what}: not reached within {timeout} s")
-        time.sleep(step)
 
 
 def names_of(n: int) -> list[str]:

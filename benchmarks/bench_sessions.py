@@ -52,13 +52,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import psutil
 from prometheus_client import CollectorRegistry
+from timing import p99, until
 
 from yesman_recovery.app import RecoveryApp
 from yesman_recovery.config import load_config
@@ -75,22 +75,6 @@ RECOVERY = "yesman_recovery_recovery_duration_seconds"
 FOREGROUND_WRAPPER = str(
     Path(__file__).resolve().parent.parent / "tests" / "integration" / "foreground_tail.py"
 )
-
-
-def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-
-
-def until(check: Callable[[], Any], timeout: float, what: str, step: float = 0.01) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what}: not reached within {timeout} s")
-        time.sleep(step)
 
 
 def build(client: TmuxClient, names: list[str], panes: int = 4) -> None:

@@ -62,7 +62,7 @@ from timing import p99, until
 
 from yesman_recovery.app import RecoveryApp
 from yesman_recovery.config import load_config
-from yesman_recovery.errors import TmuxServerGone
+from yesman_recovery.errors import TmuxError, TmuxServerGone
 from yesman_recovery.tmux import ProgramPolicy, SessionSnapshot, TmuxClient, restore_session
 from yesman_recovery.tmux.client import wait_pid_gone
 from yesman_recovery.tmux.snapshot import take_snapshot
@@ -92,6 +92,10 @@ def all_running(client: TmuxClient, names: list[str], panes: int = 4) -> bool:
         snap = take_snapshot(client)
     except TmuxServerGone:
         return False
+    except TmuxError as exc:
+        if "no current target" not in str(exc):
+            raise
+        return False  # a server that is up before the restore's first session is created
     for name in names:
         session = snap.session(name)
         if session is None or len(session.panes()) != panes:

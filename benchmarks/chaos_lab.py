@@ -28,6 +28,7 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import timing
 from chaos_work import Dependency, SmallDisk, Workload
 
 from yesman_recovery.processes import wait_pid_gone
@@ -323,14 +324,8 @@ def geometry(layout: str) -> str:
 
 
 def until(check: Callable[[], Any], timeout: float, what: str, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what}: not reached within {timeout} s")
-        time.sleep(step)
+    """:func:`timing.until`, looking every 50 ms (a chaos run watches a whole daemon)."""
+    return timing.until(check, timeout, what, step)
 
 
 def setup(lab: Lab, kinds: list[str], seed: int) -> None:
